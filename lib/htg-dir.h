@@ -1,0 +1,144 @@
+#ifndef HTG_DIR_H
+#define HTG_DIR_H
+
+/*++
+/* NAME
+/*	htg-dir 3h
+/* SUMMARY
+/*	the HTG directory (LMDB): accounts, addresses, flows, grants, audit
+/* SYNOPSIS
+/*	#include "htg-dir.h"
+/* DESCRIPTION
+/*	One LMDB environment holds everything the gateway decides on. Every
+/*	reader opens a fresh read transaction per lookup, so a change that
+/*	htgctl commits is visible to the next lookup of every process at once:
+/*	no reload, no postmap.
+/*
+/*	Keys are normalised before use: user names, addresses and flow names
+/*	are compared case-insensitively (ASCII lower case), as Postfix does for
+/*	its virtual tables.
+/*
+/*	All functions return 1 (found/done), 0 (not found / refused, with a
+/*	reason in *error_r for writers) or -1 (internal error, *error_r set).
+/*	Error strings point to static or per-handle storage, valid until the
+/*	next call on the same handle.
+/*
+/*	A handle may be shared by threads (MDB_NOTLS): every call runs its own
+/*	transaction.
+/*--*/
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define HTG_USER_MAX 256		/* RFC 5321 path limit */
+#define HTG_HASH_MAX 256
+#define HTG_DEFAULT_RETENTION_DAYS 30
+#define HTG_DEFAULT_MAX_SIZE 52428800ULL	/* 004 / 002: SIZE 52428800 */
+
+#define HTG_ACCOUNT_DISABLED 0x01
+
+struct htg_dir;
+
+struct htg_account {
+	char user[HTG_USER_MAX];	/* login = full mailbox name */
+	char pwhash[HTG_HASH_MAX];	/* "{SHA512-CRYPT}$6$..." */
+	uint32_t flags;			/* HTG_ACCOUNT_* */
+	uint32_t retention_days;
+	uint64_t max_size;
+	int64_t created;		/* unix time */
+};
+
+struct htg_audit_event {
+	int64_t time_us;		/* unix time in microseconds */
+	char event[16];			/* deliver, retr, dele, ... */
+	char account[HTG_USER_MAX];
+	char message_id[HTG_USER_MAX];
+	uint64_t size;
+	uint32_t uid;
+	char queue_id[32];
+	char rule[32];
+	char remote[64];
+	char tls[16];
+	char session[64];
+};
+
+#define HTG_DIR_RDONLY	0x01
+#define HTG_DIR_CREATE	0x02
+
+/* Environment variable and default path of the directory. */
+#define HTG_DIR_ENV "HTG_DIRECTORY"
+#ifndef HTG_DIR_DEFAULT
+#define HTG_DIR_DEFAULT "/var/lib/htg/directory"
+#endif
+
+int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
+		 const char **error_r);
+void htg_dir_close(struct htg_dir **dir);
+
+/* Lower-case an address/user/flow into buf (bounded). Returns 0 when the
+   input is empty, too long or contains bytes that never occur in a mailbox
+   name (controls, space, NUL), else 1. */
+int htg_dir_normalise(const char *in, char *buf, size_t bufsize);
+
+/* --- lookups (readers) --- */
+int htg_dir_account_get(struct htg_dir *dir, const char *user,
+			struct htg_account *acct_r, const char **error_r);
+/* owner of an address: writes the account's user name into user_r */
+int htg_dir_address_owner(struct htg_dir *dir, const char *address,
+			  char *user_r, size_t size, const char **error_r);
+/* 1 when any address in this domain exists (Postfix domain maps) */
+int htg_dir_domain_exists(struct htg_dir *dir, const char *domain,
+			  const char **error_r);
+int htg_dir_flow_get(struct htg_dir *dir, const char *flow,
+		     char *deliver_to_r, size_t size, const char **error_r);
+int htg_dir_grant_check(struct htg_dir *dir, const char *user,
+			const char *flow, const char **error_r);
+
+/* --- writers (htgctl) --- */
+int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
+			const char **error_r);
+int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
+			     const char *pwhash, const char **error_r);
+/* deletes the account with its addresses and grants */
+int htg_dir_account_del(struct htg_dir *dir, const char *user,
+			const char **error_r);
+int htg_dir_address_add(struct htg_dir *dir, const char *address,
+			const char *user, const char **error_r);
+int htg_dir_address_del(struct htg_dir *dir, const char *address,
+			const char **error_r);
+int htg_dir_flow_add(struct htg_dir *dir, const char *flow,
+		     const char *deliver_to, const char **error_r);
+int htg_dir_flow_del(struct htg_dir *dir, const char *flow,
+		     const char **error_r);
+int htg_dir_grant_add(struct htg_dir *dir, const char *user,
+		      const char *flow, const char **error_r);
+int htg_dir_grant_del(struct htg_dir *dir, const char *user,
+		      const char *flow, const char **error_r);
+
+/* --- iteration (callback returns 0 to continue, non-zero to stop) --- */
+typedef int htg_account_cb(const struct htg_account *acct, void *ctx);
+typedef int htg_pair_cb(const char *key, const char *value, void *ctx);
+typedef int htg_audit_cb(const struct htg_audit_event *ev, void *ctx);
+
+int htg_dir_account_iter(struct htg_dir *dir, htg_account_cb *cb, void *ctx,
+			 const char **error_r);
+/* addresses: key = address, value = owner */
+int htg_dir_address_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+			 const char **error_r);
+/* flows: key = flow, value = deliver-to address */
+int htg_dir_flow_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+		      const char **error_r);
+/* grants: key = user, value = flow */
+int htg_dir_grant_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+		       const char **error_r);
+
+/* --- audit (append-only; the Dovecot plugin and milter write) --- */
+/* ev->time_us 0 = now. Durable when the call returns (LMDB commit). */
+int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
+			 const char **error_r);
+/* account NULL = all */
+int htg_dir_audit_iter(struct htg_dir *dir, const char *account,
+		       htg_audit_cb *cb, void *ctx, const char **error_r);
+
+#endif

@@ -1,0 +1,42 @@
+#ifndef HTG_TEST_H
+#define HTG_TEST_H
+
+/*++
+/* NAME
+/*	htg-test 3h
+/* SUMMARY
+/*	minimal unit-test harness (Dovecot test-common style)
+/* SYNOPSIS
+/*	test_begin("name"); test_assert(expr); test_end();
+/*	return test_exit();
+/* DESCRIPTION
+/*	Prints one "ok"/"FAIL" line per test and a final "N passed, N failed"
+/*	line; test_exit() returns the automake exit status.
+/*--*/
+
+#include <stdio.h>
+
+extern int test_passed, test_failed, test_cur_failed;
+extern const char *test_cur_name;
+
+#define test_assert(expr) do { \
+	if (!(expr)) { \
+		printf("  assertion failed at %s:%d: %s\n", __FILE__, \
+		       __LINE__, #expr); \
+		test_cur_failed++; \
+	} \
+} while (0)
+
+#define test_assert_idx(expr, idx) do { \
+	if (!(expr)) { \
+		printf("  assertion failed at %s:%d (case %d): %s\n", \
+		       __FILE__, __LINE__, (int)(idx), #expr); \
+		test_cur_failed++; \
+	} \
+} while (0)
+
+void test_begin(const char *name);
+void test_end(void);
+int test_exit(void);
+
+#endif

@@ -1,0 +1,211 @@
+/*++
+/* NAME
+/*	test-dir 1
+/* SUMMARY
+/*	unit tests of the LMDB directory and the password hashes
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "htg-dir.h"
+#include "htg-passwd.h"
+#include "htg-test.h"
+
+static char tmpdir[] = "/tmp/htg-test-dir.XXXXXX";
+
+static struct htg_dir *open_dir(int flags)
+{
+	struct htg_dir *dir;
+	const char *error;
+
+	if (htg_dir_open(tmpdir, flags, &dir, &error) != 1) {
+		printf("open: %s\n", error);
+		exit(1);
+	}
+	return dir;
+}
+
+static struct htg_account account(const char *user)
+{
+	struct htg_account a;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.user, sizeof(a.user), "%s", user);
+	snprintf(a.pwhash, sizeof(a.pwhash), "{SHA512-CRYPT}$6$x$y");
+	a.retention_days = HTG_DEFAULT_RETENTION_DAYS;
+	a.max_size = HTG_DEFAULT_MAX_SIZE;
+	return a;
+}
+
+static void test_normalise(void)
+{
+	char buf[16];
+
+	test_begin("normalise");
+	test_assert(htg_dir_normalise("Demo@Example.NL", buf, sizeof(buf)) == 1 &&
+		    strcmp(buf, "demo@example.nl") == 0);
+	test_assert(htg_dir_normalise("", buf, sizeof(buf)) == 0);
+	test_assert(htg_dir_normalise("a b@c", buf, sizeof(buf)) == 0);
+	test_assert(htg_dir_normalise("a\tb", buf, sizeof(buf)) == 0);
+	test_assert(htg_dir_normalise("a\r\nb", buf, sizeof(buf)) == 0);
+	test_assert(htg_dir_normalise("0123456789abcdef", buf, sizeof(buf)) == 0);
+	test_end();
+}
+
+static void test_accounts(void)
+{
+	struct htg_dir *dir = open_dir(HTG_DIR_CREATE);
+	struct htg_account a = account("Demo@Bedrijf.NL"), got;
+	const char *error;
+
+	test_begin("accounts");
+	test_assert(htg_dir_account_add(dir, &a, &error) == 1);
+	test_assert(htg_dir_account_add(dir, &a, &error) == 0);	/* exists */
+	a = account("not-an-address");
+	test_assert(htg_dir_account_add(dir, &a, &error) == 0);
+	test_assert(htg_dir_account_get(dir, "DEMO@bedrijf.nl", &got, &error) == 1);
+	test_assert(strcmp(got.user, "demo@bedrijf.nl") == 0);
+	test_assert(got.retention_days == 30 && got.max_size == 52428800ULL);
+	test_assert(got.created > 0);
+	test_assert(htg_dir_account_get(dir, "nobody@x.nl", &got, &error) == 0);
+	test_assert(htg_dir_account_set_hash(dir, "demo@bedrijf.nl",
+					     "{SHA512-CRYPT}$6$new", &error) == 1);
+	test_assert(htg_dir_account_get(dir, "demo@bedrijf.nl", &got, &error) == 1 &&
+		    strcmp(got.pwhash, "{SHA512-CRYPT}$6$new") == 0);
+	test_assert(htg_dir_account_set_hash(dir, "nobody@x.nl", "{X}y", &error) == 0);
+	htg_dir_close(&dir);
+	test_end();
+}
+
+static void test_addresses_flows_grants(void)
+{
+	struct htg_dir *dir = open_dir(0), *reader = open_dir(HTG_DIR_RDONLY);
+	struct htg_account b = account("other@bedrijf.nl");
+	char owner[HTG_USER_MAX], to[HTG_USER_MAX];
+	const char *error;
+
+	test_begin("addresses, flows, grants; readers see writes at once");
+	test_assert(htg_dir_account_add(dir, &b, &error) == 1);
+	test_assert(htg_dir_address_add(dir, "Ik@MijnBedrijf.nl", "demo@bedrijf.nl", &error) == 1);
+	test_assert(htg_dir_address_add(dir, "ik@mijnbedrijf.nl", "demo@bedrijf.nl", &error) == 1);
+	test_assert(htg_dir_address_add(dir, "ik@mijnbedrijf.nl", "other@bedrijf.nl", &error) == 0);
+	test_assert(htg_dir_address_add(dir, "x@y.nl", "nobody@bedrijf.nl", &error) == 0);
+	test_assert(htg_dir_address_add(dir, "no-domain", "demo@bedrijf.nl", &error) == 0);
+	test_assert(htg_dir_address_owner(reader, "IK@mijnbedrijf.nl", owner, sizeof(owner), &error) == 1 &&
+		    strcmp(owner, "demo@bedrijf.nl") == 0);
+	test_assert(htg_dir_domain_exists(reader, "MijnBedrijf.nl", &error) == 1);
+	test_assert(htg_dir_domain_exists(reader, "bedrijf.nl", &error) == 0);
+
+	test_assert(htg_dir_flow_add(dir, "DMS", "dms@overheid.nl", &error) == 1);
+	test_assert(htg_dir_flow_add(dir, "dms@x", "dms@overheid.nl", &error) == 0);
+	test_assert(htg_dir_flow_add(dir, "ags", "not-full", &error) == 0);
+	test_assert(htg_dir_flow_get(reader, "dms", to, sizeof(to), &error) == 1 &&
+		    strcmp(to, "dms@overheid.nl") == 0);
+	test_assert(htg_dir_flow_get(reader, "emcs", to, sizeof(to), &error) == 0);
+
+	test_assert(htg_dir_grant_check(reader, "demo@bedrijf.nl", "dms", &error) == 0);
+	test_assert(htg_dir_grant_add(dir, "demo@bedrijf.nl", "DMS", &error) == 1);
+	test_assert(htg_dir_grant_add(dir, "demo@bedrijf.nl", "emcs", &error) == 0);
+	test_assert(htg_dir_grant_check(reader, "Demo@Bedrijf.nl", "dms", &error) == 1);
+	test_assert(htg_dir_grant_check(reader, "other@bedrijf.nl", "dms", &error) == 0);
+	test_assert(htg_dir_grant_del(dir, "demo@bedrijf.nl", "dms", &error) == 1);
+	test_assert(htg_dir_grant_check(reader, "demo@bedrijf.nl", "dms", &error) == 0);
+	test_assert(htg_dir_grant_del(dir, "demo@bedrijf.nl", "dms", &error) == 0);
+
+	/* deleting an account removes its addresses, domains and grants */
+	test_assert(htg_dir_grant_add(dir, "demo@bedrijf.nl", "dms", &error) == 1);
+	test_assert(htg_dir_account_del(dir, "demo@bedrijf.nl", &error) == 1);
+	test_assert(htg_dir_address_owner(reader, "ik@mijnbedrijf.nl", owner, sizeof(owner), &error) == 0);
+	test_assert(htg_dir_domain_exists(reader, "mijnbedrijf.nl", &error) == 0);
+	test_assert(htg_dir_grant_check(reader, "demo@bedrijf.nl", "dms", &error) == 0);
+	test_assert(htg_dir_account_del(dir, "demo@bedrijf.nl", &error) == 0);
+
+	/* a read-only handle refuses writes */
+	test_assert(htg_dir_flow_add(reader, "x", "a@b.nl", &error) == -1);
+	htg_dir_close(&reader);
+	htg_dir_close(&dir);
+	test_end();
+}
+
+static int count_cb(const struct htg_audit_event *ev, void *ctx)
+{
+	int *n = ctx;
+
+	if (strcmp(ev->event, "retr") == 0 && ev->size == 1234 && ev->uid == 7 &&
+	    strcmp(ev->message_id, "<a b@c>") == 0 && ev->time_us > 0)
+		(*n)++;
+	return 0;
+}
+
+static void test_audit(void)
+{
+	struct htg_dir *dir = open_dir(0);
+	struct htg_audit_event ev;
+	const char *error;
+	int n = 0;
+
+	test_begin("audit append and filter");
+	memset(&ev, 0, sizeof(ev));
+	strcpy(ev.event, "retr");
+	strcpy(ev.account, "other@bedrijf.nl");
+	strcpy(ev.message_id, "<a\tb@c>");	/* tab must not split fields */
+	ev.size = 1234;
+	ev.uid = 7;
+	test_assert(htg_dir_audit_append(dir, &ev, &error) == 1);
+	test_assert(htg_dir_audit_append(dir, &ev, &error) == 1);
+	test_assert(htg_dir_audit_iter(dir, "other@bedrijf.nl", count_cb, &n, &error) == 1);
+	test_assert(n == 2);
+	n = 0;
+	test_assert(htg_dir_audit_iter(dir, "demo@bedrijf.nl", count_cb, &n, &error) == 1);
+	test_assert(n == 0);
+	htg_dir_close(&dir);
+	test_end();
+}
+
+static void test_passwd(void)
+{
+	char hash[HTG_HASH_MAX], hash2[HTG_HASH_MAX];
+
+	test_begin("password hashes");
+	test_assert(htg_passwd_hash("s3cret pass", hash, sizeof(hash)) == 0);
+	test_assert(strncmp(hash, "{SHA512-CRYPT}$6$", 17) == 0);
+	test_assert(strstr(hash, "s3cret") == NULL);
+	test_assert(htg_passwd_verify("s3cret pass", hash) == 1);
+	test_assert(htg_passwd_verify("s3cret pasS", hash) == 0);
+	test_assert(htg_passwd_verify("", hash) == 0);
+	test_assert(htg_passwd_hash("s3cret pass", hash2, sizeof(hash2)) == 0);
+	test_assert(strcmp(hash, hash2) != 0);	/* fresh salt */
+	test_assert(htg_passwd_hash("x", hash, 10) == -1);
+	test_end();
+}
+
+int main(void)
+{
+	int ret;
+
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	test_normalise();
+	test_accounts();
+	test_addresses_flows_grants();
+	test_audit();
+	test_passwd();
+	ret = test_exit();
+	{
+		char path[sizeof(tmpdir) + 16];
+
+		snprintf(path, sizeof(path), "%s/data.mdb", tmpdir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/lock.mdb", tmpdir);
+		unlink(path);
+		rmdir(tmpdir);
+	}
+	return ret;
+}
