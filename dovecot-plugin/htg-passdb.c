@@ -1,0 +1,154 @@
+/*++
+/* NAME
+/*	htg-passdb 3
+/* SUMMARY
+/*	passdb driver "htg": account logins against the HTG directory
+/* SYNOPSIS
+/*	passdb {
+/*	  driver = htg
+/*	  args = /path/of/the/lmdb/directory
+/*	}
+/* DESCRIPTION
+/*	The login is the account's full mailbox name (DESIGN 1). The
+/*	directory keeps a one-way "{SHA512-CRYPT}$6$..." hash (004 3.3.2
+/*	note 2); Dovecot's own password-scheme code verifies it, so the
+/*	password is never compared by us. An unknown account fails as
+/*	unknown user, a disabled one (HTG_ACCOUNT_DISABLED) as disabled.
+/*	On success the login is replaced by the account name as stored,
+/*	so "Bob@Example.NL" logs into the mailbox of "bob@example.nl".
+/*
+/*	No caching: the module has no cache key, so whatever
+/*	auth_cache_size says, every login reads the directory and a
+/*	password change or a disable by htgctl is effective at the next
+/*	login. Lookups are synchronous in the auth process (blocking = no):
+/*	one LMDB read transaction costs microseconds, less than the round
+/*	trip to an auth-worker; the SHA512-CRYPT verification itself is
+/*	what Dovecot does in-process for passwd-file too.
+/* LICENSE
+/*	See the top-level COPYING file.
+/*--*/
+
+#include "auth-common.h"
+#include "passdb.h"
+#include "password-scheme.h"
+
+#include "htg-dc-dir.h"
+#include "htg-authdb.h"
+
+#define HTG_DEFAULT_SCHEME "SHA512-CRYPT"
+
+/* Look the account up; on success *crypted_r and *scheme_r hold the
+   stored hash split as Dovecot wants it. */
+static enum passdb_result
+htg_passdb_lookup(struct auth_request *request, const char **crypted_r,
+		  const char **scheme_r)
+{
+	struct htg_account acct;
+	struct htg_dir *dir;
+	const char *error, *crypted, *scheme;
+	int ret;
+
+	if (htg_dc_dir_get(&dir, &error) < 0) {
+		e_error(authdb_event(request), "htg directory: %s", error);
+		return PASSDB_RESULT_INTERNAL_FAILURE;
+	}
+	ret = htg_dir_account_get(dir, request->fields.user, &acct, &error);
+	if (ret < 0) {
+		e_error(authdb_event(request), "htg directory: %s", error);
+		return PASSDB_RESULT_INTERNAL_FAILURE;
+	}
+	if (ret == 0) {
+		auth_request_log_unknown_user(request, AUTH_SUBSYS_DB);
+		return PASSDB_RESULT_USER_UNKNOWN;
+	}
+	if ((acct.flags & HTG_ACCOUNT_DISABLED) != 0) {
+		e_info(authdb_event(request), "account disabled");
+		return PASSDB_RESULT_USER_DISABLED;
+	}
+	crypted = t_strdup(acct.pwhash);
+	scheme = password_get_scheme(&crypted);
+	if (scheme == NULL)
+		scheme = HTG_DEFAULT_SCHEME;
+	if (*crypted == '\0') {
+		e_info(authdb_event(request), "account has no password");
+		return PASSDB_RESULT_USER_DISABLED;
+	}
+	/* canonical account name from now on */
+	auth_request_set_field(request, "user", t_strdup(acct.user), NULL);
+	*crypted_r = crypted;
+	*scheme_r = scheme;
+	return PASSDB_RESULT_OK;
+}
+
+static void
+htg_passdb_verify_plain(struct auth_request *request, const char *password,
+			verify_plain_callback_t *callback)
+{
+	enum passdb_result result;
+	const char *crypted, *scheme;
+	int ret;
+
+	result = htg_passdb_lookup(request, &crypted, &scheme);
+	if (result != PASSDB_RESULT_OK) {
+		callback(result, request);
+		return;
+	}
+	ret = auth_request_password_verify(request, password, crypted, scheme,
+					   AUTH_SUBSYS_DB);
+	callback(ret > 0 ? PASSDB_RESULT_OK : PASSDB_RESULT_PASSWORD_MISMATCH,
+		 request);
+}
+
+static void
+htg_passdb_lookup_credentials(struct auth_request *request,
+			      lookup_credentials_callback_t *callback)
+{
+	enum passdb_result result;
+	const char *crypted, *scheme;
+
+	result = htg_passdb_lookup(request, &crypted, &scheme);
+	if (result != PASSDB_RESULT_OK) {
+		callback(result, NULL, 0, request);
+		return;
+	}
+	passdb_handle_credentials(PASSDB_RESULT_OK, crypted, scheme,
+				  callback, request);
+}
+
+static struct passdb_module *htg_passdb_preinit(pool_t pool, const char *args)
+{
+	struct passdb_module *module;
+
+	if (*args == '\0')
+		i_fatal("passdb htg: args must be the HTG directory path");
+	module = p_new(pool, struct passdb_module, 1);
+	module->default_pass_scheme = HTG_DEFAULT_SCHEME;
+	module->default_cache_key = NULL;	/* never cached, see above */
+	module->blocking = FALSE;
+	return module;
+}
+
+static void htg_passdb_init(struct passdb_module *module)
+{
+	const char *path = htg_dc_dir_path();
+
+	if (path != NULL && strcmp(path, module->args) != 0)
+		i_fatal("passdb htg: one directory per auth process "
+			"(%s and %s)", path, module->args);
+	htg_dc_dir_ref(module->args, HTG_DIR_RDONLY);
+}
+
+static void htg_passdb_deinit(struct passdb_module *module ATTR_UNUSED)
+{
+	htg_dc_dir_unref();
+}
+
+struct passdb_module_interface htg_passdb_iface = {
+	.name = "htg",
+	.preinit = htg_passdb_preinit,
+	.init = htg_passdb_init,
+	.deinit = htg_passdb_deinit,
+	.verify_plain = htg_passdb_verify_plain,
+	.lookup_credentials = htg_passdb_lookup_credentials,
+	.set_credentials = NULL,
+};

@@ -1,0 +1,395 @@
+/*++
+/* NAME
+/*	htg-plugin 3
+/* SUMMARY
+/*	Dovecot mail plugin: audit of deliveries, retrievals and deletions
+/* SYNOPSIS
+/*	protocol pop3 {
+/*	  mail_plugins = $mail_plugins htg
+/*	}
+/*	protocol lmtp {
+/*	  mail_plugins = $mail_plugins htg
+/*	}
+/*	plugin {
+/*	  htg_directory = /var/lib/htg/directory
+/*	}
+/* DESCRIPTION
+/*	Appends audit events (DESIGN 3) to the HTG directory:
+/*
+/*	deliver	an LMTP delivery saved a message (after the commit, with
+/*		the UID the mailbox assigned).
+/*	retr	a POP3 RETR or TOP opened a message body. pop3 tells a
+/*		retrieval from a size scan by the reason it passes when it
+/*		opens the stream ("RETR", "TOP"); everything else (sizes,
+/*		UIDL, header parsing) is not a retrieval.
+/*	dele	a POP3 session expunged a message at QUIT, recorded only
+/*		once the expunge is committed. A dropped connection
+/*		expunges nothing (RFC 1939 section 6) and records nothing.
+/*	expunge	any other expunge (autoexpunge, a non-POP3 service).
+/*
+/*	Each event carries the account (the mail user, which the htg
+/*	userdb has renamed to the account login), the Message-ID header,
+/*	the message size (virtual size, CRLF line ends, as POP3 reports it),
+/*	the UID, the remote address and the session id.
+/*
+/*	A failed append is logged and never fails the mail operation: the
+/*	message has been delivered or read either way.
+/* LICENSE
+/*	See the top-level COPYING file.
+/*--*/
+
+#include "lib.h"
+#include "array.h"
+#include "istream.h"
+#include "net.h"
+#include "seq-range-array.h"
+#include "module-context.h"
+#include "mail-user.h"
+#include "mail-storage-private.h"
+#include "mail-storage-hooks.h"
+
+#include "htg-dc-dir.h"
+#include "htg-plugin.h"
+
+#include <string.h>
+
+#define HTG_USER_CONTEXT(obj) \
+	MODULE_CONTEXT(obj, htg_user_module)
+#define HTG_CONTEXT(obj) \
+	MODULE_CONTEXT(obj, htg_storage_module)
+#define HTG_MAIL_CONTEXT(obj) \
+	MODULE_CONTEXT(obj, htg_mail_module)
+
+struct htg_user {
+	union mail_user_module_context module_ctx;
+};
+
+/* events waiting for their transaction to commit */
+struct htg_pending {
+	struct htg_audit_event ev;
+	bool saved;		/* UID comes from the commit */
+};
+
+struct htg_transaction {
+	union mailbox_transaction_module_context module_ctx;
+	ARRAY(struct htg_pending) pending;
+};
+
+const char *htg_plugin_version = DOVECOT_ABI_VERSION;
+
+static MODULE_CONTEXT_DEFINE_INIT(htg_user_module,
+				  &mail_user_module_register);
+static MODULE_CONTEXT_DEFINE_INIT(htg_storage_module,
+				  &mail_storage_module_register);
+static MODULE_CONTEXT_DEFINE_INIT(htg_mail_module, &mail_module_register);
+
+/* --- events ----------------------------------------------------------- */
+
+static void htg_copy_str(char *dst, size_t size, const char *src)
+{
+	if (src == NULL)
+		src = "";
+	i_assert(size > 0);
+	(void)i_strocpy(dst, src, size);
+}
+
+/* Describe mail for the audit; never fails (missing values stay empty). */
+static void
+htg_event_fill(struct htg_audit_event *ev, const char *event,
+	       struct mail *mail)
+{
+	struct mail_user *user = mail->box->storage->user;
+	const char *msgid = NULL;
+	uoff_t size;
+
+	i_zero(ev);
+	htg_copy_str(ev->event, sizeof(ev->event), event);
+	htg_copy_str(ev->account, sizeof(ev->account), user->username);
+	if (mail_get_first_header(mail, "Message-ID", &msgid) > 0)
+		htg_copy_str(ev->message_id, sizeof(ev->message_id),
+			     t_str_trim(msgid, " \t"));
+	if (mail_get_virtual_size(mail, &size) == 0)
+		ev->size = size;
+	ev->uid = mail->uid;
+	if (user->conn.remote_ip != NULL &&
+	    user->conn.remote_ip->family != 0)
+		htg_copy_str(ev->remote, sizeof(ev->remote),
+			     net_ip2addr(user->conn.remote_ip));
+	htg_copy_str(ev->session, sizeof(ev->session), user->session_id);
+}
+
+static void htg_event_append(struct mail_user *user,
+			     const struct htg_audit_event *ev)
+{
+	struct htg_dir *dir;
+	const char *error;
+
+	if (htg_dc_dir_get(&dir, &error) < 0 ||
+	    htg_dir_audit_append(dir, ev, &error) < 0) {
+		e_error(user->event, "htg: audit %s uid=%u not recorded: %s",
+			ev->event, ev->uid, error);
+	}
+}
+
+/* --- transactions: events that count only once committed ---------------- */
+
+static void
+htg_txn_add(struct mailbox_transaction_context *t, const char *event,
+	    struct mail *mail, bool saved)
+{
+	struct htg_transaction *ht = HTG_CONTEXT(t);
+	struct htg_pending *p;
+
+	if (ht == NULL)
+		return;
+	if (!array_is_created(&ht->pending))
+		i_array_init(&ht->pending, 8);
+	p = array_append_space(&ht->pending);
+	T_BEGIN {
+		htg_event_fill(&p->ev, event, mail);
+	} T_END;
+	p->saved = saved;
+	if (saved) {
+		/* the UID is known at commit only if asked for */
+		t->flags |= MAILBOX_TRANSACTION_FLAG_ASSIGN_UIDS;
+	}
+}
+
+static void htg_txn_free(struct htg_transaction **_ht)
+{
+	struct htg_transaction *ht = *_ht;
+
+	*_ht = NULL;
+	if (array_is_created(&ht->pending))
+		array_free(&ht->pending);
+	i_free(ht);
+}
+
+static struct mailbox_transaction_context *
+htg_transaction_begin(struct mailbox *box, enum mailbox_transaction_flags flags,
+		      const char *reason)
+{
+	union mailbox_module_context *hbox = HTG_CONTEXT(box);
+	struct mailbox_transaction_context *t;
+	struct htg_transaction *ht;
+
+	t = hbox->super.transaction_begin(box, flags, reason);
+	ht = i_new(struct htg_transaction, 1);
+	MODULE_CONTEXT_SET(t, htg_storage_module, ht);
+	return t;
+}
+
+static int
+htg_transaction_commit(struct mailbox_transaction_context *t,
+		       struct mail_transaction_commit_changes *changes_r)
+{
+	union mailbox_module_context *hbox = HTG_CONTEXT(t->box);
+	struct htg_transaction *ht = HTG_CONTEXT(t);
+	struct mail_user *user = t->box->storage->user;
+	struct htg_pending *p;
+	struct seq_range_iter iter;
+	unsigned int n = 0;
+	uint32_t uid;
+	int ret;
+
+	/* t is freed by the commit: keep what we need */
+	ret = hbox->super.transaction_commit(t, changes_r);
+	if (ht == NULL)
+		return ret;
+	if (ret == 0 && array_is_created(&ht->pending)) {
+		seq_range_array_iter_init(&iter, &changes_r->saved_uids);
+		array_foreach_modifiable(&ht->pending, p) {
+			if (p->saved) {
+				if (seq_range_array_iter_nth(&iter, n++, &uid))
+					p->ev.uid = uid;
+			}
+			htg_event_append(user, &p->ev);
+		}
+	}
+	htg_txn_free(&ht);
+	return ret;
+}
+
+static void htg_transaction_rollback(struct mailbox_transaction_context *t)
+{
+	union mailbox_module_context *hbox = HTG_CONTEXT(t->box);
+	struct htg_transaction *ht = HTG_CONTEXT(t);
+
+	hbox->super.transaction_rollback(t);
+	if (ht != NULL)
+		htg_txn_free(&ht);
+}
+
+/* --- saving: LMTP deliveries --------------------------------------------- */
+
+static bool htg_is_delivery(struct mailbox *box)
+{
+	return strcmp(box->storage->user->service, "lmtp") == 0;
+}
+
+static int htg_save_finish(struct mail_save_context *ctx)
+{
+	union mailbox_module_context *hbox = HTG_CONTEXT(ctx->transaction->box);
+	struct mailbox_transaction_context *t = ctx->transaction;
+	/* mailbox_copy() falling back to a save reports through copy() */
+	struct mail *dest_mail = ctx->copying_via_save ? NULL : ctx->dest_mail;
+
+	if (hbox->super.save_finish(ctx) < 0)
+		return -1;
+	if (dest_mail != NULL && htg_is_delivery(t->box))
+		htg_txn_add(t, "deliver", dest_mail, TRUE);
+	return 0;
+}
+
+static int htg_copy(struct mail_save_context *ctx, struct mail *mail)
+{
+	union mailbox_module_context *hbox = HTG_CONTEXT(ctx->transaction->box);
+	struct mailbox_transaction_context *t = ctx->transaction;
+
+	if (hbox->super.copy(ctx, mail) < 0)
+		return -1;
+	/* LMTP saves with mailbox_save_using_mail(), which lands here */
+	if (ctx->saving && ctx->dest_mail != NULL && htg_is_delivery(t->box))
+		htg_txn_add(t, "deliver", ctx->dest_mail, TRUE);
+	return 0;
+}
+
+/* --- mails: retrievals and expunges --------------------------------------- */
+
+static bool htg_is_retrieval(const char *reason)
+{
+	/* the reasons pop3 passes to mail_get_stream_because() */
+	return reason != NULL &&
+		(strcmp(reason, "RETR") == 0 || strcmp(reason, "TOP") == 0);
+}
+
+static int
+htg_mail_get_stream(struct mail *_mail, bool get_body,
+		    struct message_size *hdr_size,
+		    struct message_size *body_size, struct istream **stream_r)
+{
+	struct mail_private *mail = (struct mail_private *)_mail;
+	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
+	bool retrieval = get_body && htg_is_retrieval(mail->get_stream_reason);
+	struct htg_audit_event ev;
+	uoff_t offset;
+
+	if (hmail->super.get_stream(_mail, get_body, hdr_size, body_size,
+				    stream_r) < 0)
+		return -1;
+	if (retrieval) {
+		/* reading the Message-ID may move the stream pop3 sends */
+		offset = (*stream_r)->v_offset;
+		htg_event_fill(&ev, "retr", _mail);
+		i_stream_seek(*stream_r, offset);
+		htg_event_append(_mail->box->storage->user, &ev);
+	}
+	return 0;
+}
+
+static void htg_mail_expunge(struct mail *_mail)
+{
+	struct mail_private *mail = (struct mail_private *)_mail;
+	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
+	struct mail_user *user = _mail->box->storage->user;
+	const char *event = "expunge";
+
+	/* pop3 expunges only at QUIT, for messages the client DELEd */
+	if (!mail->autoexpunged && strcmp(user->service, "pop3") == 0)
+		event = "dele";
+	htg_txn_add(_mail->transaction, event, _mail, FALSE);
+	hmail->super.expunge(_mail);
+}
+
+/* --- hooks ----------------------------------------------------------------- */
+
+static bool htg_user_enabled(struct mail_user *user)
+{
+	return HTG_USER_CONTEXT(user) != NULL;
+}
+
+static void htg_mail_allocated(struct mail *_mail)
+{
+	struct mail_private *mail = (struct mail_private *)_mail;
+	struct mail_vfuncs *v = mail->vlast;
+	union mail_module_context *hmail;
+
+	if (!htg_user_enabled(_mail->box->storage->user))
+		return;
+	hmail = p_new(mail->pool, union mail_module_context, 1);
+	hmail->super = *v;
+	mail->vlast = &hmail->super;
+	v->get_stream = htg_mail_get_stream;
+	v->expunge = htg_mail_expunge;
+	MODULE_CONTEXT_SET_SELF(mail, htg_mail_module, hmail);
+}
+
+static void htg_mailbox_allocated(struct mailbox *box)
+{
+	struct mailbox_vfuncs *v = box->vlast;
+	union mailbox_module_context *hbox;
+
+	if (!htg_user_enabled(box->storage->user))
+		return;
+	hbox = p_new(box->pool, union mailbox_module_context, 1);
+	hbox->super = *v;
+	box->vlast = &hbox->super;
+	v->transaction_begin = htg_transaction_begin;
+	v->transaction_commit = htg_transaction_commit;
+	v->transaction_rollback = htg_transaction_rollback;
+	v->save_finish = htg_save_finish;
+	v->copy = htg_copy;
+	MODULE_CONTEXT_SET_SELF(box, htg_storage_module, hbox);
+}
+
+static void htg_user_deinit(struct mail_user *user)
+{
+	struct htg_user *huser = HTG_USER_CONTEXT(user);
+
+	htg_dc_dir_unref();
+	huser->module_ctx.super.deinit(user);
+}
+
+static void htg_mail_user_created(struct mail_user *user)
+{
+	struct mail_user_vfuncs *v = user->vlast;
+	struct htg_user *huser;
+	const char *path, *registered;
+
+	path = mail_user_plugin_getenv(user, "htg_directory");
+	if (path == NULL || *path == '\0') {
+		e_warning(user->event, "htg: htg_directory not set: "
+			  "no audit events are recorded");
+		return;
+	}
+	registered = htg_dc_dir_path();
+	if (registered != NULL && strcmp(registered, path) != 0) {
+		e_error(user->event, "htg: htg_directory %s differs from %s "
+			"already open in this process: no audit events",
+			path, registered);
+		return;
+	}
+	htg_dc_dir_ref(path, 0);
+
+	huser = p_new(user->pool, struct htg_user, 1);
+	huser->module_ctx.super = *v;
+	user->vlast = &huser->module_ctx.super;
+	v->deinit = htg_user_deinit;
+	MODULE_CONTEXT_SET(user, htg_user_module, huser);
+}
+
+static struct mail_storage_hooks htg_mail_storage_hooks = {
+	.mail_user_created = htg_mail_user_created,
+	.mailbox_allocated = htg_mailbox_allocated,
+	.mail_allocated = htg_mail_allocated,
+};
+
+void htg_plugin_init(struct module *module)
+{
+	mail_storage_hooks_add(module, &htg_mail_storage_hooks);
+}
+
+void htg_plugin_deinit(void)
+{
+	mail_storage_hooks_remove(&htg_mail_storage_hooks);
+}

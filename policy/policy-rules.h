@@ -1,0 +1,81 @@
+#ifndef POLICY_RULES_H
+#define POLICY_RULES_H
+
+/*++
+/* NAME
+/*	policy-rules 3h
+/* SUMMARY
+/*	HTG envelope rules decided by the policy service
+/* SYNOPSIS
+/*	#include "policy-rules.h"
+/*
+/*	const char *policy_env_submit_domain(const char *environment);
+/*	void	policy_decide(const struct policy_ctx *ctx,
+/*			const struct policy_request *req,
+/*			struct policy_decision *dec);
+/*	void	policy_decision_log(const struct policy_request *req,
+/*			const struct policy_decision *dec);
+/*
+/*	int	policy_rule_auth(...);		HTG-AUTH (RCPT, backstop)
+/*	int	policy_rule_sender(...);	HTG-SENDER
+/*	int	policy_rule_rcpt_flow(...);	HTG-RCPT-FLOW
+/*	int	policy_rule_size(...);		HTG-SIZE
+/* DESCRIPTION
+/*	policy_decide() turns one policy delegation request into one action
+/*	(SMTPD_POLICY_README): "DUNNO", a refusal formatted by
+/*	htg_rule_reply(), or a temporary failure when the directory cannot
+/*	answer. It never answers with a permit: Postfix's own restrictions
+/*	still run after us.
+/*
+/*	Each policy_rule_*() function holds one rule: it returns 1 when it
+/*	decided (dec filled in), 0 when the request passes it.
+/*
+/*	ctx->dir may be NULL (directory not open yet): every rule that
+/*	needs it then answers the temporary failure.
+/*
+/*	policy_env_submit_domain() maps "production" / "preproduction" to
+/*	the submission domain of 004 table 3, NULL for anything else.
+/*--*/
+
+#include "htg-dir.h"
+#include "policy-proto.h"
+
+#define POLICY_ACTION_MAX 512
+
+/* The answer to a request we could not read: a 4xx, never a permit. */
+#define POLICY_ACTION_BROKEN "DEFER_IF_PERMIT Service temporarily unavailable"
+/* The answer when the directory cannot be read. */
+#define POLICY_ACTION_TEMPFAIL "451 4.3.0 Directory temporarily unavailable"
+
+struct policy_ctx {
+	struct htg_dir *dir;		/* NULL: not open */
+	const char *submit_domain;	/* e.g. msa-smtp.htpoort.nl */
+};
+
+struct policy_decision {
+	const char *rule;		/* "HTG-SENDER", or "-" */
+	char action[POLICY_ACTION_MAX];
+};
+
+const char *policy_env_submit_domain(const char *environment);
+
+void policy_decide(const struct policy_ctx *ctx,
+		   const struct policy_request *req,
+		   struct policy_decision *dec);
+void policy_decision_log(const struct policy_request *req,
+			 const struct policy_decision *dec);
+
+int policy_rule_auth(const struct policy_ctx *ctx,
+		     const struct policy_request *req,
+		     struct policy_decision *dec);
+int policy_rule_sender(const struct policy_ctx *ctx,
+		       const struct policy_request *req,
+		       struct policy_decision *dec);
+int policy_rule_rcpt_flow(const struct policy_ctx *ctx,
+			  const struct policy_request *req,
+			  struct policy_decision *dec);
+int policy_rule_size(const struct policy_ctx *ctx,
+		     const struct policy_request *req,
+		     struct policy_decision *dec);
+
+#endif

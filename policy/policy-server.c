@@ -1,0 +1,671 @@
+/*++
+/* NAME
+/*	policy-server 3
+/* SUMMARY
+/*	single-process epoll server for the policy and socketmap protocols
+/* SYNOPSIS
+/*	#include "policy-server.h"
+/* DESCRIPTION
+/*	See policy-server.h. Each lookup is a short LMDB read transaction
+/*	(microseconds), so one process serves every Postfix client without
+/*	threads; what must never happen is that one slow or hostile client
+/*	holds memory or the loop: hence bounded buffers, back-pressure,
+/*	an idle timeout and a connection limit.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE		/* accept4 */
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "htg-dir.h"
+#include "htg-msg.h"
+#include "policy-proto.h"
+#include "policy-rules.h"
+#include "policy-server.h"
+#include "socketmap-maps.h"
+#include "socketmap-proto.h"
+
+#define CONN_IN_SIZE	4096
+#define CONN_OUT_SIZE	16384
+#define REPLY_MAX	1024	/* longest single answer we write */
+#define LISTEN_MAX	8
+
+/* one object, every view of it: no type-punned casts */
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_un sun;
+	struct sockaddr_storage ss;
+};
+
+enum watch_type {
+	WATCH_LISTENER,
+	WATCH_CONN,
+	WATCH_SIGNAL
+};
+
+struct watch {
+	enum watch_type type;
+};
+
+struct listener {
+	struct watch watch;
+	int fd;
+	enum server_kind kind;
+	char *path;			/* unix socket path, or NULL */
+	char *name;			/* for the log */
+};
+
+struct conn {
+	struct watch watch;
+	int fd;
+	enum server_kind kind;
+	char peer[80];
+	struct conn *prev, *next;
+	time_t last_active;
+	uint32_t events;		/* current epoll interest */
+	int closing;			/* close once out is flushed */
+	struct policy_parser *policy;
+	struct sockmap_parser *sockmap;
+	size_t in_pos, in_len, out_pos, out_len;
+	char in[CONN_IN_SIZE];
+	char out[CONN_OUT_SIZE];
+};
+
+struct server {
+	struct policy_ctx *ctx;
+	char *dir_path;
+	time_t dir_last_try;
+	int epfd;
+	int max_conns, idle_timeout, nconns;
+	time_t last_refusal_log;
+	struct listener listeners[LISTEN_MAX];
+	int nlisteners;
+	struct conn *conns;
+};
+
+static const char *kind_name(enum server_kind kind)
+{
+	return kind == SERVER_POLICY ? "policy" : "socketmap";
+}
+
+struct server *server_new(struct policy_ctx *ctx, const char *dir_path,
+			  int max_conns, int idle_timeout)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		msg_fatal("out of memory");
+	s->ctx = ctx;
+	if (dir_path != NULL && (s->dir_path = strdup(dir_path)) == NULL)
+		msg_fatal("out of memory");
+	s->max_conns = max_conns;
+	s->idle_timeout = idle_timeout;
+	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		msg_fatal("epoll_create1: %m");
+	return s;
+}
+
+/* --- directory ----------------------------------------------------------- */
+
+void server_open_dir(struct server *s)
+{
+	const char *error = NULL;
+
+	s->dir_last_try = time(NULL);
+	if (htg_dir_open(s->dir_path, HTG_DIR_RDONLY, &s->ctx->dir,
+			 &error) < 0)
+		msg_warn("%s; will retry when a request needs it", error);
+	else
+		msg_info("directory %s open", s->dir_path != NULL ?
+			 s->dir_path : "(default)");
+}
+
+static void server_want_dir(struct server *s)
+{
+	if (s->ctx->dir == NULL && time(NULL) != s->dir_last_try)
+		server_open_dir(s);
+}
+
+/* --- listeners ---------------------------------------------------------- */
+
+static struct listener *listener_add(struct server *s, int fd,
+				     enum server_kind kind, const char *path,
+				     const char *name)
+{
+	struct listener *l;
+	struct epoll_event ev;
+
+	if (s->nlisteners >= LISTEN_MAX)
+		msg_panic("too many listeners");
+	l = &s->listeners[s->nlisteners++];
+	l->watch.type = WATCH_LISTENER;
+	l->fd = fd;
+	l->kind = kind;
+	l->path = path != NULL ? strdup(path) : NULL;
+	l->name = strdup(name);
+	if (l->name == NULL || (path != NULL && l->path == NULL))
+		msg_fatal("out of memory");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = l;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		msg_fatal("epoll_ctl: %m");
+	return l;
+}
+
+/* A socket file left by a daemon that died is removed; a live one is not. */
+static void unix_remove_stale(const char *path, const union sockaddr_any *sa)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT)
+			msg_fatal("stat %s: %m", path);
+		return;
+	}
+	if (!S_ISSOCK(st.st_mode))
+		msg_fatal("%s exists and is not a socket", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		msg_fatal("socket: %m");
+	if (connect(fd, &sa->sa, sizeof(sa->sun)) == 0)
+		msg_fatal("%s: another server is listening there", path);
+	close(fd);
+	if (unlink(path) < 0)
+		msg_fatal("remove stale socket %s: %m", path);
+	msg_info("removed stale socket %s", path);
+}
+
+void server_listen_unix(struct server *s, enum server_kind kind,
+			const char *path, mode_t mode)
+{
+	union sockaddr_any sa;
+	char name[sizeof(sa.sun.sun_path) + 8];
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun.sun_path))
+		msg_fatal("socket path too long: %s", path);
+	strcpy(sa.sun.sun_path, path);
+	unix_remove_stale(path, &sa);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		msg_fatal("socket: %m");
+	if (bind(fd, &sa.sa, sizeof(sa.sun)) < 0)
+		msg_fatal("bind %s: %m", path);
+	/* chmod after bind: the umask must not decide who may connect */
+	if (chmod(path, mode) < 0)
+		msg_fatal("chmod %s: %m", path);
+	if (listen(fd, SOMAXCONN) < 0)
+		msg_fatal("listen %s: %m", path);
+	snprintf(name, sizeof(name), "unix:%s", path);
+	listener_add(s, fd, kind, path, name);
+	msg_info("%s service listening on %s (mode %04o)", kind_name(kind),
+		 name, (unsigned)mode);
+}
+
+void server_listen_inet(struct server *s, enum server_kind kind,
+			const char *host_port)
+{
+	struct addrinfo hints, *res;
+	char host[256], *port;
+	int fd, on = 1, rc;
+
+	if (strlen(host_port) >= sizeof(host))
+		msg_fatal("bad address: %s", host_port);
+	strcpy(host, host_port);
+	if ((port = strrchr(host, ':')) == NULL || port[1] == '\0')
+		msg_fatal("%s: expected host:port", host_port);
+	*port++ = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		host[strlen(host) - 1] = '\0';
+		memmove(host, host + 1, strlen(host));
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
+		msg_fatal("%s: %s", host_port, gai_strerror(rc));
+	fd = socket(res->ai_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		msg_fatal("socket: %m");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+		msg_fatal("setsockopt SO_REUSEADDR: %m");
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0)
+		msg_fatal("bind %s: %m", host_port);
+	freeaddrinfo(res);
+	if (listen(fd, SOMAXCONN) < 0)
+		msg_fatal("listen %s: %m", host_port);
+	listener_add(s, fd, kind, NULL, host_port);
+	msg_info("%s service listening on inet:%s", kind_name(kind),
+		 host_port);
+}
+
+void server_chown_sockets(struct server *s, uid_t uid, gid_t gid)
+{
+	for (int i = 0; i < s->nlisteners; i++)
+		if (s->listeners[i].path != NULL &&
+		    chown(s->listeners[i].path, uid, gid) < 0)
+			msg_fatal("chown %s: %m", s->listeners[i].path);
+}
+
+/* --- connections -------------------------------------------------------- */
+
+static void conn_close(struct server *s, struct conn *c)
+{
+	if (msg_verbose)
+		msg_info("%s connection from %s closed", kind_name(c->kind),
+			 c->peer);
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	policy_parser_free(&c->policy);
+	free(c->sockmap);
+	free(c);
+	s->nconns--;
+}
+
+static void conn_peer(struct conn *c, const union sockaddr_any *sa,
+		      socklen_t len)
+{
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	if (sa->sa.sa_family == AF_UNIX || len <= sizeof(sa_family_t) ||
+	    getnameinfo(&sa->sa, len, host, sizeof(host),
+			port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(c->peer, sizeof(c->peer), "local");
+	else
+		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+}
+
+static void server_accept(struct server *s, struct listener *l)
+{
+	for (;;) {
+		union sockaddr_any sa;
+		socklen_t len = sizeof(sa);
+		struct epoll_event ev;
+		struct conn *c;
+		int fd;
+
+		fd = accept4(l->fd, &sa.sa, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				msg_warn("accept on %s: %m", l->name);
+			return;
+		}
+		if (s->nconns >= s->max_conns) {
+			time_t now = time(NULL);
+
+			if (now != s->last_refusal_log)
+				msg_warn("%s: connection limit %d reached, "
+					 "refusing connections", l->name,
+					 s->max_conns);
+			s->last_refusal_log = now;
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			msg_warn("out of memory, refusing a connection");
+			close(fd);
+			continue;
+		}
+		c->watch.type = WATCH_CONN;
+		c->fd = fd;
+		c->kind = l->kind;
+		c->last_active = time(NULL);
+		conn_peer(c, &sa, len);
+		if (c->kind == SERVER_POLICY) {
+			c->policy = policy_parser_new();
+		} else {
+			if ((c->sockmap = malloc(sizeof(*c->sockmap))) == NULL)
+				msg_fatal("out of memory");
+			sockmap_parser_init(c->sockmap);
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.events = c->events = EPOLLIN;
+		ev.data.ptr = c;
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			msg_warn("epoll_ctl: %m");
+			close(fd);
+			policy_parser_free(&c->policy);
+			free(c->sockmap);
+			free(c);
+			continue;
+		}
+		c->next = s->conns;
+		if (s->conns != NULL)
+			s->conns->prev = c;
+		s->conns = c;
+		s->nconns++;
+		if (msg_verbose)
+			msg_info("%s connection from %s", kind_name(c->kind),
+				 c->peer);
+	}
+}
+
+static void conn_reply(struct conn *c, const char *data, size_t len)
+{
+	if (c->out_len + len > sizeof(c->out))
+		msg_panic("conn_reply: output buffer overflow");
+	memcpy(c->out + c->out_len, data, len);
+	c->out_len += len;
+}
+
+static void policy_answer(struct conn *c, const char *action)
+{
+	char buf[REPLY_MAX];
+	int n = snprintf(buf, sizeof(buf), "action=%s\n\n", action);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		n = snprintf(buf, sizeof(buf), "action=%s\n\n",
+			     POLICY_ACTION_BROKEN);
+	conn_reply(c, buf, (size_t)n);
+}
+
+static void policy_input(struct server *s, struct conn *c)
+{
+	size_t used;
+	enum policy_status st;
+	struct policy_decision dec;
+
+	st = policy_parser_feed(c->policy, c->in + c->in_pos,
+				c->in_len - c->in_pos, &used);
+	c->in_pos += used;
+	switch (st) {
+	case POLICY_MORE:
+		return;
+	case POLICY_READY:
+		server_want_dir(s);
+		policy_decide(s->ctx, policy_parser_request(c->policy), &dec);
+		policy_decision_log(policy_parser_request(c->policy), &dec);
+		policy_answer(c, dec.action);
+		return;
+	case POLICY_BAD:
+		msg_warn("policy client %s: malformed request (%s): answering "
+			 "\"%s\"", c->peer, policy_parser_error(c->policy),
+			 POLICY_ACTION_BROKEN);
+		policy_answer(c, POLICY_ACTION_BROKEN);
+		return;
+	case POLICY_FATAL:
+		msg_warn("policy client %s: %s: answering \"%s\" and closing",
+			 c->peer, policy_parser_error(c->policy),
+			 POLICY_ACTION_BROKEN);
+		policy_answer(c, POLICY_ACTION_BROKEN);
+		c->closing = 1;
+		return;
+	}
+}
+
+static void sockmap_answer(struct conn *c, const char *status,
+			   const char *text)
+{
+	char buf[REPLY_MAX];
+	int n = sockmap_format(buf, sizeof(buf), status, text);
+
+	if (n < 0)
+		n = sockmap_format(buf, sizeof(buf), "TEMP", "reply too long");
+	conn_reply(c, buf, (size_t)n);
+}
+
+static void sockmap_input(struct server *s, struct conn *c)
+{
+	size_t used;
+	enum sockmap_status st;
+	const char *name, *key, *status;
+	char text[REPLY_MAX / 2];
+
+	st = sockmap_parser_feed(c->sockmap, c->in + c->in_pos,
+				 c->in_len - c->in_pos, &used);
+	c->in_pos += used;
+	switch (st) {
+	case SOCKMAP_MORE:
+		return;
+	case SOCKMAP_READY:
+		if (sockmap_split(c->sockmap->data, &name, &key) < 0) {
+			msg_warn("socketmap client %s: query without map name",
+				 c->peer);
+			sockmap_answer(c, "PERM", "malformed query");
+			return;
+		}
+		server_want_dir(s);
+		status = sockmap_lookup(s->ctx, name, key, text, sizeof(text));
+		if (msg_verbose)
+			msg_info("socketmap %s: %s", name, status);
+		sockmap_answer(c, status, text);
+		return;
+	case SOCKMAP_FATAL:
+		msg_warn("socketmap client %s: %s: closing", c->peer,
+			 c->sockmap->error);
+		sockmap_answer(c, "TEMP", "protocol error");
+		c->closing = 1;
+		return;
+	}
+}
+
+/* Answer as many buffered requests as the output buffer has room for. */
+static void conn_process(struct server *s, struct conn *c)
+{
+	while (!c->closing && c->in_pos < c->in_len &&
+	       c->out_len + REPLY_MAX <= sizeof(c->out)) {
+		if (c->kind == SERVER_POLICY)
+			policy_input(s, c);
+		else
+			sockmap_input(s, c);
+	}
+}
+
+/* 0 ok, -1 connection is gone */
+static int conn_flush(struct conn *c)
+{
+	while (c->out_pos < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_pos,
+				 c->out_len - c->out_pos, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			if (errno != EPIPE && errno != ECONNRESET)
+				msg_warn("write to %s: %m", c->peer);
+			return -1;
+		}
+		c->out_pos += (size_t)n;
+		c->last_active = time(NULL);
+	}
+	c->out_pos = c->out_len = 0;
+	return 0;
+}
+
+/* 0 ok, -1 connection is gone (EOF or error) */
+static int conn_read(struct conn *c)
+{
+	ssize_t n;
+
+	c->in_pos = c->in_len = 0;
+	n = read(c->fd, c->in, sizeof(c->in));
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		if (errno != ECONNRESET)
+			msg_warn("read from %s: %m", c->peer);
+		return -1;
+	}
+	if (n == 0)
+		return -1;
+	c->in_len = (size_t)n;
+	c->last_active = time(NULL);
+	return 0;
+}
+
+/* Read only when all input is answered and there is room for answers. */
+static void conn_update(struct server *s, struct conn *c)
+{
+	struct epoll_event ev;
+	uint32_t want = 0;
+
+	if (c->closing && c->out_pos == c->out_len) {
+		conn_close(s, c);
+		return;
+	}
+	if (!c->closing && c->in_pos == c->in_len &&
+	    c->out_len + REPLY_MAX <= sizeof(c->out))
+		want |= EPOLLIN;
+	if (c->out_pos < c->out_len)
+		want |= EPOLLOUT;
+	if (want == c->events)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = c->events = want;
+	ev.data.ptr = c;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+		msg_warn("epoll_ctl: %m");
+		conn_close(s, c);
+	}
+}
+
+static void conn_event(struct server *s, struct conn *c, uint32_t events)
+{
+	if ((events & EPOLLERR) != 0) {
+		conn_close(s, c);
+		return;
+	}
+	if ((events & EPOLLOUT) != 0 && conn_flush(c) < 0) {
+		conn_close(s, c);
+		return;
+	}
+	if ((events & (EPOLLIN | EPOLLHUP)) != 0 && !c->closing &&
+	    c->in_pos == c->in_len && conn_read(c) < 0) {
+		conn_close(s, c);
+		return;
+	}
+	conn_process(s, c);
+	if (conn_flush(c) < 0) {
+		conn_close(s, c);
+		return;
+	}
+	conn_update(s, c);
+}
+
+static void server_sweep(struct server *s, time_t now)
+{
+	struct conn *c, *next;
+
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (now - c->last_active > s->idle_timeout) {
+			if (msg_verbose)
+				msg_info("%s connection from %s: idle timeout",
+					 kind_name(c->kind), c->peer);
+			conn_close(s, c);
+		}
+	}
+}
+
+void server_run(struct server *s, int signal_fd)
+{
+	struct watch sig_watch = { WATCH_SIGNAL };
+	struct epoll_event ev, events[64];
+	time_t last_sweep = time(NULL);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &sig_watch;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, signal_fd, &ev) < 0)
+		msg_fatal("epoll_ctl: %m");
+	for (;;) {
+		int n = epoll_wait(s->epfd, events, 64, 1000);
+		time_t now;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			msg_fatal("epoll_wait: %m");
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = events[i].data.ptr;
+
+			if (w->type == WATCH_SIGNAL) {
+				struct signalfd_siginfo si;
+
+				if (read(signal_fd, &si, sizeof(si)) ==
+				    (ssize_t)sizeof(si))
+					msg_info("signal %u received, "
+						 "stopping", si.ssi_signo);
+				epoll_ctl(s->epfd, EPOLL_CTL_DEL, signal_fd,
+					  NULL);
+				return;
+			}
+			if (w->type == WATCH_LISTENER)
+				server_accept(s, (struct listener *)w);
+			else
+				conn_event(s, (struct conn *)w,
+					   events[i].events);
+		}
+		now = time(NULL);
+		if (now != last_sweep) {
+			server_sweep(s, now);
+			last_sweep = now;
+		}
+	}
+}
+
+void server_free(struct server **_s)
+{
+	struct server *s = *_s;
+
+	if (s == NULL)
+		return;
+	while (s->conns != NULL)
+		conn_close(s, s->conns);
+	for (int i = 0; i < s->nlisteners; i++) {
+		struct listener *l = &s->listeners[i];
+
+		close(l->fd);
+		if (l->path != NULL && unlink(l->path) < 0) {
+			/* after dropping root, the socket directory may not
+			   be ours: the next start removes the stale file */
+			if (errno == EACCES || errno == EPERM)
+				msg_info("cannot remove %s (%m); the next "
+					 "start will", l->path);
+			else if (errno != ENOENT)
+				msg_warn("remove %s: %m", l->path);
+		}
+		free(l->path);
+		free(l->name);
+	}
+	close(s->epfd);
+	free(s->dir_path);
+	free(s);
+	*_s = NULL;
+}

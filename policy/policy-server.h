@@ -1,0 +1,66 @@
+#ifndef POLICY_SERVER_H
+#define POLICY_SERVER_H
+
+/*++
+/* NAME
+/*	policy-server 3h
+/* SUMMARY
+/*	single-process epoll server for the policy and socketmap protocols
+/* SYNOPSIS
+/*	#include "policy-server.h"
+/*
+/*	struct server *server_new(struct policy_ctx *ctx,
+/*			const char *dir_path, int max_conns, int idle_timeout);
+/*	void	server_listen_unix(struct server *server,
+/*			enum server_kind kind, const char *path, mode_t mode);
+/*	void	server_listen_inet(struct server *server,
+/*			enum server_kind kind, const char *host_port);
+/*	void	server_chown_sockets(struct server *server, uid_t uid,
+/*			gid_t gid);
+/*	void	server_open_dir(struct server *server);
+/*	void	server_run(struct server *server, int signal_fd);
+/*	void	server_free(struct server **server);
+/* DESCRIPTION
+/*	One process serves every connection with non-blocking sockets and
+/*	level-triggered epoll. Each connection has bounded input and output
+/*	buffers; when the client does not read its answers, the server stops
+/*	reading its requests (no unbounded queue). A connection idle for
+/*	idle_timeout seconds is closed; beyond max_conns new connections are
+/*	refused.
+/*
+/*	server_listen_unix() removes a stale socket left at path (fatal when
+/*	something still listens there, or when path is not a socket), binds,
+/*	applies mode and listens. server_listen_inet() takes "host:port" or
+/*	"[v6]:port". Errors while setting up are fatal.
+/*
+/*	server_open_dir() opens the directory read-only into ctx->dir; on
+/*	failure it warns and the server tries again (at most once a second)
+/*	when a request needs it, answering "temporary failure" meanwhile.
+/*
+/*	server_run() returns when signal_fd (a signalfd) becomes readable.
+/*	server_free() closes everything and removes the unix sockets.
+/*--*/
+
+#include <sys/types.h>
+
+#include "policy-rules.h"
+
+enum server_kind {
+	SERVER_POLICY,
+	SERVER_SOCKETMAP
+};
+
+struct server;
+
+struct server *server_new(struct policy_ctx *ctx, const char *dir_path,
+			  int max_conns, int idle_timeout);
+void server_listen_unix(struct server *server, enum server_kind kind,
+			const char *path, mode_t mode);
+void server_listen_inet(struct server *server, enum server_kind kind,
+			const char *host_port);
+void server_chown_sockets(struct server *server, uid_t uid, gid_t gid);
+void server_open_dir(struct server *server);
+void server_run(struct server *server, int signal_fd);
+void server_free(struct server **server);
+
+#endif
