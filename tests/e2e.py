@@ -240,7 +240,9 @@ def smtp_commands_before_starttls_refused():
     for line in ("MAIL FROM:<%s>" % ENV["HTG_DEMO_SENDER"],
                  "RCPT TO:<%s>" % flow_rcpt(), "DATA", "HELO client.example",
                  "AUTH PLAIN " + base64.b64encode(b"\0a\0b").decode(),
-                 "VRFY postmaster", "ETRN example.com"):
+                 "VRFY postmaster", "ETRN example.com", "RSET", "HELP",
+                 "EXPN postmaster", "BDAT 10 LAST", "XCLIENT NAME=x",
+                 "XFORWARD NAME=x"):
         code, msg = cmd(s, line)
         if not 500 <= code < 600:
             bad.append("%s -> %d %s" % (line.split()[0], code, msg))

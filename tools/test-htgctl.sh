@@ -1,0 +1,77 @@
+#!/bin/sh
+# test-htgctl.sh - the htgctl command line: exit codes, JSON, no clear
+# passwords in the store. Run by "make check" (TESTS).
+set -u
+HTGCTL=${HTGCTL:-./htgctl}
+d=$(mktemp -d /tmp/htg-test-htgctl.XXXXXX)
+trap 'rm -rf "$d"' EXIT
+passed=0 failed=0
+
+t() {	# name expected-exit command...
+	name=$1 want=$2
+	shift 2
+	"$@" >"$d/out" 2>"$d/err" </dev/null
+	got=$?
+	if [ "$got" = "$want" ]; then
+		passed=$((passed + 1)); echo "ok   $name"
+	else
+		failed=$((failed + 1)); echo "FAIL $name: exit $got, want $want"
+		sed 's/^/  /' "$d/err"
+	fi
+}
+
+expect() {	# name: condition already evaluated as $?
+	if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
+	else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+
+C="$HTGCTL -d $d/dir"
+printf 'Secret-Pw-1\n' | $C account add Demo@Bedrijf.NL --password-stdin \
+	--retention-days 7 --max-size 1000 >/dev/null 2>&1
+expect "account add with password from stdin" $?
+t "account add twice is refused" 1 $C account add demo@bedrijf.nl
+t "account add without a domain is refused" 1 $C account add demo
+t "account add with a bad number is a usage error" 2 $C account add x@y.nl --max-size 12k
+t "unknown command is a usage error" 2 $C frobnicate
+t "no command is a usage error" 2 $C
+t "account list" 0 $C account list --json
+grep -q '"user":"demo@bedrijf.nl","disabled":false,"has_password":true,"retention_days":7,"max_size":1000' "$d/out"
+expect "account list --json shows the normalised account" $?
+! grep -q 'Secret-Pw-1' "$d/dir/data.mdb"
+expect "the password is not stored in clear" $?
+grep -q 'SHA512-CRYPT' "$d/dir/data.mdb"
+expect "the password is stored as SHA512-CRYPT" $?
+t "passwd needs --password-stdin" 2 $C account passwd demo@bedrijf.nl
+printf 'Secret-Pw-2\n' | $C account passwd demo@bedrijf.nl --password-stdin
+expect "passwd from stdin" $?
+printf '\n' | $C account passwd demo@bedrijf.nl --password-stdin 2>/dev/null
+[ $? = 1 ]
+expect "an empty password is refused" $?
+t "address add" 0 $C address add ik@bedrijf.nl demo@bedrijf.nl
+t "address of an unknown account is refused" 1 $C address add x@bedrijf.nl nobody@bedrijf.nl
+t "flow add" 0 $C flow add DMS --deliver-to dms@overheid.nl
+t "flow with @ is refused" 1 $C flow add dms@x --deliver-to dms@overheid.nl
+t "flow add without --deliver-to is a usage error" 2 $C flow add dms
+t "grant" 0 $C grant demo@bedrijf.nl dms
+t "grant of an unknown flow is refused" 1 $C grant demo@bedrijf.nl emcs
+t "flow list" 0 $C flow list --json
+[ "$(cat "$d/out")" = '[{"flow":"dms","deliver_to":"dms@overheid.nl"}]' ]
+expect "flow list --json is one array" $?
+t "grant list" 0 $C grant list --json
+[ "$(cat "$d/out")" = '[{"user":"demo@bedrijf.nl","flow":"dms"}]' ]
+expect "grant list --json" $?
+t "revoke" 0 $C revoke demo@bedrijf.nl dms
+t "revoke twice is refused" 1 $C revoke demo@bedrijf.nl dms
+t "audit on an empty trail" 0 $C audit --json
+[ "$(cat "$d/out")" = '[]' ]
+expect "audit --json prints an empty array" $?
+t "retention list" 0 $C retention list demo@bedrijf.nl --json
+t "retention list of an unknown account is refused" 1 $C retention list x@y.nl
+t "retention restore of nothing is refused" 1 $C retention restore demo@bedrijf.nl '<a@b>'
+t "account del" 0 $C account del demo@bedrijf.nl
+t "address list after account del" 0 $C address list --json
+[ "$(cat "$d/out")" = '[]' ]
+expect "account del removes its addresses" $?
+t "reading a missing directory is refused" 1 $HTGCTL -d "$d/none" account list
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
