@@ -1,0 +1,40 @@
+#!/bin/sh
+# test-render.sh - every template renders with production.env, leaves no
+# placeholder behind, and Postfix reads the result without a warning.
+set -u
+src=${srcdir:-.}
+d=$(mktemp -d /tmp/htg-test-render.XXXXXX)
+trap 'rm -rf "$d"' EXIT
+passed=0 failed=0
+res() { if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1";
+	else failed=$((failed + 1)); echo "FAIL $1"; fi; }
+
+set -a; . "$src/production.env"; set +a
+mkdir -p "$d/postfix"
+for t in postfix/main.cf postfix/master.cf htg-milter.conf htg-policyd.conf \
+	 dovecot/dovecot.conf; do
+	mkdir -p "$d/$(dirname "$t")"
+	"$src/render" "$src/$t.in" "$d/$t" 2>"$d/err"
+	res "render $t" $?
+	! grep -q '@[A-Z][A-Z0-9_]*@' "$d/$t" 2>/dev/null
+	res "no placeholder left in $t" $?
+done
+grep -q '^192.0.2.10:587 inet' "$d/postfix/master.cf" &&
+	grep -q '^10.0.0.10:25 inet' "$d/postfix/master.cf"
+res "production ports 587 and inbound 25 in master.cf" $?
+grep -q 'port = 110' "$d/dovecot/dovecot.conf"
+res "production POP3 port 110 in dovecot.conf" $?
+if command -v postconf >/dev/null; then
+	postconf -c "$d/postfix" -n >/dev/null 2>"$d/err"
+	! grep -q . "$d/err"
+	res "postconf reads main.cf without a warning" $?
+	[ -s "$d/err" ] && sed 's/^/  /' "$d/err"
+fi
+HTG_HOST='a|b' "$src/render" "$src/postfix/master.cf.in" "$d/x" 2>/dev/null
+[ $? != 0 ]
+res "a value with | is refused" $?
+(unset HTG_HOST; "$src/render" "$src/postfix/master.cf.in" "$d/x" 2>/dev/null)
+[ $? != 0 ]
+res "a missing value is refused" $?
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
