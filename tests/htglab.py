@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Shared helpers of the end-to-end suites (tests/e2e*.py).
+
+Real clients against a running lab: smtplib for the submission and inbound
+ports, poplib for POP3, htgctl for the directory. ENV holds lab.env.
+"""
+
+import base64
+import json  # noqa: F401
+import os  # noqa: F401
+import poplib
+import shlex
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+import uuid  # noqa: F401  (used by suites)
+
+ENV = {}
+TIMEOUT = 30          # above Dovecot's auth failure delay
+DELIVERY_WAIT = 30    # seconds a message may take through the queue
+
+
+def load_env(path):
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            key, value = line.split("=", 1)
+            ENV[key] = shlex.split(value)[0] if value else ""
+
+
+def ctl(*args, stdin=None):
+    cmd = shlex.split(ENV["HTG_CTL"]) + list(args)
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True)
+
+
+def tls_context(max_tls12=False):
+    ctx = ssl.create_default_context(cafile=ENV["HTG_CA_FILE"])
+    if max_tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+# --- SMTP helpers -------------------------------------------------------------
+
+def smtp_connect(port=None):
+    s = smtplib.SMTP(ENV["HTG_HOST"], int(port or ENV["HTG_SUBMISSION_PORT"]),
+                     timeout=TIMEOUT)
+    s.ehlo("client.example")
+    return s
+
+
+def smtp_submission(user=None, password=None, auth=True):
+    s = smtp_connect()
+    s.starttls(context=tls_context())
+    s.ehlo("client.example")
+    if auth:
+        s.user = user or ENV["HTG_DEMO_USER"]
+        s.password = password or ENV["HTG_DEMO_PASSWORD"]
+        s.auth("PLAIN", s.auth_plain)
+    return s
+
+
+def cmd(s, line):
+    code, msg = s.docmd(line)
+    return code, msg.decode("utf-8", "replace")
+
+
+def flow_rcpt(flow=None):
+    return "%s@%s" % (flow or ENV["HTG_DEMO_FLOW"], ENV["HTG_SUBMIT_DOMAIN"])
+
+
+def htg_message(token, extra_headers="", to=None):
+    """A message that satisfies the HTG rules (004 tables 4 and 5)."""
+    to = to or "%s@%s" % (ENV["HTG_DEMO_FLOW"], ENV["HTG_HEADER_DOMAIN"])
+    body = base64.b64encode(("<bericht id='%s'/>\n" % token).encode()).decode()
+    return ("From: <%s>\r\n"
+            "To: <%s>\r\n"
+            "%s"
+            "Subject: e2e %s\r\n"
+            "Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n"
+            "Message-ID: <%s@client.example>\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: application/xml\r\n"
+            "Content-Transfer-Encoding: base64\r\n"
+            "Content-Disposition: attachment; filename=\"bericht.xml\"\r\n"
+            "\r\n%s\r\n") % (ENV["HTG_DEMO_SENDER"], to, extra_headers, token,
+                             token, body)
+
+
+def submit(message, sender=None, rcpt=None):
+    """Returns (stage, code, text) of the first refusal, or ('ok', 250, '')."""
+    s = smtp_submission()
+    try:
+        code, msg = cmd(s, "MAIL FROM:<%s>" % (sender or ENV["HTG_DEMO_SENDER"]))
+        if code != 250:
+            return "MAIL", code, msg
+        code, msg = cmd(s, "RCPT TO:<%s>" % (rcpt or flow_rcpt()))
+        if code != 250:
+            return "RCPT", code, msg
+        try:
+            code, msg = s.data(message.encode())
+        except smtplib.SMTPDataError as e:
+            return "DATA", e.smtp_code, e.smtp_error.decode("utf-8", "replace")
+        return ("ok" if code == 250 else "DATA"), code, msg.decode()
+    finally:
+        try:
+            s.quit()
+        except Exception:
+            pass
+
+
+# --- POP3 helpers ----------------------------------------------------------------
+
+def pop3_login(user, password, ctx=None):
+    p = poplib.POP3(ENV["HTG_HOST"], int(ENV["HTG_POP3_PORT"]), timeout=TIMEOUT)
+    p.stls(context=ctx or tls_context())
+    token = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+    p._shortcmd("AUTH PLAIN " + token)
+    return p
+
+
+def pop3_find(p, token):
+    """Message number whose text contains token, or None."""
+    _, listing, _ = p.list()
+    for entry in listing:
+        num = int(entry.split()[0])
+        _, lines, _ = p.top(num, 40)
+        if any(token.encode() in l for l in lines):
+            return num
+    return None
+
+
+def wait_for_message(user, password, token):
+    deadline = time.time() + DELIVERY_WAIT
+    while time.time() < deadline:
+        p = pop3_login(user, password)
+        num = pop3_find(p, token)
+        p.quit()
+        if num is not None:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def gov_login():
+    return pop3_login(ENV["HTG_GOV_USER"], ENV["HTG_GOV_PASSWORD"])
+
+
+def demo_login():
+    return pop3_login(ENV["HTG_DEMO_USER"], ENV["HTG_DEMO_PASSWORD"])
+
+
+def pop3_delete(login, token):
+    p = login()
+    num = pop3_find(p, token)
+    if num is not None:
+        p.dele(num)
+    p.quit()
+
+
+# --- test registry -------------------------------------------------------------
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def expect_reply(got, code, dsn, rule):
+    stage, c, text = got
+    check(c == code and text.startswith(dsn) and (rule is None or rule + ":" in text),
+          "expected %d %s %s, got %s %s %r" % (code, dsn, rule, stage, c, text))
+
+
+def inbound_send(token, rcpt):
+    s = smtplib.SMTP(ENV["HTG_HOST"], int(ENV["HTG_INBOUND_PORT"]), timeout=TIMEOUT)
+    msg = ("From: <dms-inbox@douane.overheid.nl>\r\nTo: <%s>\r\n"
+           "Subject: antwoord %s\r\nMessage-ID: <%s@douane.overheid.nl>\r\n"
+           "\r\nAntwoord %s\r\n") % (rcpt, token, token, token)
+    s.sendmail("dms-inbox@douane.overheid.nl", [rcpt], msg)
+    s.quit()
