@@ -17,6 +17,10 @@
 /*	"user<TAB>flow" -> ""
 /* .IP audit
 /*	time_us(8, big endian) pid(4) seq(4) -> tab separated event
+/* .IP msgids
+/*	SHA-256(account<TAB>Message-ID) -> expiry (unix time, text): the
+/*	Message-IDs an account used (HTG-MSGID); hashed because a
+/*	Message-ID may be longer than an LMDB key
 /* .PP
 /*	Text values keep the store readable with mdb_dump. LMDB gives readers
 /*	a consistent snapshot per transaction and never blocks them on the
@@ -31,6 +35,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,11 +50,13 @@
 
 enum dir_db {
 	DB_ACCOUNTS, DB_ADDRESSES, DB_DOMAINS, DB_FLOWS, DB_GRANTS, DB_AUDIT,
+	DB_MSGIDS,
 	DB_COUNT
 };
 
 static const char *const dir_db_names[DB_COUNT] = {
-	"accounts", "addresses", "domains", "flows", "grants", "audit"
+	"accounts", "addresses", "domains", "flows", "grants", "audit",
+	"msgids"
 };
 
 struct htg_dir {
@@ -152,7 +159,8 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		goto fail;
 	}
 	for (int i = 0; i < DB_COUNT; i++) {
-		unsigned int dflags = (flags & HTG_DIR_CREATE) ? MDB_CREATE : 0;
+		/* a writer creates tables a newer version added */
+		unsigned int dflags = dir->rdonly ? 0 : MDB_CREATE;
 
 		rc = mdb_dbi_open(txn, dir_db_names[i], dflags, &dir->dbi[i]);
 		if (rc != 0) {
@@ -967,4 +975,126 @@ int htg_dir_audit_iter(struct htg_dir *dir, const char *account,
 		c.filter = key;
 	}
 	return dir_scan(dir, DB_AUDIT, audit_row, &c, error_r);
+}
+
+/* --- Message-IDs (HTG-MSGID) ------------------------------------------- */
+
+#define MSGID_KEY_LEN 32	/* SHA-256 */
+
+static int msgid_key(const char *account, const char *msgid,
+		     unsigned char key[MSGID_KEY_LEN], const char **error_r)
+{
+	char buf[HTG_USER_MAX + 1 + 1024];
+	unsigned int len = 0;
+	int n = snprintf(buf, sizeof(buf), "%s\t%s", account, msgid);
+
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		*error_r = "Message-ID too long";
+		return -1;
+	}
+	if (EVP_Digest(buf, (size_t)n, key, &len, EVP_sha256(), NULL) != 1 ||
+	    len != MSGID_KEY_LEN) {
+		*error_r = "SHA-256 failed";
+		return -1;
+	}
+	return 0;
+}
+
+int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
+			const char *msgid, int64_t window_s, int64_t now,
+			const char **error_r)
+{
+	unsigned char kb[MSGID_KEY_LEN];
+	char user[HTG_USER_MAX], val[32];
+	MDB_val k = { sizeof(kb), kb }, v;
+	MDB_txn *txn;
+	int rc;
+
+	if (!htg_dir_normalise(account, user, sizeof(user)))
+		snprintf(user, sizeof(user), "-");	/* unauthenticated */
+	if (msgid_key(user, msgid, kb, error_r) < 0 ||
+	    dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	/* check and record in one write transaction: of two concurrent
+	   messages with the same Message-ID exactly one wins */
+	rc = mdb_get(txn, dir->dbi[DB_MSGIDS], &k, &v);
+	if (rc == 0 && v.mv_size < sizeof(val)) {
+		memcpy(val, v.mv_data, v.mv_size);
+		val[v.mv_size] = '\0';
+		if (strtoll(val, NULL, 10) > now) {
+			mdb_txn_abort(txn);
+			return 0;
+		}
+	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "msgid get", rc);
+	}
+	snprintf(val, sizeof(val), "%lld", (long long)(now + window_s));
+	v.mv_size = strlen(val);
+	v.mv_data = val;
+	if ((rc = mdb_put(txn, dir->dbi[DB_MSGIDS], &k, &v, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "msgid put", rc);
+	}
+	return dir_commit(txn, error_r);
+}
+
+int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
+			  const char *msgid, const char **error_r)
+{
+	unsigned char kb[MSGID_KEY_LEN];
+	char user[HTG_USER_MAX];
+	MDB_val k = { sizeof(kb), kb };
+	MDB_txn *txn;
+	int rc;
+
+	if (!htg_dir_normalise(account, user, sizeof(user)))
+		snprintf(user, sizeof(user), "-");
+	if (msgid_key(user, msgid, kb, error_r) < 0 ||
+	    dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	rc = mdb_del(txn, dir->dbi[DB_MSGIDS], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "msgid delete", rc);
+	}
+	return dir_commit(txn, error_r);
+}
+
+int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
+			const char **error_r)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	char val[32];
+	long purged = 0;
+	int rc, op = MDB_FIRST;
+
+	if (dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, dir->dbi[DB_MSGIDS], &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "cursor", rc);
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (v.mv_size >= sizeof(val))
+			continue;
+		memcpy(val, v.mv_data, v.mv_size);
+		val[v.mv_size] = '\0';
+		if (strtoll(val, NULL, 10) > now)
+			continue;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		purged++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "msgid purge", rc);
+	}
+	if (purged_r != NULL)
+		*purged_r = purged;
+	return dir_commit(txn, error_r);
 }

@@ -57,7 +57,6 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <libmilter/mfapi.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,142 +67,66 @@
 #include <unistd.h>
 
 #include "htg-conf.h"
+#include "htg-milter.h"
 #include "htg-msg.h"
-#include "htg-rules.h"
 
 static const char *const milter_keys[] = {
 	"socket", "socket_mode", "user", "log_file", "pid_file", "mode",
-	"directory", NULL
+	"directory", "environment", "header_domain", "msgid_domain",
+	"msgid_window", "temp_dir", "max_depth", "max_parts", NULL
 };
 
 static struct htg_conf *conf;
-static int report_only;
+struct milter_settings milter_settings;
 
-/* Per-message state: bounded, no message data kept. */
-struct milter_priv {
-	unsigned int rcpts;		/* recipients accepted so far */
-	char account[256];
-};
-
-static struct milter_priv *priv_get(SMFICTX *ctx)
+/* 004 table 4: To is <berichtsoort>@htpoort.nl or @preprod.htpoort.nl */
+static const char *environment_header_domain(const char *env)
 {
-	struct milter_priv *p = smfi_getpriv(ctx);
+	if (strcmp(env, "production") == 0)
+		return "htpoort.nl";
+	if (strcmp(env, "preproduction") == 0)
+		return "preprod.htpoort.nl";
+	msg_fatal("environment must be production or preproduction, not "
+		  "\"%s\"", env);
+}
 
-	if (p == NULL) {
-		p = calloc(1, sizeof(*p));
-		if (p == NULL)
-			return NULL;
-		smfi_setpriv(ctx, p);
+static void settings_init(void)
+{
+	struct milter_settings *s = &milter_settings;
+	const char *mode = htg_conf_get(conf, "mode", "enforce");
+	const char *env = htg_conf_get(conf, "environment", "production");
+
+	if (strcmp(mode, "report") == 0)
+		s->report_only = 1;
+	else if (strcmp(mode, "enforce") != 0)
+		msg_fatal("mode must be enforce or report, not \"%s\"", mode);
+	s->check.header_domain = htg_conf_get(conf, "header_domain",
+					      environment_header_domain(env));
+	s->check.msgid_domain = htg_conf_get(conf, "msgid_domain",
+					     s->check.header_domain);
+	s->check.max_depth = (unsigned int)htg_conf_get_int(conf, "max_depth", 8);
+	s->check.max_parts = (unsigned int)htg_conf_get_int(conf, "max_parts",
+							    200);
+	s->msgid_window = htg_conf_get_int(conf, "msgid_window", 30 * 86400);
+	s->temp_dir = htg_conf_get(conf, "temp_dir", "/var/tmp");
+	if (s->check.max_depth < 1 || s->check.max_depth > 64 ||
+	    s->check.max_parts < 1 || s->msgid_window < 0)
+		msg_fatal("max_depth must be 1-64, max_parts and msgid_window "
+			  "positive");
+}
+
+/* After dropping privileges: the directory holds the used Message-IDs. */
+static void directory_open(void)
+{
+	const char *path = htg_conf_get(conf, "directory", NULL), *error;
+
+	if (path != NULL && strcmp(path, "none") == 0) {
+		msg_warn("directory = none: Message-ID reuse is not checked");
+		return;
 	}
-	return p;
+	if (htg_dir_open(path, 0, &milter_settings.dir, &error) != 1)
+		msg_fatal("%s", error);
 }
-
-static const char *macro(SMFICTX *ctx, const char *name)
-{
-	const char *v = smfi_getsymval(ctx, (char *)name);
-
-	return v != NULL && *v != '\0' ? v : "-";
-}
-
-/* Refuse (or, in report mode, log and accept) with the rule's reply. */
-static sfsistat milter_refuse(SMFICTX *ctx, enum htg_rule_id id,
-			      const char *stage, sfsistat accept_action)
-{
-	const struct htg_rule *r = htg_rule_get(id);
-	struct milter_priv *p = smfi_getpriv(ctx);
-	char code[8], text[512];
-
-	msg_info("%s: account=%s rule=%s stage=%s action=%s", macro(ctx, "i"),
-		 p != NULL && p->account[0] ? p->account : "-", r->name, stage,
-		 report_only ? "report" : "refuse");
-	if (report_only)
-		return accept_action;
-	snprintf(code, sizeof(code), "%d", r->code);
-	snprintf(text, sizeof(text), "%s: %s", r->name, r->text);
-	if (smfi_setreply(ctx, code, (char *)r->dsn, text) != MI_SUCCESS)
-		msg_warn("smfi_setreply failed for %s", r->name);
-	return r->code >= 500 ? SMFIS_REJECT : SMFIS_TEMPFAIL;
-}
-
-static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
-{
-	struct milter_priv *p = priv_get(ctx);
-
-	(void)argv;
-	if (p == NULL)
-		return SMFIS_TEMPFAIL;
-	p->rcpts = 0;
-	snprintf(p->account, sizeof(p->account), "%s",
-		 macro(ctx, "{auth_authen}"));
-	return SMFIS_CONTINUE;
-}
-
-/* HTG-RCPT-ONE (004 table 3: "Elke mail heeft precies één ontvanger"):
-   the first recipient is taken, every further one refused with 452 4.5.3
-   (RFC 5321 4.5.3.1.10: too many recipients is a 452). */
-static sfsistat rule_rcpt_one(SMFICTX *ctx, struct milter_priv *p)
-{
-	if (p->rcpts >= 1)
-		return milter_refuse(ctx, HTG_RULE_RCPT_ONE, "RCPT",
-				     SMFIS_CONTINUE);
-	p->rcpts++;
-	return SMFIS_CONTINUE;
-}
-
-static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
-{
-	struct milter_priv *p = priv_get(ctx);
-
-	(void)argv;
-	if (p == NULL)
-		return SMFIS_TEMPFAIL;
-	return rule_rcpt_one(ctx, p);
-}
-
-/* HTG-HDR-CC (004 table 4: "(Cc) Aangezien een mail slechts één
-   ontvanger heeft, is het gebruik van Cc (en Bcc) niet toegestaan"). */
-static sfsistat rule_hdr_cc(SMFICTX *ctx, const char *name)
-{
-	if (strcasecmp(name, "Cc") == 0 || strcasecmp(name, "Bcc") == 0)
-		return milter_refuse(ctx, HTG_RULE_HDR_CC, "HEADER",
-				     SMFIS_CONTINUE);
-	return SMFIS_CONTINUE;
-}
-
-static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
-{
-	(void)value;
-	return rule_hdr_cc(ctx, name);
-}
-
-static sfsistat cb_eom(SMFICTX *ctx)
-{
-	struct milter_priv *p = smfi_getpriv(ctx);
-
-	msg_info("%s: account=%s rule=- action=accept", macro(ctx, "i"),
-		 p != NULL && p->account[0] ? p->account : "-");
-	return SMFIS_CONTINUE;
-}
-
-static sfsistat cb_close(SMFICTX *ctx)
-{
-	struct milter_priv *p = smfi_getpriv(ctx);
-
-	free(p);
-	smfi_setpriv(ctx, NULL);
-	return SMFIS_CONTINUE;
-}
-
-static struct smfiDesc milter_desc = {
-	.xxfi_name = "htg-milter",
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
-	.xxfi_envfrom = cb_envfrom,
-	.xxfi_envrcpt = cb_envrcpt,
-	.xxfi_header = cb_header,
-	.xxfi_eom = cb_eom,
-	.xxfi_close = cb_close,
-};
 
 static void drop_privileges(const char *user)
 {
@@ -267,15 +190,13 @@ int main(int argc, char **argv)
 			msg_fatal("-o %s: %s", optarg, error);
 	msg_init(argv[0], htg_conf_get(conf, "log_file", NULL));
 
-	mode = htg_conf_get(conf, "mode", "enforce");
-	if (strcmp(mode, "report") == 0)
-		report_only = 1;
-	else if (strcmp(mode, "enforce") != 0)
-		msg_fatal("mode must be enforce or report, not \"%s\"", mode);
+	settings_init();
+	mode = milter_settings.report_only ? "report" : "enforce";
 	sock = htg_conf_get(conf, "socket", "unix:/run/htg/milter.sock");
 	sock_mode = strtol(htg_conf_get(conf, "socket_mode", "0660"), NULL, 8);
 
 	drop_privileges(htg_conf_get(conf, "user", NULL));
+	directory_open();
 	if (!foreground && daemon(0, 0) < 0)
 		msg_fatal("daemon: %m");
 	write_pid(htg_conf_get(conf, "pid_file", NULL));
@@ -296,6 +217,7 @@ int main(int argc, char **argv)
 	msg_info("started: socket=%s mode=%s", sock, mode);
 	ch = smfi_main();
 	msg_info("stopped");
+	htg_dir_close(&milter_settings.dir);
 	htg_conf_free(&conf);
 	return ch == MI_SUCCESS ? 0 : 1;
 }

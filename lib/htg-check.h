@@ -1,0 +1,104 @@
+#ifndef HTG_CHECK_H
+#define HTG_CHECK_H
+
+/*++
+/* NAME
+/*	htg-check 3h
+/* SUMMARY
+/*	the HTG message rules over one message, streaming
+/* SYNOPSIS
+/*	#include "htg-check.h"
+/* DESCRIPTION
+/*	A checker follows one message as a milter sees it: top-level
+/*	header fields one by one, the end of the header, body chunks, the
+/*	end of the message. It decides the message rules of DESIGN.md 2
+/*	(HTG-HDR-FROM, HTG-HDR-TO, HTG-HDR-CC, HTG-MSGID syntax, HTG-CT,
+/*	HTG-CHARSET, HTG-CTE, HTG-MIME) as early as it can, stops at the
+/*	first refusal, and collects what the message must leave with:
+/*	header edits (Content-Type, Content-Disposition, a Message-ID when
+/*	missing) and, for a multipart message, the rewritten body, written
+/*	through the output callback as it streams by (HTG-FILENAME).
+/*
+/*	Memory is bounded by the MIME parser's limits whatever the size of
+/*	the message.
+/*
+/*	The envelope rules are pure functions of the ESMTP arguments:
+/*	htg_rule_envid() and htg_rule_rcpt_one().
+/*--*/
+
+#include <stddef.h>
+
+#include "htg-rules.h"
+
+#define HTG_RENAMES_MAX 64	/* logged renames per message (all are done) */
+
+struct htg_check_conf {
+	const char *header_domain;	/* "htpoort.nl" (To: <flow>@...) */
+	const char *msgid_domain;	/* right side of inserted Message-IDs */
+	unsigned int max_depth;		/* multipart nesting, default 8 */
+	unsigned int max_parts;		/* body parts, default 200 */
+};
+
+enum htg_hdr_op { HTG_HDR_CHANGE, HTG_HDR_ADD, HTG_HDR_DELETE };
+
+struct htg_hdr_edit {
+	enum htg_hdr_op op;
+	char name[32];
+	unsigned int index;	/* 1-based among fields of that name */
+	char value[256];
+};
+
+struct htg_rename {
+	char original[200];	/* printable ASCII, other bytes as \xNN */
+	char renamed[64];	/* <UUID>.<ext> */
+};
+
+struct htg_verdict {
+	int refused;
+	enum htg_rule_id rule;
+	char detail[240];
+};
+
+struct htg_check;
+
+typedef int htg_check_output_fn(void *ctx, const void *data, size_t len);
+
+struct htg_check *htg_check_new(const struct htg_check_conf *conf,
+				htg_check_output_fn *output, void *ctx);
+void htg_check_free(struct htg_check **chk);
+
+/* the envelope recipient (for HTG-HDR-TO: same flow) */
+void htg_check_set_rcpt(struct htg_check *chk, const char *rcpt);
+
+/* Each returns 0 to go on, -1 once the message is refused (see verdict)
+   or an internal error happened (verdict rule HTG_RULE_COUNT). */
+int htg_check_header(struct htg_check *chk, const char *name,
+		     const char *value);
+int htg_check_eoh(struct htg_check *chk);
+int htg_check_body(struct htg_check *chk, const void *data, size_t len);
+int htg_check_eom(struct htg_check *chk);
+
+const struct htg_verdict *htg_check_verdict(const struct htg_check *chk);
+/* after eom: edits to apply, body replaced or not, renames to log */
+const struct htg_hdr_edit *htg_check_edits(const struct htg_check *chk,
+					   unsigned int *count_r);
+int htg_check_body_rewritten(const struct htg_check *chk);
+const struct htg_rename *htg_check_renames(const struct htg_check *chk,
+					   unsigned int *count_r,
+					   unsigned int *total_r);
+/* the message's Message-ID (as given, or the one inserted) */
+const char *htg_check_msgid(const struct htg_check *chk);
+
+/* A whole message in memory, fed as a milter would (tests, fuzzer,
+   benchmarks); chunk 0 = the body at once. 0 passed, -1 stopped. */
+int htg_check_message(struct htg_check *chk, const void *data, size_t len,
+		      size_t chunk);
+
+/* HTG-ENVID (004 table 3): 1 when a RCPT asks NOTIFY=SUCCESS but MAIL
+   had no ENVID. argv as libmilter passes them (address first). */
+int htg_rule_envid(int mail_has_envid, char *const *rcpt_argv);
+int htg_mail_has_envid(char *const *mail_argv);
+/* HTG-RCPT-ONE (004 table 3): 1 when another recipient must be refused */
+int htg_rule_rcpt_one(unsigned int accepted_so_far);
+
+#endif

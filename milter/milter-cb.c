@@ -1,0 +1,360 @@
+/*++
+/* NAME
+/*	milter-cb 3
+/* SUMMARY
+/*	htg-milter's libmilter callbacks
+/* DESCRIPTION
+/*	Thin glue between libmilter and lib/htg-check: the envelope rules
+/*	(HTG-RCPT-ONE, HTG-ENVID) at RCPT, the message rules as the header
+/*	and body stream by, and at the end of the message the Message-ID
+/*	uniqueness (HTG-MSGID, in the directory), the header edits and the
+/*	rewritten body (HTG-FILENAME). Every decision is logged on one line
+/*	with the queue id, the account, the rule id and the action.
+/*
+/*	Nothing is accepted that was not checked: an internal failure
+/*	(spool, directory, libmilter) tempfails the message.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "htg-milter.h"
+#include "htg-msg.h"
+#include "milter-spool.h"
+
+struct milter_priv {
+	char account[256];
+	int mail_has_envid;
+	unsigned int rcpts;		/* recipients accepted */
+	int reported;			/* report mode: a rule would refuse */
+	struct htg_check *check;
+	struct milter_spool *spool;
+	int spool_failed;
+};
+
+static const char *macro(SMFICTX *ctx, const char *name)
+{
+	const char *v = smfi_getsymval(ctx, (char *)name);
+
+	return v != NULL && *v != '\0' ? v : "-";
+}
+
+static void priv_reset(struct milter_priv *p)
+{
+	htg_check_free(&p->check);
+	milter_spool_close(&p->spool);
+	p->spool_failed = 0;
+	p->reported = 0;
+	p->rcpts = 0;
+}
+
+static struct milter_priv *priv_get(SMFICTX *ctx)
+{
+	struct milter_priv *p = smfi_getpriv(ctx);
+
+	if (p == NULL && (p = calloc(1, sizeof(*p))) != NULL)
+		smfi_setpriv(ctx, p);
+	return p;
+}
+
+/* Refuse with the rule's reply, or in report mode log and go on. */
+static sfsistat refuse(SMFICTX *ctx, struct milter_priv *p,
+		       enum htg_rule_id id, const char *detail,
+		       const char *stage)
+{
+	const struct htg_rule *r = htg_rule_get(id);
+	char code[8], text[400];
+
+	msg_info("%s: account=%s rule=%s stage=%s action=%s detail=\"%s\"",
+		 macro(ctx, "i"), p->account, r->name, stage,
+		 milter_settings.report_only ? "report" : "refuse",
+		 detail != NULL ? detail : r->text);
+	if (milter_settings.report_only) {
+		p->reported = 1;
+		return SMFIS_CONTINUE;
+	}
+	snprintf(code, sizeof(code), "%d", r->code);
+	snprintf(text, sizeof(text), "%s: %s", r->name,
+		 detail != NULL && *detail != '\0' ? detail : r->text);
+	if (smfi_setreply(ctx, code, (char *)r->dsn, text) != MI_SUCCESS)
+		msg_warn("%s: smfi_setreply failed for %s", macro(ctx, "i"),
+			 r->name);
+	return r->code >= 500 ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+static sfsistat tempfail(SMFICTX *ctx, struct milter_priv *p,
+			 const char *why)
+{
+	msg_warn("%s: account=%s rule=- action=tempfail detail=\"%s\"",
+		 macro(ctx, "i"), p != NULL ? p->account : "-", why);
+	smfi_setreply(ctx, "451", "4.3.0", "HTG gateway temporarily unable to "
+		      "check the message, try again later");
+	return SMFIS_TEMPFAIL;
+}
+
+/* The checker stopped: its verdict is a refusal or an internal error. */
+static sfsistat verdict(SMFICTX *ctx, struct milter_priv *p, const char *stage)
+{
+	const struct htg_verdict *v = htg_check_verdict(p->check);
+
+	if (p->spool_failed)
+		return tempfail(ctx, p, "cannot write the body spool");
+	if (!v->refused || v->rule == HTG_RULE_COUNT)
+		return tempfail(ctx, p, v->refused ? v->detail : "checker failed");
+	return refuse(ctx, p, v->rule, v->detail, stage);
+}
+
+static int spool_output(void *ctx, const void *data, size_t len)
+{
+	struct milter_priv *p = ctx;
+	const char *error;
+
+	if (p->spool == NULL) {
+		p->spool = milter_spool_open(milter_settings.temp_dir, &error);
+		if (p->spool == NULL) {
+			msg_warn("%s", error);
+			p->spool_failed = 1;
+			return -1;
+		}
+	}
+	if (milter_spool_write(p->spool, data, len) < 0) {
+		msg_warn("write body spool: %m");
+		p->spool_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct milter_priv *p = priv_get(ctx);
+
+	if (p == NULL)
+		return tempfail(ctx, NULL, "out of memory");
+	priv_reset(p);
+	snprintf(p->account, sizeof(p->account), "%s",
+		 macro(ctx, "{auth_authen}"));
+	p->mail_has_envid = htg_mail_has_envid(argv);
+	p->check = htg_check_new(&milter_settings.check, spool_output, p);
+	if (p->check == NULL)
+		return tempfail(ctx, p, "out of memory");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct milter_priv *p = smfi_getpriv(ctx);
+	char rcpt[256];
+	size_t n;
+
+	if (p == NULL || p->check == NULL)
+		return tempfail(ctx, p, "no transaction");
+	if (htg_rule_rcpt_one(p->rcpts))
+		return refuse(ctx, p, HTG_RULE_RCPT_ONE, NULL, "RCPT");
+	if (htg_rule_envid(p->mail_has_envid, argv)) {
+		sfsistat r = refuse(ctx, p, HTG_RULE_ENVID, NULL, "RCPT");
+		if (r != SMFIS_CONTINUE)
+			return r;
+	}
+	/* argv[0] is "<address>" */
+	snprintf(rcpt, sizeof(rcpt), "%s", argv[0] + (argv[0][0] == '<'));
+	n = strlen(rcpt);
+	if (n > 0 && rcpt[n - 1] == '>')
+		rcpt[n - 1] = '\0';
+	htg_check_set_rcpt(p->check, rcpt);
+	p->rcpts++;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct milter_priv *p = smfi_getpriv(ctx);
+
+	if (p == NULL || p->check == NULL)
+		return tempfail(ctx, p, "no transaction");
+	if (p->reported)
+		return SMFIS_CONTINUE;
+	if (htg_check_header(p->check, name, value) < 0)
+		return verdict(ctx, p, "HEADER");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+	struct milter_priv *p = smfi_getpriv(ctx);
+
+	if (p == NULL || p->check == NULL)
+		return tempfail(ctx, p, "no transaction");
+	if (p->reported)
+		return SMFIS_CONTINUE;
+	if (htg_check_eoh(p->check) < 0)
+		return verdict(ctx, p, "HEADER");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+	struct milter_priv *p = smfi_getpriv(ctx);
+
+	if (p == NULL || p->check == NULL)
+		return tempfail(ctx, p, "no transaction");
+	if (p->reported)
+		return SMFIS_CONTINUE;
+	if (htg_check_body(p->check, data, len) < 0)
+		return verdict(ctx, p, "BODY");
+	return SMFIS_CONTINUE;
+}
+
+/* HTG-MSGID, 004 table 4: "De verzender kan deze invullen mits deze
+   uniek is": a Message-ID an account used within the window refuses
+   the message; the directory records it atomically, for every milter
+   process and across restarts. */
+static sfsistat rule_msgid_unique(SMFICTX *ctx, struct milter_priv *p,
+				  int *claimed_r)
+{
+	const char *error, *msgid = htg_check_msgid(p->check);
+	int ret;
+
+	*claimed_r = 0;
+	if (milter_settings.dir == NULL)
+		return SMFIS_CONTINUE;
+	ret = htg_dir_msgid_claim(milter_settings.dir, p->account, msgid,
+				  milter_settings.msgid_window, time(NULL),
+				  &error);
+	if (ret < 0)
+		return tempfail(ctx, p, error);
+	if (ret == 0)
+		return refuse(ctx, p, HTG_RULE_MSGID,
+			      "Message-ID already used by this account", "EOM");
+	*claimed_r = 1;
+	return SMFIS_CONTINUE;
+}
+
+static int replace_chunk(void *ctx, unsigned char *data, size_t len)
+{
+	return smfi_replacebody(ctx, data, (int)len) == MI_SUCCESS ? 0 : -1;
+}
+
+static int apply_edits(SMFICTX *ctx, struct milter_priv *p)
+{
+	const struct htg_hdr_edit *e;
+	unsigned int n;
+	int rc = MI_SUCCESS;
+
+	e = htg_check_edits(p->check, &n);
+	for (unsigned int i = 0; i < n && rc == MI_SUCCESS; i++) {
+		switch (e[i].op) {
+		case HTG_HDR_CHANGE:
+			rc = smfi_chgheader(ctx, (char *)e[i].name, (int)e[i].index,
+					    (char *)e[i].value);
+			break;
+		case HTG_HDR_ADD:
+			rc = smfi_addheader(ctx, (char *)e[i].name,
+					    (char *)e[i].value);
+			break;
+		case HTG_HDR_DELETE:
+			rc = smfi_chgheader(ctx, (char *)e[i].name, (int)e[i].index,
+					    NULL);
+			break;
+		}
+	}
+	if (rc != MI_SUCCESS)
+		return -1;
+	if (htg_check_body_rewritten(p->check) && p->spool != NULL &&
+	    milter_spool_replay(p->spool, replace_chunk, ctx) < 0)
+		return -1;
+	return 0;
+}
+
+static void log_renames(SMFICTX *ctx, struct milter_priv *p)
+{
+	const struct htg_rename *r;
+	unsigned int n, total;
+
+	r = htg_check_renames(p->check, &n, &total);
+	for (unsigned int i = 0; i < n; i++)
+		msg_info("%s: account=%s rule=HTG-FILENAME action=rename "
+			 "original=\"%s\" new=%s", macro(ctx, "i"), p->account,
+			 r[i].original, r[i].renamed);
+	if (total > n)
+		msg_info("%s: account=%s rule=HTG-FILENAME action=rename "
+			 "(%u more parts renamed, not listed)", macro(ctx, "i"),
+			 p->account, total - n);
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+	struct milter_priv *p = smfi_getpriv(ctx);
+	sfsistat r;
+	int claimed;
+
+	if (p == NULL || p->check == NULL)
+		return tempfail(ctx, p, "no transaction");
+	if (p->reported) {
+		msg_info("%s: account=%s rule=- action=accept (report mode, "
+			 "not rewritten)", macro(ctx, "i"), p->account);
+		return SMFIS_CONTINUE;
+	}
+	if (htg_check_eom(p->check) < 0)
+		return verdict(ctx, p, "EOM");
+	if ((r = rule_msgid_unique(ctx, p, &claimed)) != SMFIS_CONTINUE ||
+	    p->reported)
+		return r;
+	if (apply_edits(ctx, p) < 0) {
+		const char *error;
+
+		if (claimed)
+			htg_dir_msgid_release(milter_settings.dir, p->account,
+					      htg_check_msgid(p->check), &error);
+		return tempfail(ctx, p, "cannot apply the header or body "
+				"changes");
+	}
+	log_renames(ctx, p);
+	msg_info("%s: account=%s rule=- action=accept message_id=%s "
+		 "body=%s", macro(ctx, "i"), p->account,
+		 htg_check_msgid(p->check),
+		 htg_check_body_rewritten(p->check) ? "rewritten" : "kept");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+	struct milter_priv *p = smfi_getpriv(ctx);
+
+	if (p != NULL)
+		priv_reset(p);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+	struct milter_priv *p = smfi_getpriv(ctx);
+
+	if (p != NULL) {
+		priv_reset(p);
+		free(p);
+		smfi_setpriv(ctx, NULL);
+	}
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc milter_desc = {
+	.xxfi_name = "htg-milter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = cb_envrcpt,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+};
