@@ -142,7 +142,8 @@ static void keep_value(char *dst, size_t size, const char *value)
 static int rule_mime_header_field(struct htg_check *c, const char *name,
 				  const char *value)
 {
-	size_t line = strlen(name) + 1;
+	/* "Name: value": libmilter strips the space after the colon */
+	size_t line = strlen(name) + 2;
 
 	for (const char *p = value; *p != '\0'; p++) {
 		unsigned char ch = (unsigned char)*p;
