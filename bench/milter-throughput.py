@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Milter throughput and memory: a large base64 attachment through htg-milter.
+
+usage: bench/milter-throughput.py BUILD_DIR [SIZE_MB ...]   (default 1 10 50)
+
+Speaks the milter protocol (version 6) to a private htg-milter started from
+BUILD_DIR, as Postfix's cleanup would: MAIL, RCPT, header fields, the body in
+64 KB BODY packets, EOM; reads every modification back (the replaced body
+included). The message is multipart/mixed with one application/pdf part,
+base64, whose file name must be rewritten (HTG-FILENAME), so the whole body
+is decoded, validated, spooled and sent back. For each size it prints the
+time, MB/s (message bytes in / wall time of DATA..EOM) and the milter's peak
+RSS (VmHWM, a fresh milter per size). It asserts nothing.
+"""
+
+import base64
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def packet(cmd, data=b""):
+    return struct.pack("!I", len(data) + 1) + cmd + data
+
+
+def read_packet(f):
+    hdr = f.read(4)
+    if len(hdr) < 4:
+        raise EOFError("milter closed the connection")
+    (n,) = struct.unpack("!I", hdr)
+    body = f.read(n)
+    return body[:1], body[1:]
+
+
+def expect(f, what, ok=(b"c",)):
+    cmd, data = read_packet(f)
+    if cmd not in ok:
+        raise RuntimeError("%s: reply %r %r" % (what, cmd, data[:200]))
+    return cmd, data
+
+
+def make_message(path, size_mb):
+    rnd = random.Random(size_mb)
+    boundary = "==bench=="
+    with open(path, "wb") as out:
+        out.write(("--%s\r\nContent-Type: application/pdf\r\n"
+                   "Content-Transfer-Encoding: base64\r\n"
+                   "Content-Disposition: attachment; filename=\"groot-bestand.pdf\"\r\n"
+                   "\r\n" % boundary).encode())
+        remaining = size_mb * 1024 * 1024 * 3 // 4     # base64 grows 4/3
+        while remaining > 0:
+            n = min(remaining, 57 * 1024)
+            enc = base64.b64encode(rnd.randbytes(n))
+            out.write(b"\r\n".join(enc[i:i + 76] for i in range(0, len(enc), 76)) + b"\r\n")
+            remaining -= n
+        out.write(("--%s--\r\n" % boundary).encode())
+    return boundary
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
+
+
+def run_once(build, tmp, body_path, boundary, n):
+    sock = os.path.join(tmp, "milter-%d.sock" % n)
+    ctl = os.path.join(build, "tools", "htgctl")
+    directory = os.path.join(tmp, "dir")
+    if not os.path.exists(directory):
+        subprocess.run([ctl, "-d", directory, "account", "add", "bench@x.nl"],
+                       check=True, stdin=subprocess.DEVNULL)
+    milter = subprocess.Popen([os.path.join(build, "milter", "htg-milter"), "-f", "-c",
+                               "/nonexistent", "-o", "socket=unix:" + sock,
+                               "-o", "directory=" + directory, "-o", "temp_dir=" + tmp,
+                               "-o", "log_file=" + os.path.join(tmp, "milter.log")])
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        for _ in range(200):
+            try:
+                s.connect(sock)
+                break
+            except OSError:
+                time.sleep(0.05)
+        f = s.makefile("rwb", buffering=0)
+        r = s.makefile("rb")
+        f.write(packet(b"O", struct.pack("!III", 6, 0x1FF, 0)))
+        expect(r, "optneg", ok=(b"O",))
+        f.write(packet(b"D", b"M" + b"{auth_authen}\0bench@x.nl\0"))
+        f.write(packet(b"M", b"<ik@x.nl>\0"))
+        expect(r, "MAIL")
+        f.write(packet(b"R", b"<dms@msa-smtp.htpoort.nl>\0"))
+        expect(r, "RCPT")
+        t0 = time.perf_counter()
+        for name, value in (("From", "<ik@x.nl>"), ("To", "<dms@htpoort.nl>"),
+                            ("Message-ID", "<%s@x.nl>" % os.urandom(8).hex()),
+                            ("MIME-Version", "1.0"),
+                            ("Content-Type", 'multipart/mixed; boundary="%s"' % boundary)):
+            f.write(packet(b"L", name.encode() + b"\0" + value.encode() + b"\0"))
+            expect(r, "header " + name)
+        f.write(packet(b"N"))
+        expect(r, "EOH")
+        size = 0
+        with open(body_path, "rb") as body:
+            while True:
+                chunk = body.read(65535)
+                if not chunk:
+                    break
+                size += len(chunk)
+                f.write(packet(b"B", chunk))
+                expect(r, "BODY")
+        f.write(packet(b"E"))
+        replaced = 0
+        while True:
+            cmd, data = read_packet(r)
+            if cmd == b"b":
+                replaced += len(data)
+            elif cmd in (b"c", b"a"):
+                break
+            elif cmd in (b"h", b"m", b"i", b"p"):
+                continue
+            else:
+                raise RuntimeError("EOM: reply %r %r" % (cmd, data[:200]))
+        elapsed = time.perf_counter() - t0
+        f.write(packet(b"Q"))
+        s.close()
+        return size, replaced, elapsed, vm_hwm_kb(milter.pid)
+    finally:
+        milter.terminate()
+        milter.wait()
+
+
+def main():
+    build = os.path.abspath(sys.argv[1])
+    sizes = [int(x) for x in sys.argv[2:]] or [1, 10, 50]
+    print("htg-milter, milter protocol v6, multipart + base64 attachment renamed")
+    print("%8s %12s %12s %9s %9s %12s" % ("size", "bytes in", "bytes back", "seconds",
+                                           "MB/s", "peak RSS"))
+    with tempfile.TemporaryDirectory(prefix="htg-bench-") as tmp:
+        for mb in sizes:
+            body = os.path.join(tmp, "body-%d" % mb)
+            boundary = make_message(body, mb)
+            size, back, secs, hwm = run_once(build, tmp, body, boundary, mb)
+            print("%6d MB %12d %12d %9.3f %9.1f %9.1f MB" % (
+                mb, size, back, secs, size / secs / 1e6, hwm / 1024.0), flush=True)
+            os.unlink(body)
+
+
+if __name__ == "__main__":
+    main()
