@@ -54,15 +54,38 @@ void check_default_ctype(struct htg_params *ct)
 	ct->count = 1;
 }
 
+/* word (case-insensitive) in a comma or space separated list */
+static int list_contains(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	while (list != NULL && *list != '\0') {
+		size_t len;
+
+		list += strspn(list, ", \t");
+		len = strcspn(list, ", \t");
+		if (len == n && n > 0 && strncasecmp(list, word, n) == 0)
+			return 1;
+		list += len;
+	}
+	return 0;
+}
+
 /* HTG-CT, 004 table 5: text/plain, application/edifact, application/xml,
-   application/pdf, application/zip, application/octet-stream. */
+   application/pdf, application/zip, application/octet-stream (or the
+   operator's allowed_types). */
 static int rule_ct(struct htg_check *c, const char *main)
 {
 	char buf[80];
 
-	for (const char *const *t = allowed_leaf_types; *t != NULL; t++)
-		if (strcmp(main, *t) == 0)
+	if (c->conf.allowed_types != NULL) {
+		if (list_contains(c->conf.allowed_types, main))
 			return 0;
+	} else {
+		for (const char *const *t = allowed_leaf_types; *t != NULL; t++)
+			if (strcmp(main, *t) == 0)
+				return 0;
+	}
 	return check_refuse(c, HTG_RULE_CT, "Content-Type %s is not allowed",
 			    printable(main, buf, sizeof(buf)));
 }
@@ -105,12 +128,14 @@ static int rule_cte(struct htg_check *c, const char *cte, enum check_cte *r,
    refereren aan Windows Code Pages (CPxxxx)". Text parts are always
    validated; other parts when they name a charset. */
 static int rule_charset(struct htg_check *c, const struct htg_params *ct,
-			enum htg_charset *cs_r, int *validate_r)
+			enum htg_charset *cs_r, int *validate_r, char *name,
+			size_t size)
 {
 	const struct htg_param *p = htg_hdr_param_get(ct, "charset");
 	char buf[80];
 
 	*validate_r = 0;
+	snprintf(name, size, "%s", htg_charset_name(HTG_CHARSET_US_ASCII));
 	if (p == NULL) {
 		*cs_r = HTG_CHARSET_US_ASCII;
 		*validate_r = strncmp(ct->main, "text/", 5) == 0;
@@ -121,11 +146,22 @@ static int rule_charset(struct htg_check *c, const struct htg_params *ct,
 		return check_refuse(c, HTG_RULE_CHARSET, "charset %s is a "
 				    "Windows code page",
 				    printable(p->value, buf, sizeof(buf)));
+	if (*cs_r == HTG_CHARSET_UNKNOWN &&
+	    list_contains(c->conf.extra_charsets, p->value)) {
+		size_t i;
+
+		/* allowed by the operator, by name only */
+		for (i = 0; p->value[i] != '\0' && i + 1 < size; i++)
+			name[i] = (char)tolower((unsigned char)p->value[i]);
+		name[i] = '\0';
+		return 0;
+	}
 	if (*cs_r == HTG_CHARSET_UNKNOWN)
 		return check_refuse(c, HTG_RULE_CHARSET, "charset %s is not "
 				    "allowed (us-ascii, UTF-8, ISO-8859-1, "
 				    "ISO-8859-15)",
 				    printable(p->value, buf, sizeof(buf)));
+	snprintf(name, size, "%s", htg_charset_name(*cs_r));
 	*validate_r = 1;
 	return 0;
 }
@@ -216,20 +252,21 @@ int check_part_begin(struct htg_check *c, const struct htg_params *ct,
 {
 	struct check_part *p = &c->part;
 	enum htg_charset cs;
-	char renamed[64];
+	char renamed[64], csname[64];
 	int n;
 
 	(void)ctype_raw;
 	memset(p, 0, sizeof(*p));
 	if (rule_ct(c, ct->main) < 0 ||
 	    rule_cte(c, cte, &p->cte, p->new_cte, sizeof(p->new_cte)) < 0 ||
-	    rule_charset(c, ct, &cs, &p->validate_charset) < 0 ||
+	    rule_charset(c, ct, &cs, &p->validate_charset, csname,
+			 sizeof(csname)) < 0 ||
 	    part_rename(c, ct, cdisp, renamed, sizeof(renamed)) < 0)
 		return -1;
 	n = snprintf(p->new_ctype, sizeof(p->new_ctype), "%s", ct->main);
 	if (htg_hdr_param_get(ct, "charset") != NULL || p->validate_charset)
 		n += snprintf(p->new_ctype + n, sizeof(p->new_ctype) - (size_t)n,
-			      "; charset=%s", htg_charset_name(cs));
+			      "; charset=%s", csname);
 	if (htg_hdr_param_get(ct, "name") != NULL)
 		snprintf(p->new_ctype + n, sizeof(p->new_ctype) - (size_t)n,
 			 "; name=\"%s\"", renamed);

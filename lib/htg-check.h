@@ -37,6 +37,11 @@ struct htg_check_conf {
 	const char *msgid_domain;	/* right side of inserted Message-IDs */
 	unsigned int max_depth;		/* multipart nesting, default 8 */
 	unsigned int max_parts;		/* body parts, default 200 */
+	/* NULL: 004 table 5's six leaf types; else a comma/space list */
+	const char *allowed_types;
+	/* more charsets accepted by name, without byte validation (Windows
+	   code pages stay refused: 004 table 5) */
+	const char *extra_charsets;
 };
 
 enum htg_hdr_op { HTG_HDR_CHANGE, HTG_HDR_ADD, HTG_HDR_DELETE };

@@ -45,7 +45,7 @@ static int collect(void *ctx, const void *data, size_t len)
 
 static void check_msg(const char *msg, struct result *r, size_t chunk)
 {
-	struct htg_check_conf conf = { "htpoort.nl", "htpoort.nl", 8, 200 };
+	struct htg_check_conf conf = { .header_domain = "htpoort.nl", .msgid_domain = "htpoort.nl", .max_depth = 8, .max_parts = 200 };
 	struct htg_check *c;
 	const struct htg_hdr_edit *e;
 	unsigned int n, total;
@@ -248,7 +248,7 @@ static void test_rules(void)
 	test_begin("NUL in the body refused");
 	{
 		static const char m[] = HEAD "\r\nab\0cd\r\n";
-		struct htg_check_conf conf = { "htpoort.nl", "htpoort.nl", 8, 200 };
+		struct htg_check_conf conf = { .header_domain = "htpoort.nl", .msgid_domain = "htpoort.nl", .max_depth = 8, .max_parts = 200 };
 		struct htg_check *c = htg_check_new(&conf, NULL, NULL);
 
 		htg_check_set_rcpt(c, RCPT);
@@ -353,6 +353,35 @@ static void test_rewrites(void)
 	test_end();
 }
 
+static void test_conf_lists(void)
+{
+	struct htg_check_conf conf = { "htpoort.nl", "htpoort.nl", 8, 200,
+				       "application/xml, text/csv",
+				       "koi8-r windows-1252" };
+	const char *csv = SINGLE("text/csv; charset=koi8-r", "7bit", "a,b\r\n");
+	const char *pdf = SINGLE("application/pdf", "base64", "JVBERi0=\r\n");
+	const char *win = SINGLE("text/csv; charset=windows-1252", "7bit", "x\r\n");
+	struct htg_check *c;
+
+	test_begin("allowed_types and extra_charsets from the configuration");
+	c = htg_check_new(&conf, NULL, NULL);
+	htg_check_set_rcpt(c, RCPT);
+	test_assert(htg_check_message(c, csv, strlen(csv), 0) == 0);
+	htg_check_free(&c);
+	c = htg_check_new(&conf, NULL, NULL);
+	htg_check_set_rcpt(c, RCPT);
+	test_assert(htg_check_message(c, pdf, strlen(pdf), 0) < 0);
+	test_assert(htg_check_verdict(c)->rule == HTG_RULE_CT);
+	htg_check_free(&c);
+	/* Windows code pages stay refused even when listed */
+	c = htg_check_new(&conf, NULL, NULL);
+	htg_check_set_rcpt(c, RCPT);
+	test_assert(htg_check_message(c, win, strlen(win), 0) < 0);
+	test_assert(htg_check_verdict(c)->rule == HTG_RULE_CHARSET);
+	htg_check_free(&c);
+	test_end();
+}
+
 static void test_envelope(void)
 {
 	char *mail_envid[] = { "<a@b.nl>", "SIZE=10", "ENVID=abc", NULL };
@@ -383,6 +412,7 @@ int main(void)
 {
 	test_rules();
 	test_rewrites();
+	test_conf_lists();
 	test_envelope();
 	return test_exit();
 }

@@ -13,14 +13,11 @@
 /*	milter_default_action = tempfail: when htg-milter is down, mail is
 /*	deferred (4xx), never accepted unchecked.
 /*
-/*	Rules decided here so far:
-/* .IP HTG-RCPT-ONE
-/*	a second RCPT in one transaction gets 452 4.5.3 (004 table 3).
-/* .IP HTG-HDR-CC
-/*	a Cc header refuses the message with 550 5.7.1 (004 table 4). Bcc is
-/*	refused by the submission service's cleanup header_checks, because
-/*	cleanup removes Bcc before any milter sees the headers.
-/* .PP
+/*	The rules (HTG-RCPT-ONE, HTG-ENVID, HTG-HDR-FROM, HTG-HDR-TO,
+/*	HTG-HDR-CC, HTG-MSGID, HTG-CT, HTG-CHARSET, HTG-CTE, HTG-MIME) and the
+/*	HTG-FILENAME rewrite live in lib/htg-check; milter-cb.c is the glue
+/*	to libmilter. See htg-milter(8) for what each rule refuses.
+/*
 /*	Every decision is logged on one line with the queue id, the account
 /*	({auth_authen}), the rule id and the action.
 /* OPTIONS
@@ -44,7 +41,14 @@
 /* .IP "mode (default: enforce)"
 /*	enforce, or report: log what would be refused, accept it.
 /* .IP "directory (default: $HTG_DIRECTORY)"
-/*	the LMDB directory (used by later rules).
+/*	the LMDB directory (used Message-IDs); "none" disables that check.
+/* .IP "environment (default: production)"
+/*	production or preproduction: the To header domain.
+/* .IP "header_domain, msgid_domain, msgid_window (30 days)"
+/* .IP "temp_dir (default: /var/tmp)"
+/*	where rewritten bodies are spooled.
+/* .IP "max_depth (8), max_parts (200)"
+/*	HTG-MIME limits. See htg-milter.conf(5).
 /* SIGNALS
 /*	SIGTERM and SIGINT stop the milter after the current callbacks.
 /* SEE ALSO
@@ -73,7 +77,8 @@
 static const char *const milter_keys[] = {
 	"socket", "socket_mode", "user", "log_file", "pid_file", "mode",
 	"directory", "environment", "header_domain", "msgid_domain",
-	"msgid_window", "temp_dir", "max_depth", "max_parts", NULL
+	"msgid_window", "temp_dir", "max_depth", "max_parts", "allowed_types",
+	"extra_charsets", NULL
 };
 
 static struct htg_conf *conf;
@@ -107,6 +112,8 @@ static void settings_init(void)
 	s->check.max_depth = (unsigned int)htg_conf_get_int(conf, "max_depth", 8);
 	s->check.max_parts = (unsigned int)htg_conf_get_int(conf, "max_parts",
 							    200);
+	s->check.allowed_types = htg_conf_get(conf, "allowed_types", NULL);
+	s->check.extra_charsets = htg_conf_get(conf, "extra_charsets", NULL);
 	s->msgid_window = htg_conf_get_int(conf, "msgid_window", 30 * 86400);
 	s->temp_dir = htg_conf_get(conf, "temp_dir", "/var/tmp");
 	if (s->check.max_depth < 1 || s->check.max_depth > 64 ||

@@ -176,7 +176,7 @@ static int check_file(const char *path, const struct htg_check_conf *conf,
 
 int main(int argc, char **argv)
 {
-	struct htg_check_conf conf = { "htpoort.nl", "htpoort.nl", 8, 200 };
+	struct htg_check_conf conf = { .header_domain = "htpoort.nl", .msgid_domain = "htpoort.nl", .max_depth = 8, .max_parts = 200 };
 	const char *rcpt = "dms@msa-smtp.htpoort.nl";
 	size_t chunk = 4096;
 	int ch, verbose = 0, ret = 0;

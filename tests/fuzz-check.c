@@ -35,7 +35,7 @@ static int sink(void *ctx, const void *data, size_t len)
 static void run(const uint8_t *data, size_t len, size_t chunk,
 		struct htg_verdict *v, size_t *out)
 {
-	struct htg_check_conf conf = { "htpoort.nl", "htpoort.nl", 8, 200 };
+	struct htg_check_conf conf = { .header_domain = "htpoort.nl", .msgid_domain = "htpoort.nl", .max_depth = 8, .max_parts = 200 };
 	struct htg_check *c = htg_check_new(&conf, sink, out);
 
 	if (c == NULL)
