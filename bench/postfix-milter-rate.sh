@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# postfix-milter-rate.sh - messages/s through Postfix: no milter, a no-op
+# libmilter milter (the protocol floor) and htg-milter, in one run.
+#
+# usage: bench/postfix-milter-rate.sh BUILD_DIR [MESSAGES [SESSIONS]]
+#        (defaults 2000 messages, 10 parallel sessions; run as root)
+#
+# A private Postfix instance (build/bench-postfix) gets three smtpd
+# listeners on 127.0.0.1 that differ only in smtpd_milters; mail is
+# relayed to discard:. smtp-source sends the same ~10 KB HTG-conformant
+# message (a base64 application/xml attachment whose name htg-milter
+# rewrites, no Message-ID: htg-milter inserts one) to each. Prints
+# msg/s per listener and the ratios. Asserts nothing.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "$1" && pwd)
+count=${2:-2000}
+sessions=${3:-10}
+d=$top/build/bench-postfix
+ports=(31025 31026 31027)
+names=("no milter" "no-op milter" "htg-milter")
+
+stop() {
+	postfix -c "$d/etc" stop >/dev/null 2>&1 || true
+	[ -f "$d/noop.pid" ] && kill "$(cat "$d/noop.pid")" 2>/dev/null || true
+	[ -f "$d/htg.pid" ] && kill "$(cat "$d/htg.pid")" 2>/dev/null || true
+	sleep 0.5
+}
+trap stop EXIT
+stop
+rm -rf "$d"
+mkdir -p "$d/etc" "$d/spool" "$d/lib" "$d/log" "$d/run"
+chown htg:htg "$d/run"
+gcc -O2 -o "$d/noop-milter" "$top/bench/noop-milter.c" -lmilter -lpthread
+
+cat >"$d/etc/main.cf" <<CF
+compatibility_level = 3.6
+myhostname = bench.htpoort.nl
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+queue_directory = $d/spool
+data_directory = $d/lib/postfix
+maillog_file = $d/log/postfix.log
+maillog_file_prefixes = $d
+mynetworks = 127.0.0.0/8
+relay_domains = msa-smtp.htpoort.nl
+relay_transport = discard:bench
+default_transport = discard:bench
+smtpd_recipient_restrictions = permit_mynetworks, reject
+local_header_rewrite_clients =
+milter_default_action = tempfail
+milter_protocol = 6
+milter_mail_macros = i {auth_authen}
+CF
+cat >"$d/etc/master.cf" <<CF
+127.0.0.1:${ports[0]} inet n - n - - smtpd
+127.0.0.1:${ports[1]} inet n - n - - smtpd -o smtpd_milters=unix:$d/run/noop.sock
+127.0.0.1:${ports[2]} inet n - n - - smtpd -o smtpd_milters=unix:$d/run/htg.sock
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+setpriv --reuid=htg --regid=htg --clear-groups "$d/noop-milter" "unix:$d/run/noop.sock" &
+echo $! >"$d/noop.pid"
+"$build/milter/htg-milter" -c /nonexistent -o "socket=unix:$d/run/htg.sock" \
+	-o socket_mode=0666 -o user=htg -o directory=none -o "temp_dir=$d/run" \
+	-o "log_file=$d/log/htg-milter.log" -o "pid_file=$d/run/htg.pid" \
+	</dev/null >/dev/null 2>&1
+for i in $(seq 50); do [ -S "$d/run/noop.sock" ] && [ -S "$d/run/htg.sock" ] && break; sleep 0.1; done
+chmod 0666 "$d/run/noop.sock"
+postfix -c "$d/etc" check >/dev/null 2>&1 || true
+postfix -c "$d/etc" start </dev/null >/dev/null 2>&1
+
+# ~10 KB: headers (no Message-ID) + a base64 XML attachment with a name
+python3 - "$d/message" <<'PY'
+import base64, random, sys
+body = base64.b64encode(random.Random(1).randbytes(7300)).decode()
+lines = "\r\n".join(body[i:i + 76] for i in range(0, len(body), 76))
+msg = ("From: <ik@mijnbedrijf.nl>\r\nTo: <dms@htpoort.nl>\r\nSubject: bench\r\n"
+       "MIME-Version: 1.0\r\nContent-Type: application/xml\r\n"
+       "Content-Transfer-Encoding: base64\r\n"
+       "Content-Disposition: attachment; filename=\"aangifte.xml\"\r\n\r\n" + lines + "\r\n")
+open(sys.argv[1], "w").write(msg)
+PY
+
+echo "Postfix $(postconf -d -h mail_version), $count messages of $(wc -c <"$d/message") bytes," \
+	"$sessions sessions, $(nproc) cores"
+declare -a rate
+for i in 0 1 2; do
+	port=${ports[$i]}
+	# warm up, then measure
+	smtp-source -s "$sessions" -m 50 -F "$d/message" -f ik@mijnbedrijf.nl \
+		-t dms@msa-smtp.htpoort.nl "127.0.0.1:$port" >/dev/null 2>&1
+	t0=$(date +%s.%N)
+	smtp-source -s "$sessions" -m "$count" -F "$d/message" -f ik@mijnbedrijf.nl \
+		-t dms@msa-smtp.htpoort.nl "127.0.0.1:$port"
+	t1=$(date +%s.%N)
+	rate[$i]=$(echo "$count / ($t1 - $t0)" | bc -l)
+	printf '%-14s %8.1f msg/s\n' "${names[$i]}" "${rate[$i]}"
+done
+printf 'no-op milter / no milter:  %.2f\n' "$(echo "${rate[1]} / ${rate[0]}" | bc -l)"
+printf 'htg-milter / no milter:    %.2f\n' "$(echo "${rate[2]} / ${rate[0]}" | bc -l)"
+printf 'htg-milter / no-op milter: %.2f\n' "$(echo "${rate[2]} / ${rate[1]}" | bc -l)"
+refused=$(grep -c 'milter-reject' "$d/log/postfix.log" || true)
+accepted=$(grep -c 'action=accept' "$d/log/htg-milter.log" || true)
+echo "htg-milter decisions: $accepted accepted, $refused refused (expected 0 refused)"
