@@ -1,0 +1,36 @@
+-- report.lua - mode = report: a message a rule would refuse is logged and
+-- accepted unchanged; a conforming one is still rewritten.
+local h = dofile(os.getenv("MT_SCRIPTS") .. "/common.lua")
+local conn = h.start("mode=report")
+
+h.envelope(conn, "REPORT1")
+if h.headers(conn, h.with(h.good, { { "Cc", "<x@htpoort.nl>" } })) ~= SMFIR_CONTINUE then
+	error("report mode refused a Cc at the header")
+end
+mt.bodystring(conn, "x\r\n")
+h.expect(conn, SMFIR_CONTINUE, "body")
+mt.eom(conn)
+h.expect(conn, SMFIR_CONTINUE, "report mode: eom")
+if mt.eom_check(conn, MT_HDRCHANGE) or mt.eom_check(conn, MT_HDRADD) then
+	error("report mode changed a message it would have refused")
+end
+
+-- a second recipient is reported, not refused
+if h.envelope(conn, "REPORT2") ~= SMFIR_CONTINUE then
+	error("first RCPT")
+end
+mt.rcptto(conn, "<dms@msa-smtp.htpoort.nl>")
+h.expect(conn, SMFIR_CONTINUE, "report mode: second RCPT")
+mt.abort(conn)
+
+-- a conforming message is still rewritten
+h.envelope(conn, "REPORT3")
+h.headers(conn, h.with(h.good, { { "Message-ID", "<report-3@mijnbedrijf.nl>" } }))
+mt.bodystring(conn, "x\r\n")
+mt.getreply(conn)
+mt.eom(conn)
+h.expect(conn, SMFIR_CONTINUE, "eom")
+if not mt.eom_check(conn, MT_HDRADD, "Content-Disposition") then
+	error("report mode: a conforming message was not rewritten")
+end
+mt.disconnect(conn)
