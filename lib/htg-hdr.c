@@ -2,19 +2,22 @@
 /* NAME
 /*	htg-hdr 3
 /* SUMMARY
-/*	header field parsers: MIME parameters, addresses, Message-ID
+/*	header field parsers: RFC 2047 words and MIME parameters
 /* SYNOPSIS
 /*	#include "htg-hdr.h"
 /* DESCRIPTION
-/*	See htg-hdr.h for the contract. Everything scans the value left
-/*	to right with a cursor; comments nest, so they are skipped with a
-/*	depth counter (at most HDR_COMMENT_DEPTH_MAX levels), never by
-/*	recursion. Output goes through a bounded "sink" that either keeps
-/*	the first bytes (RFC 2047 decoding, addresses) or, for parameter
-/*	values, the last bytes (the extension of a file name is at the
-/*	end) in a ring that is straightened once at the end.
+/*	See htg-hdr.h for the contract of htg_rfc2047_decode(),
+/*	htg_hdr_params(), htg_hdr_param_get() and htg_filename_ext();
+/*	addresses and Message-ID are in htg-hdr-addr.c, the cursor and
+/*	the bounded output sink in htg-hdr-lex.c. A parameter value goes
+/*	into a sink that keeps its last bytes (the extension of a file
+/*	name is at the end).
 /*
 /*	Readings of the contract that were a choice:
+/* .IP RFC 2047
+/*	Encoded words are decoded wherever they occur (also when glued to
+/*	other text); the encoded text must be non-empty; B needs correct
+/*	padding (htg_b64); the 75-character limit is not enforced.
 /* .IP parameters
 /*	A trailing ";" and empty parameters (";;") are accepted (common,
 /*	harmless). Values are RFC 2045 tokens (ASCII only) or quoted
@@ -37,22 +40,6 @@
 /*	last '/' or '\e'), and leading dots are not separators: ".bashrc"
 /*	has no extension (as in POSIX basename/splitext), so it gives
 /*	"txt". The case of the extension is kept.
-/* .IP addresses
-/*	Obsolete syntax (RFC 5322 4.4) is accepted where it only adds CFWS
-/*	between the words of a local part or domain, but not empty list
-/*	elements ("a@b, ,c@d" and a trailing "," are -1), routes
-/*	("<@x:a@b>") or groups. Atoms may hold 8-bit bytes (RFC 6532). A
-/*	quoted local part must not be empty (""@b.nl is -1). An address
-/*	that does not fit first_r is -1, never silently truncated.
-/* .IP Message-ID
-/*	Strict RFC 5322 3.6.4 without the obsolete forms: dot-atom-text
-/*	"@" (dot-atom-text / "[" dtext "]"), ASCII only, no CFWS inside
-/*	the angle brackets. id_r gets the msg-id with its angle brackets;
-/*	an id that does not fit id_r is 0.
-/* .IP RFC 2047
-/*	Encoded words are decoded wherever they occur (also when glued to
-/*	other text); the encoded text must be non-empty; B needs correct
-/*	padding (htg_b64); the 75-character limit is not enforced.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -64,8 +51,8 @@
 
 #include "htg-codec.h"
 #include "htg-hdr.h"
+#include "htg-hdr-private.h"
 
-#define HDR_COMMENT_DEPTH_MAX	32
 /* raw name=value pairs one value may hold, RFC 2231 sections included */
 #define HDR_RAW_MAX		128
 /* a quoted value is unquoted into this much (its last bytes) before
@@ -74,235 +61,6 @@
 #define HDR_UNQUOTE_MAX		4096
 /* RFC 2231 section numbers: more digits can never be contiguous */
 #define HDR_SECTION_DIGITS_MAX	3
-
-/* ---------------------------------------------------------------- */
-/* bounded output                                                   */
-/* ---------------------------------------------------------------- */
-
-struct sink {
-	unsigned char *buf;	/* cap + 1 bytes (room for the NUL) */
-	size_t cap;
-	size_t total;		/* bytes put, kept or not */
-	int keep_last;
-};
-
-static void sink_init(struct sink *s, void *buf, size_t size, int keep_last)
-{
-	s->buf = buf;
-	s->cap = size > 0 ? size - 1 : 0;
-	s->total = 0;
-	s->keep_last = keep_last;
-}
-
-static void sink_put(struct sink *s, unsigned char c)
-{
-	if (s->cap > 0) {
-		if (s->keep_last)
-			s->buf[s->total % s->cap] = c;
-		else if (s->total < s->cap)
-			s->buf[s->total] = c;
-	}
-	s->total++;
-}
-
-static void sink_putn(struct sink *s, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		sink_put(s, b[i]);
-}
-
-static int sink_truncated(const struct sink *s)
-{
-	return s->total > s->cap;
-}
-
-static void reverse(unsigned char *b, size_t from, size_t to)
-{
-	unsigned char t;
-
-	while (from + 1 < to) {
-		t = b[from];
-		b[from++] = b[--to];
-		b[to] = t;
-	}
-}
-
-/* Straighten the ring, NUL-terminate; returns the length kept. */
-static size_t sink_finish(struct sink *s)
-{
-	size_t len = s->total < s->cap ? s->total : s->cap;
-	size_t k;
-
-	if (s->buf == NULL)
-		return 0;
-	if (s->keep_last && s->total > s->cap && s->cap > 0) {
-		k = s->total % s->cap;	/* oldest kept byte */
-		reverse(s->buf, 0, k);
-		reverse(s->buf, k, s->cap);
-		reverse(s->buf, 0, s->cap);
-	}
-	s->buf[len] = '\0';
-	return len;
-}
-
-/* ---------------------------------------------------------------- */
-/* characters                                                       */
-/* ---------------------------------------------------------------- */
-
-static unsigned char lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 'a' - 'A') : c;
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* white space, folds included (the value may still be folded) */
-static int is_ws(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static int is_alnum(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-		(c >= 'A' && c <= 'Z');
-}
-
-/* RFC 2045 5.1 token: CHAR except SPACE, CTLs and tspecials */
-static int is_mime_token(unsigned char c)
-{
-	return c > 0x20 && c < 0x7f && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
-}
-
-/* RFC 5322 3.2.3 atext, plus UTF-8 bytes (RFC 6532 3.2) */
-static int is_atext(unsigned char c)
-{
-	return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c)
-			       != NULL) || c >= 0x80;
-}
-
-/* RFC 5322 3.4.1 dtext */
-static int is_dtext(unsigned char c)
-{
-	return (c >= 33 && c <= 90) || (c >= 94 && c <= 126);
-}
-
-static int ascii_eqi(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t i;
-
-	if (alen != blen)
-		return 0;
-	for (i = 0; i < alen; i++) {
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return 0;
-	}
-	return 1;
-}
-
-/* ---------------------------------------------------------------- */
-/* cursor: comments, white space, quoted strings                    */
-/* ---------------------------------------------------------------- */
-
-struct cur {
-	const char *p, *end;
-};
-
-static void cur_init(struct cur *c, const char *value)
-{
-	c->p = value != NULL ? value : "";
-	c->end = c->p + strlen(c->p);
-}
-
-static int cur_at(const struct cur *c, char ch)
-{
-	return c->p < c->end && *c->p == ch;
-}
-
-/* RFC 5322 3.2.2 comment; c->p at '('. Iterative: depth counter. */
-static int skip_comment(struct cur *c)
-{
-	unsigned int depth = 0;
-
-	while (c->p < c->end) {
-		char ch = *c->p++;
-
-		if (ch == '\\') {
-			if (c->p == c->end)
-				return -1;
-			c->p++;
-		} else if (ch == '(') {
-			if (++depth > HDR_COMMENT_DEPTH_MAX)
-				return -1;
-		} else if (ch == ')') {
-			if (--depth == 0)
-				return 0;
-		}
-	}
-	return -1;
-}
-
-static int skip_cfws(struct cur *c)
-{
-	while (c->p < c->end) {
-		if (is_ws((unsigned char)*c->p))
-			c->p++;
-		else if (*c->p == '(') {
-			if (skip_comment(c) < 0)
-				return -1;
-		} else
-			break;
-	}
-	return 0;
-}
-
-/* RFC 5322 3.2.4 quoted-string; c->p at '"'. The raw content (escapes
-   still in) is [*start_r, *start_r + *len_r). */
-static int scan_quoted(struct cur *c, const char **start_r, size_t *len_r)
-{
-	const char *start = ++c->p;
-
-	while (c->p < c->end) {
-		if (*c->p == '"') {
-			*start_r = start;
-			*len_r = (size_t)(c->p - start);
-			c->p++;
-			return 0;
-		}
-		if (*c->p == '\\') {
-			if (c->p + 1 == c->end)
-				return -1;
-			c->p++;
-		}
-		c->p++;
-	}
-	return -1;
-}
-
-/* Quoted-string content -> bytes: quoted-pairs resolved, CR/LF of a
-   fold dropped (RFC 5322 3.2.2 unfolding). */
-static void unquote(const char *p, size_t n, struct sink *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\\' && i + 1 < n)
-			i++;
-		if (p[i] != '\r' && p[i] != '\n')
-			sink_put(s, (unsigned char)p[i]);
-	}
-}
 
 /* ---------------------------------------------------------------- */
 /* RFC 2047 encoded words                                           */
@@ -322,7 +80,7 @@ static int is_ew_token(unsigned char c)
 }
 
 /* RFC 2047 4.2: "_" is SPACE, "=XX" one byte; NULL sink = validate */
-static int ew_decode_q(const struct ew *w, struct sink *s)
+static int ew_decode_q(const struct ew *w, struct hdr_sink *s)
 {
 	size_t i;
 	int hi, lo;
@@ -335,8 +93,8 @@ static int ew_decode_q(const struct ew *w, struct sink *s)
 		} else if (b == '=') {
 			if (i + 2 >= w->text_len)
 				return -1;
-			hi = hexval(w->text[i + 1]);
-			lo = hexval(w->text[i + 2]);
+			hi = hdr_hexval(w->text[i + 1]);
+			lo = hdr_hexval(w->text[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			b = (unsigned char)(hi << 4 | lo);
@@ -345,13 +103,13 @@ static int ew_decode_q(const struct ew *w, struct sink *s)
 		if (b == '\0')
 			return -1;
 		if (s != NULL)
-			sink_put(s, b);
+			hdr_sink_put(s, b);
 	}
 	return 0;
 }
 
 /* RFC 2047 4.1: base64, in 4-character steps through htg_b64 */
-static int ew_decode_b(const struct ew *w, struct sink *s)
+static int ew_decode_b(const struct ew *w, struct hdr_sink *s)
 {
 	struct htg_b64 b64;
 	unsigned char out[htg_b64_decoded_max(4)];
@@ -369,13 +127,13 @@ static int ew_decode_b(const struct ew *w, struct sink *s)
 			if (out[j] == '\0')
 				return -1;
 			if (s != NULL)
-				sink_put(s, out[j]);
+				hdr_sink_put(s, out[j]);
 		}
 	}
 	return htg_b64_finish(&b64, &error);
 }
 
-static int ew_decode(const struct ew *w, struct sink *s)
+static int ew_decode(const struct ew *w, struct hdr_sink *s)
 {
 	return w->enc == 'B' ? ew_decode_b(w, s) : ew_decode_q(w, s);
 }
@@ -392,8 +150,8 @@ static size_t ew_match(const unsigned char *in, size_t len, struct ew *w)
 		;
 	if (i == start || i + 3 >= len || in[i] != '?' || in[i + 2] != '?')
 		return 0;
-	w->enc = lower(in[i + 1]) == 'b' ? 'B' :
-		lower(in[i + 1]) == 'q' ? 'Q' : 0;
+	w->enc = hdr_lower(in[i + 1]) == 'b' ? 'B' :
+		hdr_lower(in[i + 1]) == 'q' ? 'Q' : 0;
 	if (w->enc == 0)
 		return 0;
 	/* encoded-text: printable ASCII but '?' and SPACE */
@@ -412,7 +170,8 @@ static size_t ew_match(const unsigned char *in, size_t len, struct ew *w)
 
 /* RFC 2047 6.2: white space between two adjacent encoded words is
    dropped; anything else is copied. */
-static void rfc2047_run(const unsigned char *in, size_t len, struct sink *s)
+static void rfc2047_run(const unsigned char *in, size_t len,
+			struct hdr_sink *s)
 {
 	struct ew w;
 	size_t i = 0, j, n;
@@ -425,17 +184,17 @@ static void rfc2047_run(const unsigned char *in, size_t len, struct sink *s)
 			after_word = 1;
 			continue;
 		}
-		if (after_word && is_ws(in[i])) {
-			for (j = i; j < len && is_ws(in[j]); j++)
+		if (after_word && hdr_is_ws(in[i])) {
+			for (j = i; j < len && hdr_is_ws(in[j]); j++)
 				;
 			if (j < len && ew_match(in + j, len - j, &w) > 0) {
 				i = j;
 				continue;
 			}
-			sink_putn(s, in + i, j - i);
+			hdr_sink_putn(s, in + i, j - i);
 			i = j;
 		} else {
-			sink_put(s, in[i++]);
+			hdr_sink_put(s, in[i++]);
 		}
 		after_word = 0;
 	}
@@ -443,13 +202,13 @@ static void rfc2047_run(const unsigned char *in, size_t len, struct sink *s)
 
 size_t htg_rfc2047_decode(const char *in, size_t len, char *out, size_t size)
 {
-	struct sink s;
+	struct hdr_sink s;
 
 	if (out == NULL || size == 0)
 		return 0;
-	sink_init(&s, out, size, 0);
+	hdr_sink_init(&s, out, size, 0);
 	rfc2047_run((const unsigned char *)in, in != NULL ? len : 0, &s);
-	return sink_finish(&s);
+	return hdr_sink_finish(&s);
 }
 
 /* ---------------------------------------------------------------- */
@@ -474,11 +233,11 @@ static void set_error(const char **error_r, const char *reason)
 		*error_r = reason;
 }
 
-static size_t scan_token(struct cur *c)
+static size_t scan_token(struct hdr_cur *c)
 {
 	const char *start = c->p;
 
-	while (c->p < c->end && is_mime_token((unsigned char)*c->p))
+	while (c->p < c->end && hdr_is_mime_token((unsigned char)*c->p))
 		c->p++;
 	return (size_t)(c->p - start);
 }
@@ -491,20 +250,20 @@ static int append_lower(char *buf, size_t size, size_t *pos, const char *p,
 	if (*pos + n >= size)
 		return -1;
 	for (i = 0; i < n; i++)
-		buf[(*pos)++] = (char)lower((unsigned char)p[i]);
+		buf[(*pos)++] = (char)hdr_lower((unsigned char)p[i]);
 	buf[*pos] = '\0';
 	return 0;
 }
 
 /* type ["/" subtype], lower-cased (Content-Disposition has no '/') */
-static int parse_main(struct cur *c, char *main, size_t size,
+static int parse_main(struct hdr_cur *c, char *main, size_t size,
 		      const char **error_r)
 {
 	const char *start;
 	size_t n, pos = 0;
 
 	main[0] = '\0';
-	if (skip_cfws(c) < 0)
+	if (hdr_skip_cfws(c) < 0)
 		goto comment;
 	start = c->p;
 	if ((n = scan_token(c)) == 0) {
@@ -513,12 +272,12 @@ static int parse_main(struct cur *c, char *main, size_t size,
 	}
 	if (append_lower(main, size, &pos, start, n) < 0)
 		goto toolong;
-	if (skip_cfws(c) < 0)
+	if (hdr_skip_cfws(c) < 0)
 		goto comment;
-	if (!cur_at(c, '/'))
+	if (!hdr_cur_at(c, '/'))
 		return 0;
 	c->p++;
-	if (skip_cfws(c) < 0)
+	if (hdr_skip_cfws(c) < 0)
 		goto comment;
 	start = c->p;
 	if ((n = scan_token(c)) == 0) {
@@ -576,7 +335,7 @@ static int split_name(struct raw_param *r, const char *p, size_t n,
 }
 
 /* name "=" (token / quoted-string), CFWS around each */
-static int parse_one_param(struct cur *c, struct raw_param *r,
+static int parse_one_param(struct hdr_cur *c, struct raw_param *r,
 			   const char **error_r)
 {
 	const char *name = c->p;
@@ -588,19 +347,19 @@ static int parse_one_param(struct cur *c, struct raw_param *r,
 	}
 	if (split_name(r, name, n, error_r) < 0)
 		return -1;
-	if (skip_cfws(c) < 0)
+	if (hdr_skip_cfws(c) < 0)
 		goto comment;
-	if (!cur_at(c, '=')) {
+	if (!hdr_cur_at(c, '=')) {
 		set_error(error_r, "parameter without '='");
 		return -1;
 	}
 	c->p++;
-	if (skip_cfws(c) < 0)
+	if (hdr_skip_cfws(c) < 0)
 		goto comment;
-	r->quoted = cur_at(c, '"');
+	r->quoted = hdr_cur_at(c, '"');
 	r->used = 0;
 	if (r->quoted) {
-		if (scan_quoted(c, &r->val, &r->val_len) < 0) {
+		if (hdr_scan_quoted(c, &r->val, &r->val_len) < 0) {
 			set_error(error_r, "unbalanced quote");
 			return -1;
 		}
@@ -618,13 +377,13 @@ comment:
 }
 
 /* *(";" parameter), trailing/empty ";" tolerated */
-static int parse_raw_params(struct cur *c, struct raw_param *raw,
+static int parse_raw_params(struct hdr_cur *c, struct raw_param *raw,
 			    size_t *nraw_r, const char **error_r)
 {
 	size_t nraw = 0;
 
 	for (;;) {
-		if (skip_cfws(c) < 0)
+		if (hdr_skip_cfws(c) < 0)
 			goto comment;
 		if (c->p == c->end)
 			break;
@@ -633,7 +392,7 @@ static int parse_raw_params(struct cur *c, struct raw_param *raw,
 			return -1;
 		}
 		c->p++;
-		if (skip_cfws(c) < 0)
+		if (hdr_skip_cfws(c) < 0)
 			goto comment;
 		if (c->p == c->end || *c->p == ';')
 			continue;
@@ -669,52 +428,53 @@ static int skip_charset_lang(const unsigned char **p, size_t *n)
 	return 0;
 }
 
-static int percent_decode(const unsigned char *p, size_t n, struct sink *s)
+static int percent_decode(const unsigned char *p, size_t n,
+			  struct hdr_sink *s)
 {
 	size_t i;
 	int hi, lo;
 
 	for (i = 0; i < n; i++) {
 		if (p[i] != '%') {
-			sink_put(s, p[i]);
+			hdr_sink_put(s, p[i]);
 			continue;
 		}
 		if (i + 2 >= n)
 			return -1;
-		hi = hexval(p[i + 1]);
-		lo = hexval(p[i + 2]);
+		hi = hdr_hexval(p[i + 1]);
+		lo = hdr_hexval(p[i + 2]);
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return -1;
-		sink_put(s, (unsigned char)(hi << 4 | lo));
+		hdr_sink_put(s, (unsigned char)(hi << 4 | lo));
 		i += 2;
 	}
 	return 0;
 }
 
 /* One raw value (a whole parameter or one section) into the sink. */
-static int emit_section(const struct raw_param *r, struct sink *s,
+static int emit_section(const struct raw_param *r, struct hdr_sink *s,
 			const char **error_r)
 {
 	unsigned char tmp[HDR_UNQUOTE_MAX + 1];
 	const unsigned char *p = (const unsigned char *)r->val;
 	size_t n = r->val_len;
-	struct sink t;
+	struct hdr_sink t;
 
 	if (r->quoted) {
-		sink_init(&t, tmp, sizeof(tmp), 1);
-		unquote(r->val, r->val_len, &t);
-		if (r->extended && r->section <= 0 && sink_truncated(&t)) {
+		hdr_sink_init(&t, tmp, sizeof(tmp), 1);
+		hdr_unquote(r->val, r->val_len, &t);
+		if (r->extended && r->section <= 0 && hdr_sink_truncated(&t)) {
 			set_error(error_r, "RFC 2231 value too long");
 			return -1;
 		}
-		n = sink_finish(&t);
+		n = hdr_sink_finish(&t);
 		p = tmp;
 	}
 	if (!r->extended) {
 		if (r->quoted)
 			rfc2047_run(p, n, s);
 		else
-			sink_putn(s, p, n);
+			hdr_sink_putn(s, p, n);
 		return 0;
 	}
 	if (r->section <= 0 && skip_charset_lang(&p, &n) < 0) {
@@ -736,8 +496,8 @@ static const struct raw_param *find_section(const struct raw_param *raw,
 
 	for (i = first; i < nraw; i++) {
 		if (raw[i].section == section &&
-		    ascii_eqi(raw[i].name, raw[i].name_len, raw[first].name,
-			      raw[first].name_len))
+		    hdr_ascii_eqi(raw[i].name, raw[i].name_len,
+				  raw[first].name, raw[first].name_len))
 			return &raw[i];
 	}
 	return NULL;
@@ -760,8 +520,8 @@ static int collect_forms(struct raw_param *raw, size_t nraw, size_t first,
 	for (i = first; i < nraw; i++) {
 		struct raw_param *r = &raw[i];
 
-		if (!ascii_eqi(r->name, r->name_len, raw[first].name,
-			       raw[first].name_len))
+		if (!hdr_ascii_eqi(r->name, r->name_len, raw[first].name,
+				   raw[first].name_len))
 			continue;
 		r->used = 1;
 		if (r->section >= 0) {
@@ -799,7 +559,7 @@ static int assemble_param(struct raw_param *raw, size_t nraw, size_t first,
 			  struct htg_param *out, const char **error_r)
 {
 	struct param_forms f;
-	struct sink s;
+	struct hdr_sink s;
 	size_t pos = 0;
 	int i;
 
@@ -807,7 +567,7 @@ static int assemble_param(struct raw_param *raw, size_t nraw, size_t first,
 		return -1;
 	(void)append_lower(out->name, sizeof(out->name), &pos,
 			   raw[first].name, raw[first].name_len);
-	sink_init(&s, out->value, sizeof(out->value), 1);
+	hdr_sink_init(&s, out->value, sizeof(out->value), 1);
 	if (f.nsections > 0) {
 		for (i = 0; i < f.nsections; i++) {
 			if (emit_section(find_section(raw, nraw, first, i),
@@ -818,8 +578,8 @@ static int assemble_param(struct raw_param *raw, size_t nraw, size_t first,
 				error_r) < 0) {
 		return -1;
 	}
-	out->truncated = sink_truncated(&s);
-	out->value_len = sink_finish(&s);
+	out->truncated = hdr_sink_truncated(&s);
+	out->value_len = hdr_sink_finish(&s);
 	return 0;
 }
 
@@ -827,11 +587,11 @@ int htg_hdr_params(const char *value, struct htg_params *out,
 		   const char **error_r)
 {
 	struct raw_param raw[HDR_RAW_MAX];
-	struct cur c;
+	struct hdr_cur c;
 	size_t nraw, i;
 
 	out->count = 0;
-	cur_init(&c, value);
+	hdr_cur_init(&c, value);
 	if (parse_main(&c, out->main, sizeof(out->main), error_r) < 0 ||
 	    parse_raw_params(&c, raw, &nraw, error_r) < 0)
 		return -1;
@@ -856,8 +616,8 @@ const struct htg_param *htg_hdr_param_get(const struct htg_params *p,
 	size_t i;
 
 	for (i = 0; i < p->count && i < HTG_PARAMS_MAX; i++) {
-		if (ascii_eqi(p->param[i].name, strlen(p->param[i].name),
-			      name, strlen(name)))
+		if (hdr_ascii_eqi(p->param[i].name, strlen(p->param[i].name),
+				  name, strlen(name)))
 			return &p->param[i];
 	}
 	return NULL;
@@ -901,256 +661,11 @@ void htg_filename_ext(const char *name, size_t len, char *ext_r, size_t size)
 	}
 	n = found ? len - dot - 1 : 0;
 	for (i = 0; i < n; i++) {
-		if (!is_alnum((unsigned char)name[dot + 1 + i]))
+		if (!hdr_is_alnum((unsigned char)name[dot + 1 + i]))
 			n = 0;
 	}
 	if (n == 0 || n > EXT_MAX || n >= size)
 		copy_bounded(ext_r, size, "txt", 3);
 	else
 		copy_bounded(ext_r, size, name + dot + 1, n);
-}
-
-/* ---------------------------------------------------------------- */
-/* addresses, RFC 5322 3.4                                          */
-/* ---------------------------------------------------------------- */
-
-enum atok {
-	AT_END, AT_ERROR, AT_ATOM, AT_QUOTED, AT_LITERAL, AT_SPECIAL
-};
-
-struct tok {
-	enum atok type;
-	const char *start;	/* raw text, quotes/brackets included */
-	size_t len;
-	char special;		/* AT_SPECIAL: the character */
-};
-
-/* RFC 5322 3.4.1 domain-literal; c->p at '[' */
-static int scan_literal(struct cur *c)
-{
-	for (c->p++; c->p < c->end; c->p++) {
-		if (*c->p == ']') {
-			c->p++;
-			return 0;
-		}
-		if (*c->p == '[' || *c->p == '\\')
-			return -1;
-	}
-	return -1;
-}
-
-/* The next lexical token after CFWS. */
-static void lex(struct cur *c, struct tok *t)
-{
-	const char *dummy;
-	size_t dummy_len;
-	unsigned char ch;
-
-	t->type = AT_ERROR;
-	if (skip_cfws(c) < 0)
-		return;
-	t->start = c->p;
-	if (c->p == c->end) {
-		t->type = AT_END;
-		t->len = 0;
-		return;
-	}
-	ch = (unsigned char)*c->p;
-	if (ch == '"') {
-		if (scan_quoted(c, &dummy, &dummy_len) < 0)
-			return;
-		t->type = AT_QUOTED;
-	} else if (ch == '[') {
-		if (scan_literal(c) < 0)
-			return;
-		t->type = AT_LITERAL;
-	} else if (is_atext(ch)) {
-		while (c->p < c->end && is_atext((unsigned char)*c->p))
-			c->p++;
-		t->type = AT_ATOM;
-	} else if (strchr("<>@,:;.", ch) != NULL) {
-		c->p++;
-		t->type = AT_SPECIAL;
-		t->special = (char)ch;
-	} else {
-		return;			/* ')' '\' ']' or a control */
-	}
-	t->len = (size_t)(c->p - t->start);
-}
-
-static int tok_is(const struct tok *t, char special)
-{
-	return t->type == AT_SPECIAL && t->special == special;
-}
-
-/* Raw token text without the CR/LF of folds. */
-static void put_token(struct sink *s, const struct tok *t)
-{
-	size_t i;
-
-	if (s == NULL)
-		return;
-	for (i = 0; i < t->len; i++) {
-		if (t->start[i] != '\r' && t->start[i] != '\n')
-			sink_put(s, (unsigned char)t->start[i]);
-	}
-}
-
-/* word *("." word); local part: atoms and quoted strings, domain:
-   atoms only, or one domain-literal. Leaves the next token in *t. */
-static int parse_dotted(struct cur *c, struct tok *t, int domain,
-			struct sink *s)
-{
-	unsigned int words;
-	int empty = 0;
-
-	lex(c, t);
-	if (domain && t->type == AT_LITERAL) {
-		put_token(s, t);
-		lex(c, t);
-		return 0;
-	}
-	for (words = 0;; words++) {
-		if (t->type != AT_ATOM && (domain || t->type != AT_QUOTED))
-			return -1;
-		empty = t->type == AT_QUOTED && t->len == 2;
-		put_token(s, t);
-		lex(c, t);
-		if (!tok_is(t, '.'))
-			break;
-		put_token(s, t);
-		lex(c, t);
-	}
-	/* a local part that is only "" is empty (htg-hdr.h) */
-	return words == 0 && empty ? -1 : 0;
-}
-
-/* local-part "@" domain; leaves the token after it in *t */
-static int parse_addr_spec(struct cur *c, struct tok *t, struct sink *s)
-{
-	if (parse_dotted(c, t, 0, s) < 0 || !tok_is(t, '@'))
-		return -1;
-	put_token(s, t);
-	return parse_dotted(c, t, 1, s);
-}
-
-/* RFC 5322 3.4 mailbox = name-addr / addr-spec; the display name is
-   obs-phrase: word *(word / "."). Leaves the next token in *t. */
-static int parse_mailbox(struct cur *c, struct tok *t, struct sink *s)
-{
-	struct cur start = *c;
-	int words = 0;
-
-	for (;;) {
-		lex(c, t);
-		if (tok_is(t, '<'))
-			break;
-		if (t->type == AT_ATOM || t->type == AT_QUOTED ||
-		    (tok_is(t, '.') && words > 0)) {
-			words++;
-			continue;
-		}
-		*c = start;		/* no '<': an addr-spec */
-		return parse_addr_spec(c, t, s);
-	}
-	if (parse_addr_spec(c, t, s) < 0 || !tok_is(t, '>'))
-		return -1;
-	lex(c, t);
-	return 0;
-}
-
-int htg_hdr_addresses(const char *value, char *first_r, size_t size)
-{
-	struct cur c, look;
-	struct tok t;
-	struct sink s;
-	int count = 0;
-
-	cur_init(&c, value);
-	if (first_r != NULL && size > 0)
-		first_r[0] = '\0';
-	look = c;
-	lex(&look, &t);
-	if (t.type == AT_END)
-		return 0;
-	sink_init(&s, first_r, size, 0);
-	for (;;) {
-		if (parse_mailbox(&c, &t, count == 0 && first_r != NULL &&
-				  size > 0 ? &s : NULL) < 0)
-			return -1;
-		if (count == 0 && first_r != NULL && size > 0) {
-			if (sink_truncated(&s)) {
-				first_r[0] = '\0';
-				return -1;
-			}
-			(void)sink_finish(&s);
-		}
-		count++;
-		if (t.type == AT_END)
-			return count;
-		if (!tok_is(&t, ','))
-			return -1;
-	}
-}
-
-/* ---------------------------------------------------------------- */
-/* Message-ID, RFC 5322 3.6.4                                       */
-/* ---------------------------------------------------------------- */
-
-/* dot-atom-text = 1*atext *("." 1*atext), ASCII only */
-static int scan_dot_atom_text(struct cur *c)
-{
-	for (;;) {
-		const char *start = c->p;
-
-		while (c->p < c->end && (unsigned char)*c->p < 0x80 &&
-		       is_atext((unsigned char)*c->p))
-			c->p++;
-		if (c->p == start)
-			return -1;
-		if (!cur_at(c, '.'))
-			return 0;
-		c->p++;
-	}
-}
-
-/* no-fold-literal = "[" *dtext "]" */
-static int scan_no_fold_literal(struct cur *c)
-{
-	for (c->p++; c->p < c->end && is_dtext((unsigned char)*c->p); c->p++)
-		;
-	if (!cur_at(c, ']'))
-		return -1;
-	c->p++;
-	return 0;
-}
-
-int htg_hdr_msgid(const char *value, char *id_r, size_t size)
-{
-	struct cur c;
-	const char *start;
-	size_t n;
-
-	if (id_r != NULL && size > 0)
-		id_r[0] = '\0';
-	cur_init(&c, value);
-	if (skip_cfws(&c) < 0 || !cur_at(&c, '<'))
-		return 0;
-	start = c.p++;
-	if (scan_dot_atom_text(&c) < 0 || !cur_at(&c, '@'))
-		return 0;
-	c.p++;
-	if (cur_at(&c, '[') ? scan_no_fold_literal(&c) < 0 :
-	    scan_dot_atom_text(&c) < 0)
-		return 0;
-	if (!cur_at(&c, '>'))
-		return 0;
-	n = (size_t)(++c.p - start);
-	if (skip_cfws(&c) < 0 || c.p != c.end)
-		return 0;
-	if (id_r == NULL || n >= size)
-		return 0;
-	memcpy(id_r, start, n);
-	id_r[n] = '\0';
-	return 1;
 }

@@ -16,7 +16,7 @@ shift
 out=$build/fuzz
 mkdir -p "$out/corpus"
 srcs="htg-check.c htg-check-part.c htg-check-file.c htg-mime.c htg-codec.c
-htg-hdr.c htg-uuid.c htg-rules.c htg-msg.c"
+htg-hdr.c htg-hdr-lex.c htg-hdr-addr.c htg-uuid.c htg-rules.c htg-msg.c"
 set --  "$@"
 files=""
 for s in $srcs; do files="$files $top/lib/$s"; done
