@@ -18,22 +18,32 @@
 /*
 /*	deliver	an LMTP delivery saved a message (after the commit, with
 /*		the UID the mailbox assigned).
-/*	retr	a POP3 RETR or TOP opened a message body. pop3 tells a
-/*		retrieval from a size scan by the reason it passes when it
-/*		opens the stream ("RETR", "TOP"); everything else (sizes,
-/*		UIDL, header parsing) is not a retrieval.
+/*	retr	a POP3 RETR opened a message body.
+/*	top	a POP3 TOP opened a message. pop3 tells a retrieval from a
+/*		size scan by the reason it passes when it opens the stream
+/*		("RETR", "TOP"); everything else (sizes, UIDL, header
+/*		parsing, our own retention copy) is not a retrieval.
 /*	dele	a POP3 session expunged a message at QUIT, recorded only
 /*		once the expunge is committed. A dropped connection
 /*		expunges nothing (RFC 1939 section 6) and records nothing.
 /*	expunge	any other expunge (autoexpunge, a non-POP3 service).
 /*
+/*	Retention (issue 5.3): before POP3's QUIT expunges a message, a
+/*	copy is kept with its own deadline (htg-retention.c). If keeping
+/*	any copy fails, the whole QUIT transaction is rolled back: nothing
+/*	is expunged and the client gets -ERR. htgctl retention lists,
+/*	restores and purges the copies.
+/*
 /*	Each event carries the account (the mail user, which the htg
 /*	userdb has renamed to the account login), the Message-ID header,
 /*	the message size (virtual size, CRLF line ends, as POP3 reports it),
-/*	the UID, the remote address and the session id.
+/*	the UID, the remote address, the TLS version (userdb field htg_tls,
+/*	which the pop3-login plugin forwards) and the session id.
 /*
-/*	A failed append is logged and never fails the mail operation: the
-/*	message has been delivered or read either way.
+/*	Each append is one LMDB commit (synced to disk) made before the
+/*	client gets its answer: a crash loses no event of a completed
+/*	session. A failed append is logged and never fails the mail
+/*	operation: the message has been delivered or read either way.
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
@@ -49,6 +59,7 @@
 #include "mail-storage-hooks.h"
 
 #include "htg-dc-dir.h"
+#include "htg-retention.h"
 #include "htg-plugin.h"
 
 #include <string.h>
@@ -73,6 +84,9 @@ struct htg_pending {
 struct htg_transaction {
 	union mailbox_transaction_module_context module_ctx;
 	ARRAY(struct htg_pending) pending;
+	/* POP3 QUIT: copies kept before the expunge */
+	struct htg_retention *retention;
+	bool retention_failed;
 };
 
 const char *htg_plugin_version = DOVECOT_ABI_VERSION;
@@ -116,6 +130,8 @@ htg_event_fill(struct htg_audit_event *ev, const char *event,
 		htg_copy_str(ev->remote, sizeof(ev->remote),
 			     net_ip2addr(user->conn.remote_ip));
 	htg_copy_str(ev->session, sizeof(ev->session), user->session_id);
+	htg_copy_str(ev->tls, sizeof(ev->tls),
+		     mail_user_plugin_getenv(user, "htg_tls"));
 }
 
 static void htg_event_append(struct mail_user *user,
@@ -162,6 +178,8 @@ static void htg_txn_free(struct htg_transaction **_ht)
 	*_ht = NULL;
 	if (array_is_created(&ht->pending))
 		array_free(&ht->pending);
+	if (ht->retention != NULL)
+		htg_retention_free(&ht->retention);
 	i_free(ht);
 }
 
@@ -179,6 +197,22 @@ htg_transaction_begin(struct mailbox *box, enum mailbox_transaction_flags flags,
 	return t;
 }
 
+/* Before the expunge commits: every kept copy recorded, or FALSE. */
+static bool
+htg_retention_prepare(struct htg_transaction *ht, struct mail_user *user,
+		      const char **error_r)
+{
+	if (ht->retention == NULL)
+		return TRUE;
+	if (ht->retention_failed) {
+		*error_r = "a copy could not be kept";
+	} else if (htg_retention_record(ht->retention, user, error_r) == 0) {
+		return TRUE;
+	}
+	htg_retention_forget(ht->retention, user);
+	return FALSE;
+}
+
 static int
 htg_transaction_commit(struct mailbox_transaction_context *t,
 		       struct mail_transaction_commit_changes *changes_r)
@@ -192,10 +226,26 @@ htg_transaction_commit(struct mailbox_transaction_context *t,
 	uint32_t uid;
 	int ret;
 
+	struct mailbox *box = t->box;
+	const char *error;
+
+	if (ht != NULL && !htg_retention_prepare(ht, user, &error)) {
+		/* no durable copy: expunge nothing (issue 5.3) */
+		e_error(user->event, "htg: retention failed, QUIT deletes "
+			"nothing: %s", error);
+		hbox->super.transaction_rollback(t);
+		htg_txn_free(&ht);
+		mail_storage_set_error(box->storage, MAIL_ERROR_TEMP,
+			"HTG: deleted messages could not be retained; "
+			"nothing was deleted, try again later");
+		return -1;
+	}
 	/* t is freed by the commit: keep what we need */
 	ret = hbox->super.transaction_commit(t, changes_r);
 	if (ht == NULL)
 		return ret;
+	if (ret < 0 && ht->retention != NULL)
+		htg_retention_forget(ht->retention, user);
 	if (ret == 0 && array_is_created(&ht->pending)) {
 		seq_range_array_iter_init(&iter, &changes_r->saved_uids);
 		array_foreach_modifiable(&ht->pending, p) {
@@ -214,10 +264,14 @@ static void htg_transaction_rollback(struct mailbox_transaction_context *t)
 {
 	union mailbox_module_context *hbox = HTG_CONTEXT(t->box);
 	struct htg_transaction *ht = HTG_CONTEXT(t);
+	struct mail_user *user = t->box->storage->user;
 
 	hbox->super.transaction_rollback(t);
-	if (ht != NULL)
-		htg_txn_free(&ht);
+	if (ht == NULL)
+		return;
+	if (ht->retention != NULL)
+		htg_retention_forget(ht->retention, user);
+	htg_txn_free(&ht);
 }
 
 /* --- saving: LMTP deliveries --------------------------------------------- */
@@ -256,11 +310,19 @@ static int htg_copy(struct mail_save_context *ctx, struct mail *mail)
 
 /* --- mails: retrievals and expunges --------------------------------------- */
 
-static bool htg_is_retrieval(const char *reason)
+/* The audit event of a stream opened for reason, or NULL when it is
+   not a retrieval: pop3 passes "RETR" or "TOP" to
+   mail_get_stream_because(); size scans, UIDL and our own retention
+   copy pass something else. */
+static const char *htg_retrieval_event(const char *reason)
 {
-	/* the reasons pop3 passes to mail_get_stream_because() */
-	return reason != NULL &&
-		(strcmp(reason, "RETR") == 0 || strcmp(reason, "TOP") == 0);
+	if (reason == NULL)
+		return NULL;
+	if (strcmp(reason, "RETR") == 0)
+		return "retr";
+	if (strcmp(reason, "TOP") == 0)
+		return "top";
+	return NULL;
 }
 
 static int
@@ -270,17 +332,18 @@ htg_mail_get_stream(struct mail *_mail, bool get_body,
 {
 	struct mail_private *mail = (struct mail_private *)_mail;
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
-	bool retrieval = get_body && htg_is_retrieval(mail->get_stream_reason);
+	const char *event = get_body ?
+		htg_retrieval_event(mail->get_stream_reason) : NULL;
 	struct htg_audit_event ev;
 	uoff_t offset;
 
 	if (hmail->super.get_stream(_mail, get_body, hdr_size, body_size,
 				    stream_r) < 0)
 		return -1;
-	if (retrieval) {
+	if (event != NULL) {
 		/* reading the Message-ID may move the stream pop3 sends */
 		offset = (*stream_r)->v_offset;
-		htg_event_fill(&ev, "retr", _mail);
+		htg_event_fill(&ev, event, _mail);
 		i_stream_seek(*stream_r, offset);
 		htg_event_append(_mail->box->storage->user, &ev);
 	}
@@ -292,11 +355,24 @@ static void htg_mail_expunge(struct mail *_mail)
 	struct mail_private *mail = (struct mail_private *)_mail;
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
 	struct mail_user *user = _mail->box->storage->user;
-	const char *event = "expunge";
+	struct htg_transaction *ht = HTG_CONTEXT(_mail->transaction);
+	const char *event = "expunge", *error;
 
 	/* pop3 expunges only at QUIT, for messages the client DELEd */
-	if (!mail->autoexpunged && strcmp(user->service, "pop3") == 0)
+	if (!mail->autoexpunged && strcmp(user->service, "pop3") == 0 &&
+	    ht != NULL) {
 		event = "dele";
+		if (ht->retention_failed)
+			return;	/* the commit rolls everything back */
+		if (ht->retention == NULL)
+			ht->retention = htg_retention_new();
+		if (htg_retention_keep(ht->retention, _mail, &error) < 0) {
+			e_error(user->event, "htg: keeping a copy of uid %u "
+				"failed: %s", _mail->uid, error);
+			ht->retention_failed = TRUE;
+			return;
+		}
+	}
 	htg_txn_add(_mail->transaction, event, _mail, FALSE);
 	hmail->super.expunge(_mail);
 }
