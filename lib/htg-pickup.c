@@ -183,3 +183,56 @@ int htg_audit_event_known(const char *event)
 	}
 	return 0;
 }
+
+int htg_maildir_name_time(const char *name, int64_t *t_r)
+{
+	long long t = 0;
+	const char *p = name;
+
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (t > 1000000000000LL)
+			return 0;
+		t = t * 10 + (*p - '0');
+	}
+	if (*p != '.')
+		return 0;
+	*t_r = t;
+	return 1;
+}
+
+int htg_uidlist_line(const char *line, uint32_t *uid_r, char *base,
+		     size_t size)
+{
+	const char *colon;
+	unsigned long uid = 0;
+	size_t len;
+
+	if (!isdigit((unsigned char)*line))
+		return 0;
+	for (; isdigit((unsigned char)*line); line++) {
+		uid = uid * 10 + (unsigned long)(*line - '0');
+		if (uid > UINT32_MAX)
+			return 0;
+	}
+	if (*line != ' ' || uid == 0)
+		return 0;
+	/* the version header ("3 V... N... G...") has no " :" part */
+	if ((colon = strstr(line, " :")) == NULL)
+		return 0;
+	colon += 2;
+	len = strcspn(colon, "\r\n");
+	if (len == 0 || len >= size)
+		return 0;
+	memcpy(base, colon, len);
+	base[len] = '\0';
+	*uid_r = (uint32_t)uid;
+	return 1;
+}
+
+int htg_hygiene_stale(int64_t retrieved, int64_t now, uint32_t days)
+{
+	return retrieved > 0 &&
+		htg_retention_due(htg_retention_deadline(retrieved, days), now);
+}

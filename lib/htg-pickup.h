@@ -64,4 +64,17 @@ int htg_audit_filter_match(const struct htg_audit_filter *f,
 			   const struct htg_audit_event *ev);
 int htg_audit_event_known(const char *event);
 
+/* --- pickup hygiene (004 4.1.1: processed messages must not stay) ---
+   htg_maildir_name_time(): the delivery time a Maildir file name starts
+   with ("1795417735.M..."); 0 if it does not.
+   htg_uidlist_line(): one record line of Dovecot's dovecot-uidlist
+   ("<uid> [<ext> ...] :<base name>"): 1 and uid/base, 0 for headers
+   and anything else.
+   htg_hygiene_stale(): 1 when a message retrieved at retrieved (unix
+   seconds) and still in the inbox has stayed for days days or more. */
+int htg_maildir_name_time(const char *name, int64_t *t_r);
+int htg_uidlist_line(const char *line, uint32_t *uid_r, char *base,
+		     size_t size);
+int htg_hygiene_stale(int64_t retrieved, int64_t now, uint32_t days);
+
 #endif

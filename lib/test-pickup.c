@@ -273,6 +273,33 @@ static void test_account_flags(void)
 	test_end();
 }
 
+static void test_hygiene_rules(void)
+{
+	char base[64];
+	uint32_t uid = 0;
+	int64_t t = 0;
+
+	test_begin("hygiene: maildir names, uidlist lines, staleness");
+	test_assert(htg_maildir_name_time("1795417735.M1P2.host,S=5:2,S", &t) == 1 &&
+		    t == 1795417735);
+	test_assert(htg_maildir_name_time("htgrestore.1", &t) == 0);
+	test_assert(htg_maildir_name_time("1795417735", &t) == 0);
+	test_assert(htg_uidlist_line("3 V1795417735 N3 Gabc", &uid, base,
+				     sizeof(base)) == 0);
+	test_assert(htg_uidlist_line("12 :1795.M1.host,S=5", &uid, base,
+				     sizeof(base)) == 1 && uid == 12 &&
+		    strcmp(base, "1795.M1.host,S=5") == 0);
+	test_assert(htg_uidlist_line("7 W42 :1795.M2.host\n", &uid, base,
+				     sizeof(base)) == 1 && uid == 7 &&
+		    strcmp(base, "1795.M2.host") == 0);
+	test_assert(htg_uidlist_line("0 :x", &uid, base, sizeof(base)) == 0);
+	test_assert(htg_uidlist_line("9 :", &uid, base, sizeof(base)) == 0);
+	test_assert(!htg_hygiene_stale(1000, 1000 + 7 * 86400 - 1, 7));
+	test_assert(htg_hygiene_stale(1000, 1000 + 7 * 86400, 7));
+	test_assert(!htg_hygiene_stale(0, 1000000000, 7));	/* never retrieved */
+	test_end();
+}
+
 int main(void)
 {
 	int ret;
@@ -283,6 +310,7 @@ int main(void)
 	test_time_parse();
 	test_msgid();
 	test_filter();
+	test_hygiene_rules();
 	test_retained_records();
 	test_audit_expire();
 	test_account_flags();
