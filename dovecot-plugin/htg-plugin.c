@@ -107,6 +107,18 @@ static void htg_copy_str(char *dst, size_t size, const char *src)
 	(void)i_strocpy(dst, src, size);
 }
 
+/* The session's TLS protocol as the login process saw it; "TLS" when
+   the session was encrypted but the version did not reach us (an auth
+   module without the htg_tls field). Empty for LMTP. */
+static void htg_event_tls(struct htg_audit_event *ev, struct mail_user *user)
+{
+	const char *tls = mail_user_plugin_getenv(user, "htg_tls");
+
+	if ((tls == NULL || *tls == '\0') && user->conn.ssl_secured)
+		tls = "TLS";
+	htg_copy_str(ev->tls, sizeof(ev->tls), tls);
+}
+
 /* Describe mail for the audit; never fails (missing values stay empty). */
 static void
 htg_event_fill(struct htg_audit_event *ev, const char *event,
@@ -130,8 +142,7 @@ htg_event_fill(struct htg_audit_event *ev, const char *event,
 		htg_copy_str(ev->remote, sizeof(ev->remote),
 			     net_ip2addr(user->conn.remote_ip));
 	htg_copy_str(ev->session, sizeof(ev->session), user->session_id);
-	htg_copy_str(ev->tls, sizeof(ev->tls),
-		     mail_user_plugin_getenv(user, "htg_tls"));
+	htg_event_tls(ev, user);
 }
 
 static void htg_event_append(struct mail_user *user,

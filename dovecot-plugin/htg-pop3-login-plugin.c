@@ -140,14 +140,15 @@ static bool htg_input_next_cmd(struct client *client)
 	size_t size;
 
 	if (htg_client_has_tls(client)) {
-		if (!hclient->tls_forwarded) {
-			const char *proto = ssl_iostream_get_protocol_name(
-				client->ssl_iostream);
+		/* right after STLS the loop asks again while the handshake
+		   is still running: the protocol is known from the first
+		   command sent over TLS on */
+		const char *proto = hclient->tls_forwarded ? NULL :
+			ssl_iostream_get_protocol_name(client->ssl_iostream);
 
+		if (proto != NULL) {
 			hclient->tls_forwarded = TRUE;
-			if (proto != NULL)
-				client_add_forward_field(client, "htg_tls",
-							 proto);
+			client_add_forward_field(client, "htg_tls", proto);
 		}
 		return hclient->module_ctx.super.input_next_cmd(client);
 	}
