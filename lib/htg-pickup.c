@@ -63,6 +63,18 @@ static int expect_char(const char **p, char c)
 
 int htg_time_parse(const char *s, int64_t *t_r)
 {
+	int64_t us;
+
+	if (!htg_time_parse_us(s, &us))
+		return 0;
+	/* floor, also before 1970 */
+	*t_r = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+	return 1;
+}
+
+int htg_time_parse_us(const char *s, int64_t *us_r)
+{
+	int64_t frac = 0;
 	struct tm tm;
 	int year, mon, day, hh = 0, mm = 0, ss = 0, oh, om, sign;
 	long long off = 0;
@@ -76,7 +88,7 @@ int htg_time_parse(const char *s, int64_t *t_r)
 
 		if (end == s + 1 || *end != '\0')
 			return 0;
-		*t_r = v;
+		*us_r = v * 1000000;
 		return 1;
 	}
 	if (!parse_digits(&s, 4, &year) || !expect_char(&s, '-') ||
@@ -90,8 +102,16 @@ int htg_time_parse(const char *s, int64_t *t_r)
 		    !parse_digits(&s, 2, &ss))
 			return 0;
 		if (*s == '.') {
-			for (s++; isdigit((unsigned char)*s); s++)
-				;
+			int digits = 0;
+
+			for (s++; isdigit((unsigned char)*s); s++) {
+				if (digits++ < 6)
+					frac = frac * 10 + (*s - '0');
+			}
+			if (digits == 0)
+				return 0;
+			for (; digits < 6; digits++)
+				frac *= 10;
 		}
 		if (*s == 'Z' || *s == 'z') {
 			s++;
@@ -118,7 +138,7 @@ int htg_time_parse(const char *s, int64_t *t_r)
 	tm.tm_min = mm;
 	tm.tm_sec = ss;
 	t = timegm(&tm);
-	*t_r = (int64_t)t - off;
+	*us_r = ((int64_t)t - off) * 1000000 + frac;
 	return 1;
 }
 

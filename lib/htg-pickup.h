@@ -13,6 +13,7 @@
 /*	int	htg_retention_due(int64_t deadline, int64_t now);
 /*
 /*	int	htg_time_parse(const char *s, int64_t *t_r);
+/*	int	htg_time_parse_us(const char *s, int64_t *us_r);
 /*	int	htg_msgid_equal(const char *a, const char *b);
 /*
 /*	void	htg_audit_filter_init(struct htg_audit_filter *f);
@@ -30,7 +31,9 @@
 /*
 /*	htg_time_parse() reads "@SECONDS" (unix time), "YYYY-MM-DD"
 /*	(00:00 UTC) or RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)"
-/*	into unix seconds; returns 0 on anything else.
+/*	into unix seconds; returns 0 on anything else. htg_time_parse_us()
+/*	is the same in microseconds, keeping up to 6 fraction digits (so
+/*	an audit time printed by htgctl reads back exactly).
 /*
 /*	htg_msgid_equal() compares two Message-IDs with or without their
 /*	angle brackets and surrounding blanks (byte exact otherwise: RFC
@@ -58,6 +61,7 @@ struct htg_audit_filter {
 int64_t htg_retention_deadline(int64_t now, uint32_t days);
 int htg_retention_due(int64_t deadline, int64_t now);
 int htg_time_parse(const char *s, int64_t *t_r);
+int htg_time_parse_us(const char *s, int64_t *us_r);
 int htg_msgid_equal(const char *a, const char *b);
 void htg_audit_filter_init(struct htg_audit_filter *f);
 int htg_audit_filter_match(const struct htg_audit_filter *f,

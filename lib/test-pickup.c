@@ -49,6 +49,7 @@ static void test_time_parse(void)
 		{ "2026-11-23T10:00:00", 0, 0 },	/* no zone */
 		{ "2026-13-01", 0, 0 },
 		{ "2026-11-23X", 0, 0 },
+		{ "2026-11-23T10:00:00.Z", 0, 0 },
 		{ "@", 0, 0 },
 		{ "@12x", 0, 0 },
 		{ "yesterday", 0, 0 },
@@ -63,6 +64,17 @@ static void test_time_parse(void)
 		test_assert_idx(ok == cases[i].ok, i);
 		if (ok && cases[i].ok)
 			test_assert_idx(t == cases[i].t, i);
+	}
+	{
+		int64_t us = 0;
+
+		test_assert(htg_time_parse_us("2026-11-23T10:00:00.123456Z", &us) &&
+			    us == 1795428000LL * 1000000 + 123456);
+		test_assert(htg_time_parse_us("2026-11-23T10:00:00.5Z", &us) &&
+			    us == 1795428000LL * 1000000 + 500000);
+		test_assert(htg_time_parse_us("2026-11-23T10:00:00.1234567Z", &us) &&
+			    us == 1795428000LL * 1000000 + 123456);
+		test_assert(htg_time_parse_us("@5", &us) && us == 5000000);
 	}
 	test_end();
 }

@@ -11,7 +11,7 @@
 /*	processed messages must not stay in the mailbox. For every account
 /*	(or USER) this reports the messages waiting in the inbox, the age
 /*	of the oldest one (from its Maildir file name, written once at
-/*	delivery), and the messages retrieved (audit retr/top, matched to
+/*	delivery), and the messages retrieved (audit retr, matched to
 /*	the file by Dovecot's dovecot-uidlist) but still there after N
 /*	days (default 7).
 /*
@@ -82,7 +82,8 @@ static int audit_cb(const struct htg_audit_event *ev, void *ctx)
 	struct hygiene *h = ctx;
 	struct retrieval *r;
 
-	if (strcmp(ev->event, "retr") != 0 && strcmp(ev->event, "top") != 0)
+	/* TOP is a peek at the headers; only RETR fetches the message */
+	if (strcmp(ev->event, "retr") != 0)
 		return 0;
 	if ((r = retr_find(h, ev->uid)) != NULL)
 		return 0;	/* the first retrieval counts */

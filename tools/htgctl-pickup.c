@@ -57,6 +57,19 @@ int64_t parse_now(const char *s)
 	return t;
 }
 
+int64_t parse_now_us(const char *s)
+{
+	int64_t us;
+
+	if (s == NULL)
+		return (int64_t)time(NULL) * 1000000;
+	if (!htg_time_parse_us(s, &us)) {
+		fprintf(stderr, "htgctl: invalid time: %s\n", s);
+		exit(EXIT_USAGE);
+	}
+	return us;
+}
+
 void audit_note(struct htg_dir *dir, struct htg_audit_event *ev)
 {
 	const char *error;
@@ -113,7 +126,7 @@ static int cmd_audit_expire(int argc, char **argv)
 	unsigned long long days = 0;
 	unsigned long n = 0;
 	int have_days = 0, ret;
-	int64_t now;
+	int64_t now_us;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
@@ -127,10 +140,10 @@ static int cmd_audit_expire(int argc, char **argv)
 	}
 	if (!have_days || days > 100000)
 		usage();
-	now = parse_now(now_s);
+	now_us = parse_now_us(now_s);
 	dir = open_dir(1);
-	ret = htg_dir_audit_expire(dir, (now - (int64_t)days * HTG_DAY_SECONDS)
-				   * 1000000, &n, &error);
+	ret = htg_dir_audit_expire(dir, now_us - (int64_t)days *
+				   HTG_DAY_SECONDS * 1000000, &n, &error);
 	htg_dir_close(&dir);
 	if (ret == 1)
 		printf("expired %lu audit events\n", n);
@@ -171,7 +184,7 @@ int cmd_audit(int argc, char **argv)
 			f.message_id = argv[++i];
 		} else if (strcmp(opt, "--since") == 0 ||
 			   strcmp(opt, "--until") == 0) {
-			t = parse_now(argv[++i]) * 1000000;
+			t = parse_now_us(argv[++i]);
 			if (opt[2] == 's')
 				f.since_us = t;
 			else

@@ -38,6 +38,7 @@ void rfc3339(int64_t time_us, char *buf, size_t size);
 
 /* --now T (htg_time_parse() syntax) or the clock, in unix seconds */
 int64_t parse_now(const char *s);
+int64_t parse_now_us(const char *s);
 /* append an audit event made by htgctl (restore, purge, hygiene) */
 void audit_note(struct htg_dir *dir, struct htg_audit_event *ev);
 
