@@ -60,6 +60,7 @@
 
 #include "htg-dc-dir.h"
 #include "htg-retention.h"
+#include "htg-legacy-lock.h"
 #include "htg-plugin.h"
 
 #include <string.h>
@@ -292,6 +293,32 @@ static bool htg_is_delivery(struct mailbox *box)
 	return strcmp(box->storage->user->service, "lmtp") == 0;
 }
 
+/* Legacy profile: no delivery into a store a POP3 session holds. */
+static bool htg_delivery_deferred(struct mailbox *box)
+{
+	struct mail_user *user = box->storage->user;
+
+	if (!htg_is_delivery(box) ||
+	    !mail_user_plugin_getenv_bool(user, "htg_legacy_lock") ||
+	    !htg_legacy_lock_held(box))
+		return FALSE;
+	e_info(user->event, "htg: delivery deferred: a POP3 session holds "
+	       "the mailbox (legacy profile)");
+	mail_storage_set_error(box->storage, MAIL_ERROR_TEMP,
+		"Mailbox in use by a POP3 session, try again later");
+	return TRUE;
+}
+
+static int htg_save_begin(struct mail_save_context *ctx, struct istream *input)
+{
+	struct mailbox *box = ctx->transaction->box;
+	union mailbox_module_context *hbox = HTG_CONTEXT(box);
+
+	if (htg_delivery_deferred(box))
+		return -1;
+	return hbox->super.save_begin(ctx, input);
+}
+
 static int htg_save_finish(struct mail_save_context *ctx)
 {
 	union mailbox_module_context *hbox = HTG_CONTEXT(ctx->transaction->box);
@@ -311,6 +338,11 @@ static int htg_copy(struct mail_save_context *ctx, struct mail *mail)
 	union mailbox_module_context *hbox = HTG_CONTEXT(ctx->transaction->box);
 	struct mailbox_transaction_context *t = ctx->transaction;
 
+	if (htg_delivery_deferred(t->box)) {
+		/* a failed copy must still free its save context */
+		mailbox_save_cancel(&ctx);
+		return -1;
+	}
 	if (hbox->super.copy(ctx, mail) < 0)
 		return -1;
 	/* LMTP saves with mailbox_save_using_mail(), which lands here */
@@ -424,6 +456,7 @@ static void htg_mailbox_allocated(struct mailbox *box)
 	v->transaction_begin = htg_transaction_begin;
 	v->transaction_commit = htg_transaction_commit;
 	v->transaction_rollback = htg_transaction_rollback;
+	v->save_begin = htg_save_begin;
 	v->save_finish = htg_save_finish;
 	v->copy = htg_copy;
 	MODULE_CONTEXT_SET_SELF(box, htg_storage_module, hbox);

@@ -37,6 +37,7 @@
 #define HTG_DEFAULT_MAX_SIZE 52428800ULL	/* 004 / 002: SIZE 52428800 */
 
 #define HTG_ACCOUNT_DISABLED 0x01
+#define HTG_ACCOUNT_LEGACY_LOCK 0x02	/* 001: POP3 session locks the store */
 
 struct htg_dir;
 

@@ -15,6 +15,7 @@ import poplib
 import smtplib
 import socket
 import ssl
+import subprocess
 import time
 import uuid
 
@@ -497,3 +498,67 @@ def audit_expire_bounds_the_trail():
     check(r.returncode == 0, "expire: " + r.stderr)
     left = audit()
     check(left and left[0]["time"] >= cut, "older events left: %r" % left[:1])
+
+
+# --- legacy Digipoort profile (001 1.2, opt-in per account) ---------------------------
+
+def inbound_to(rcpt, token):
+    msgid, msg = lmtp_message(rcpt, token)
+    s = smtplib.SMTP(ENV["HTG_HOST"], int(ENV["HTG_INBOUND_PORT"]),
+                     timeout=TIMEOUT)
+    s.sendmail("dms-inbox@douane.overheid.nl", [rcpt], msg)
+    s.quit()
+    return msgid
+
+
+def postfix_flush():
+    subprocess.run(["postqueue", "-c", ENV["HTG_POSTFIX_CONFIG"], "-f"],
+                   capture_output=True, check=False)
+
+
+@test
+def legacy_profile_locks_the_mailbox():
+    """While a POP3 session holds a legacy-profile mailbox, a second session
+    is refused ([IN-USE]) and LMTP defers (451 4.2.0); Postfix keeps the
+    message and delivers it once the session has ended."""
+    a = Account()
+    r = ctl("account", "profile", a.user, "legacy")
+    check(r.returncode == 0, "profile: " + r.stderr)
+    a.deliver()
+    p1 = a.login()
+    try:
+        try:
+            p2 = a.login()
+            p2.quit()
+            check(False, "a second session got the locked mailbox")
+        except poplib.error_proto as e:
+            check(b"[IN-USE]" in e.args[0], "second session: %r" % e.args)
+        msgid, msg = lmtp_message(a.address, uuid.uuid4().hex)
+        lm = smtplib.LMTP(lmtp_socket(), timeout=TIMEOUT)
+        try:
+            lm.sendmail("dms-inbox@douane.overheid.nl", [a.address], msg)
+            deferred = None
+        except (smtplib.SMTPDataError, smtplib.SMTPRecipientsRefused) as e:
+            deferred = e
+        finally:
+            lm.quit()
+        check(deferred is not None and "451" in str(deferred) and
+              "4.2.0" in str(deferred), "LMTP into a held mailbox: %r" % deferred)
+        queued = inbound_to(a.address, uuid.uuid4().hex)
+    finally:
+        p1.quit()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        postfix_flush()
+        p = a.login()
+        found = find(p, queued)
+        p.quit()
+        if found is not None:
+            break
+        time.sleep(0.5)
+    check(found is not None, "the deferred message never arrived")
+    r = ctl("account", "profile", a.user, "standard")
+    check(r.returncode == 0, "profile: " + r.stderr)
+    p1, p2 = a.login(), a.login()     # standard profile: no lock
+    p1.quit()
+    p2.quit()

@@ -9,6 +9,7 @@
 /*	htgctl [-d DIR] account passwd USER --password-stdin
 /*	htgctl [-d DIR] account del USER
 /*	htgctl [-d DIR] account disable|enable USER
+/*	htgctl [-d DIR] account profile USER legacy|standard
 /*	htgctl [-d DIR] account list [--json]
 /*	htgctl [-d DIR] address add ADDRESS USER
 /*	htgctl [-d DIR] address del ADDRESS
@@ -71,6 +72,7 @@ void usage(void)
 	      "       htgctl [-d DIR] account passwd USER --password-stdin\n"
 	      "       htgctl [-d DIR] account del USER\n"
 	      "       htgctl [-d DIR] account disable|enable USER\n"
+	      "       htgctl [-d DIR] account profile USER legacy|standard\n"
 	      "       htgctl [-d DIR] account list [--json]\n"
 	      "       htgctl [-d DIR] address add ADDRESS USER\n"
 	      "       htgctl [-d DIR] address del ADDRESS\n"
@@ -223,16 +225,20 @@ static int print_account(const struct htg_account *a, void *ctx)
 		json_str(a->user);
 		printf(",\"disabled\":%s,\"has_password\":%s,"
 		       "\"retention_days\":%u,\"max_size\":%llu,"
-		       "\"created\":%lld}",
+		       "\"created\":%lld,\"profile\":\"%s\"}",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "true" : "false",
 		       a->pwhash[0] != '\0' ? "true" : "false",
 		       a->retention_days, (unsigned long long)a->max_size,
-		       (long long)a->created);
+		       (long long)a->created,
+		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ? "legacy" :
+		       "standard");
 	} else {
-		printf("%s\tretention-days=%u\tmax-size=%llu%s%s\n", a->user,
+		printf("%s\tretention-days=%u\tmax-size=%llu%s%s%s\n", a->user,
 		       a->retention_days, (unsigned long long)a->max_size,
 		       a->pwhash[0] == '\0' ? "\tno-password" : "",
-		       (a->flags & HTG_ACCOUNT_DISABLED) ? "\tdisabled" : "");
+		       (a->flags & HTG_ACCOUNT_DISABLED) ? "\tdisabled" : "",
+		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ?
+		       "\tprofile=legacy" : "");
 	}
 	return 0;
 }
@@ -345,6 +351,22 @@ static int cmd_account(int argc, char **argv)
 						off ? HTG_ACCOUNT_DISABLED : 0,
 						off ? 0 : HTG_ACCOUNT_DISABLED,
 						&error);
+		htg_dir_close(&dir);
+		return result(ret, error);
+	}
+	if (strcmp(argv[0], "profile") == 0) {
+		int legacy;
+
+		if (argc != 3 || (strcmp(argv[2], "legacy") != 0 &&
+				  strcmp(argv[2], "standard") != 0))
+			usage();
+		/* legacy Digipoort (001 1.2): a POP3 session locks the
+		   store against a second session and against delivery */
+		legacy = strcmp(argv[2], "legacy") == 0;
+		dir = open_dir(1);
+		ret = htg_dir_account_set_flags(dir, argv[1],
+			legacy ? HTG_ACCOUNT_LEGACY_LOCK : 0,
+			legacy ? 0 : HTG_ACCOUNT_LEGACY_LOCK, &error);
 		htg_dir_close(&dir);
 		return result(ret, error);
 	}

@@ -77,6 +77,12 @@ t "account list" 0 $C account list --json
 grep -q '"user":"demo@bedrijf.nl","disabled":false' "$d/out"
 expect "an enabled account lists as enabled" $?
 t "disable of an unknown account is refused" 1 $C account disable x@y.nl
+t "account profile legacy" 0 $C account profile demo@bedrijf.nl legacy
+t "account list" 0 $C account list --json
+grep -q '"user":"demo@bedrijf.nl","disabled":false,.*"profile":"legacy"' "$d/out"
+expect "the legacy profile is listed" $?
+t "account profile standard" 0 $C account profile demo@bedrijf.nl standard
+t "account profile with a bad name is a usage error" 2 $C account profile demo@bedrijf.nl old
 t "audit with every filter" 0 $C audit demo@bedrijf.nl --event retr \
 	--message-id '<a@b>' --since 2026-01-01 --until '2026-12-31T00:00:00Z' --json
 [ "$(cat "$d/out")" = '[]' ]
