@@ -40,10 +40,17 @@
 /*	the UID, the remote address, the TLS version (userdb field htg_tls,
 /*	which the pop3-login plugin forwards) and the session id.
 /*
-/*	Each append is one LMDB commit (synced to disk) made before the
-/*	client gets its answer: a crash loses no event of a completed
-/*	session. A failed append is logged and never fails the mail
-/*	operation: the message has been delivered or read either way.
+/*	Durability (issue 5.4): events are written in as few LMDB commits
+/*	(each synced to disk) as the guarantees allow. RETR/TOP events
+/*	are kept in memory and written with the next transaction commit -
+/*	POP3 commits at QUIT before it answers, together with the
+/*	retention records of the DELEd messages - or when the session
+/*	ends without QUIT. dele/deliver/expunge events are written in one
+/*	commit right after the mailbox commit. So a crash loses no event
+/*	of a completed session; only a crash of the pop3 process itself
+/*	loses the retrievals of the session it was serving. A failed write
+/*	is logged and never fails the mail operation (except a failed
+/*	retention record, which cancels the expunge).
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
@@ -52,6 +59,7 @@
 #include "array.h"
 #include "istream.h"
 #include "net.h"
+#include "time-util.h"
 #include "seq-range-array.h"
 #include "module-context.h"
 #include "mail-user.h"
@@ -74,6 +82,9 @@
 
 struct htg_user {
 	union mail_user_module_context module_ctx;
+	/* RETR/TOP events, written with the next commit (QUIT) or at the
+	   end of the session, whichever comes first */
+	ARRAY(struct htg_audit_event) retrievals;
 };
 
 /* events waiting for their transaction to commit */
@@ -129,7 +140,11 @@ htg_event_fill(struct htg_audit_event *ev, const char *event,
 	const char *msgid = NULL;
 	uoff_t size;
 
+	struct timeval now;
+
 	i_zero(ev);
+	i_gettimeofday(&now);
+	ev->time_us = (int64_t)now.tv_sec * 1000000 + now.tv_usec;
 	htg_copy_str(ev->event, sizeof(ev->event), event);
 	htg_copy_str(ev->account, sizeof(ev->account), user->username);
 	if (mail_get_first_header(mail, "Message-ID", &msgid) > 0)
@@ -146,17 +161,48 @@ htg_event_fill(struct htg_audit_event *ev, const char *event,
 	htg_event_tls(ev, user);
 }
 
-static void htg_event_append(struct mail_user *user,
-			     const struct htg_audit_event *ev)
+/* n events in one directory commit (one sync). */
+static void htg_events_write(struct mail_user *user,
+			     const struct htg_audit_event *ev, unsigned int n)
 {
 	struct htg_dir *dir;
 	const char *error;
 
+	if (n == 0)
+		return;
 	if (htg_dc_dir_get(&dir, &error) < 0 ||
-	    htg_dir_audit_append(dir, ev, &error) < 0) {
-		e_error(user->event, "htg: audit %s uid=%u not recorded: %s",
-			ev->event, ev->uid, error);
+	    htg_dir_pickup_commit(dir, NULL, 0, ev, n, &error) <= 0) {
+		e_error(user->event, "htg: %u audit events (%s uid=%u ...) "
+			"not recorded: %s", n, ev->event, ev->uid, error);
 	}
+}
+
+static const struct htg_audit_event *
+htg_user_retrievals(struct mail_user *user, unsigned int *count_r)
+{
+	struct htg_user *huser = HTG_USER_CONTEXT(user);
+
+	*count_r = huser == NULL ? 0 : array_count(&huser->retrievals);
+	return *count_r == 0 ? NULL : array_front(&huser->retrievals);
+}
+
+static void htg_user_retrievals_clear(struct mail_user *user)
+{
+	struct htg_user *huser = HTG_USER_CONTEXT(user);
+
+	if (huser != NULL)
+		array_clear(&huser->retrievals);
+}
+
+/* Write the buffered RETR/TOP events now. */
+static void htg_user_flush(struct mail_user *user)
+{
+	const struct htg_audit_event *ev;
+	unsigned int n;
+
+	ev = htg_user_retrievals(user, &n);
+	htg_events_write(user, ev, n);
+	htg_user_retrievals_clear(user);
 }
 
 /* --- transactions: events that count only once committed ---------------- */
@@ -209,16 +255,25 @@ htg_transaction_begin(struct mailbox *box, enum mailbox_transaction_flags flags,
 	return t;
 }
 
-/* Before the expunge commits: every kept copy recorded, or FALSE. */
+/* Before the expunge commits: every kept copy recorded with the
+   session's retrievals (one commit), or FALSE. */
 static bool
 htg_retention_prepare(struct htg_transaction *ht, struct mail_user *user,
 		      const char **error_r)
 {
-	if (ht->retention == NULL)
+	const struct htg_audit_event *ev;
+	unsigned int n;
+
+	if (ht->retention == NULL) {
+		htg_user_flush(user);
 		return TRUE;
+	}
+	ev = htg_user_retrievals(user, &n);
 	if (ht->retention_failed) {
 		*error_r = "a copy could not be kept";
-	} else if (htg_retention_record(ht->retention, user, error_r) == 0) {
+	} else if (htg_retention_record(ht->retention, user, ev, n,
+					error_r) == 0) {
+		htg_user_retrievals_clear(user);
 		return TRUE;
 	}
 	htg_retention_forget(ht->retention, user);
@@ -232,14 +287,14 @@ htg_transaction_commit(struct mailbox_transaction_context *t,
 	union mailbox_module_context *hbox = HTG_CONTEXT(t->box);
 	struct htg_transaction *ht = HTG_CONTEXT(t);
 	struct mail_user *user = t->box->storage->user;
+	struct mailbox *box = t->box;
+	struct htg_audit_event *evs;
 	struct htg_pending *p;
 	struct seq_range_iter iter;
-	unsigned int n = 0;
+	unsigned int n = 0, i = 0;
+	const char *error;
 	uint32_t uid;
 	int ret;
-
-	struct mailbox *box = t->box;
-	const char *error;
 
 	if (ht != NULL && !htg_retention_prepare(ht, user, &error)) {
 		/* no durable copy: expunge nothing (issue 5.3) */
@@ -260,13 +315,16 @@ htg_transaction_commit(struct mailbox_transaction_context *t,
 		htg_retention_forget(ht->retention, user);
 	if (ret == 0 && array_is_created(&ht->pending)) {
 		seq_range_array_iter_init(&iter, &changes_r->saved_uids);
+		evs = t_new(struct htg_audit_event, array_count(&ht->pending));
 		array_foreach_modifiable(&ht->pending, p) {
 			if (p->saved) {
 				if (seq_range_array_iter_nth(&iter, n++, &uid))
 					p->ev.uid = uid;
 			}
-			htg_event_append(user, &p->ev);
+			evs[i] = p->ev;
+			evs[i++].time_us = 0;	/* committed now */
 		}
+		htg_events_write(user, evs, i);
 	}
 	htg_txn_free(&ht);
 	return ret;
@@ -377,18 +435,19 @@ htg_mail_get_stream(struct mail *_mail, bool get_body,
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
 	const char *event = get_body ?
 		htg_retrieval_event(mail->get_stream_reason) : NULL;
+	struct htg_user *huser = HTG_USER_CONTEXT(_mail->box->storage->user);
 	struct htg_audit_event ev;
 	uoff_t offset;
 
 	if (hmail->super.get_stream(_mail, get_body, hdr_size, body_size,
 				    stream_r) < 0)
 		return -1;
-	if (event != NULL) {
+	if (event != NULL && huser != NULL) {
 		/* reading the Message-ID may move the stream pop3 sends */
 		offset = (*stream_r)->v_offset;
 		htg_event_fill(&ev, event, _mail);
 		i_stream_seek(*stream_r, offset);
-		htg_event_append(_mail->box->storage->user, &ev);
+		array_push_back(&huser->retrievals, &ev);
 	}
 	return 0;
 }
@@ -466,6 +525,9 @@ static void htg_user_deinit(struct mail_user *user)
 {
 	struct htg_user *huser = HTG_USER_CONTEXT(user);
 
+	/* a session without QUIT: its retrievals still count */
+	htg_user_flush(user);
+	array_free(&huser->retrievals);
 	htg_dc_dir_unref();
 	huser->module_ctx.super.deinit(user);
 }
@@ -492,6 +554,7 @@ static void htg_mail_user_created(struct mail_user *user)
 	htg_dc_dir_ref(path, 0);
 
 	huser = p_new(user->pool, struct htg_user, 1);
+	i_array_init(&huser->retrievals, 8);
 	huser->module_ctx.super = *v;
 	user->vlast = &huser->module_ctx.super;
 	v->deinit = htg_user_deinit;

@@ -96,6 +96,23 @@ static uint32_t htg_retention_days(struct mail_user *user)
 	return acct.retention_days;
 }
 
+/* Maildir: the message file itself becomes the kept copy by a hard link
+   (no bytes copied; Maildir files never change after delivery). FALSE
+   when not possible (other format, file renamed meanwhile, another file
+   system): then the bytes are copied. */
+static bool htg_retention_link(struct mail *mail, const char *path)
+{
+	struct istream *input;
+	const char *src;
+
+	if (strcmp(mail->box->storage->name, "maildir") != 0 ||
+	    mail_get_stream_because(mail, NULL, NULL, "htg-retention",
+				    &input) < 0)
+		return FALSE;
+	src = i_stream_get_name(input);
+	return src[0] == '/' && link(src, path) == 0;
+}
+
 /* Copy the message to fd; -1 with *error_r on failure. */
 static int
 htg_retention_copy(struct mail *mail, int fd, const char **error_r)
@@ -174,6 +191,8 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 				&inbox) > 0)
 		htg_str_set(r->restore_to, sizeof(r->restore_to), inbox);
 
+	if (htg_retention_link(mail, path))
+		return 0;	/* made durable by the directory fsync */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd < 0) {
 		*error_r = t_strdup_printf("open(%s) failed: %m", path);
@@ -194,13 +213,16 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 }
 
 int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
+			 const struct htg_audit_event *ev, unsigned int nev,
 			 const char **error_r)
 {
 	struct htg_dir *dir;
 	int fd;
 
 	if (array_count(&rt->kept) == 0)
-		return 0;
+		return htg_dc_dir_get(&dir, error_r) < 0 ||
+			htg_dir_pickup_commit(dir, NULL, 0, ev, nev,
+					      error_r) <= 0 ? -1 : 0;
 	/* the new directory entries must be durable too */
 	if ((fd = open(rt->dir, O_RDONLY | O_DIRECTORY)) < 0 ||
 	    fsync(fd) < 0) {
@@ -211,8 +233,9 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 	}
 	i_close_fd(&fd);
 	if (htg_dc_dir_get(&dir, error_r) < 0 ||
-	    htg_dir_retained_add(dir, array_front(&rt->kept),
-				 array_count(&rt->kept), error_r) <= 0) {
+	    htg_dir_pickup_commit(dir, array_front(&rt->kept),
+				  array_count(&rt->kept), ev, nev,
+				  error_r) <= 0) {
 		e_error(user->event, "htg: retention records not written");
 		return -1;
 	}

@@ -1262,3 +1262,96 @@ int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
 	}
 	return dir_commit(txn, error_r);
 }
+
+/* --- appended: audit events and retention records in one commit ----------
+   One LMDB commit (one fsync) for what a POP3 QUIT or an LMTP transaction
+   produces, instead of one per event. The encoding is the one
+   htg_dir_audit_append() writes. */
+
+static int audit_put_txn(struct htg_dir *dir, MDB_txn *txn,
+			 const struct htg_audit_event *ev, const char **error_r)
+{
+	unsigned char kb[16];
+	char rec[2048], num[64];
+	size_t pos = 0;
+	int64_t t = ev->time_us;
+	uint32_t pid = (uint32_t)getpid(), seq;
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc;
+
+	if (t == 0) {
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		t = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	}
+	seq = __atomic_add_fetch(&dir->audit_seq, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 8; i++)
+		kb[i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++) {
+		kb[8 + i] = (unsigned char)(pid >> (24 - 8 * i));
+		kb[12 + i] = (unsigned char)(seq >> (24 - 8 * i));
+	}
+	audit_field(rec, &pos, sizeof(rec), ev->event);
+	audit_field(rec, &pos, sizeof(rec), ev->account);
+	audit_field(rec, &pos, sizeof(rec), ev->message_id);
+	snprintf(num, sizeof(num), "%" PRIu64, ev->size);
+	audit_field(rec, &pos, sizeof(rec), num);
+	snprintf(num, sizeof(num), "%" PRIu32, ev->uid);
+	audit_field(rec, &pos, sizeof(rec), num);
+	audit_field(rec, &pos, sizeof(rec), ev->queue_id);
+	audit_field(rec, &pos, sizeof(rec), ev->rule);
+	audit_field(rec, &pos, sizeof(rec), ev->remote);
+	audit_field(rec, &pos, sizeof(rec), ev->tls);
+	audit_field(rec, &pos, sizeof(rec), ev->session);
+	v.mv_size = pos > 0 ? pos - 1 : 0;	/* drop the last tab */
+	v.mv_data = rec;
+	if ((rc = mdb_put(txn, dir->dbi[DB_AUDIT], &k, &v, 0)) != 0)
+		return dir_fail(error_r, "audit put", rc);
+	return 0;
+}
+
+int htg_dir_pickup_commit(struct htg_dir *dir,
+			  const struct htg_retained *r, unsigned int nr,
+			  const struct htg_audit_event *ev, unsigned int nev,
+			  const char **error_r)
+{
+	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
+	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
+	MDB_txn *txn;
+	MDB_dbi dbi = 0;
+	int ret, rc;
+
+	for (unsigned int i = 0; i < nr; i++) {
+		if ((ret = retained_encode(&r[i], key, sizeof(key), val,
+					   sizeof(val), error_r)) <= 0)
+			return ret;
+	}
+	if (nr == 0 && nev == 0)
+		return 1;
+	if (dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (nr > 0 && retention_dbi(txn, 1, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	for (unsigned int i = 0; i < nr; i++) {
+		MDB_val k, v;
+
+		(void)retained_encode(&r[i], key, sizeof(key), val,
+				      sizeof(val), error_r);
+		k = dir_val(key);
+		v = dir_val(val);
+		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
+			mdb_txn_abort(txn);
+			return dir_fail(error_r, "retention put", rc);
+		}
+	}
+	for (unsigned int i = 0; i < nev; i++) {
+		if (audit_put_txn(dir, txn, &ev[i], error_r) < 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+	}
+	return dir_commit(txn, error_r);
+}

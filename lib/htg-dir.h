@@ -179,6 +179,13 @@ int htg_dir_retained_iter(struct htg_dir *dir, const char *account,
 			  htg_retained_cb *cb, void *ctx,
 			  const char **error_r);
 
+/* Retention records and audit events in one transaction (one sync):
+   all or none. */
+int htg_dir_pickup_commit(struct htg_dir *dir,
+			  const struct htg_retained *r, unsigned int nr,
+			  const struct htg_audit_event *ev, unsigned int nev,
+			  const char **error_r);
+
 /* Deletes audit events older than before_us; *count_r = how many. */
 int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
 			 unsigned long *count_r, const char **error_r);
