@@ -469,6 +469,15 @@ static void htg_mail_expunge(struct mail *_mail)
 		if (ht->retention == NULL)
 			ht->retention = htg_retention_new();
 		if (htg_retention_keep(ht->retention, _mail, &error) < 0) {
+			enum mail_error err;
+
+			(void)mailbox_get_last_error(_mail->box, &err);
+			if (_mail->expunged || err == MAIL_ERROR_EXPUNGED) {
+				/* another session expunged (and kept) it
+				   first: nothing left to keep or delete */
+				hmail->super.expunge(_mail);
+				return;
+			}
 			e_error(user->event, "htg: keeping a copy of uid %u "
 				"failed: %s", _mail->uid, error);
 			ht->retention_failed = TRUE;
