@@ -18,22 +18,39 @@
 /*
 /*	deliver	an LMTP delivery saved a message (after the commit, with
 /*		the UID the mailbox assigned).
-/*	retr	a POP3 RETR or TOP opened a message body. pop3 tells a
-/*		retrieval from a size scan by the reason it passes when it
-/*		opens the stream ("RETR", "TOP"); everything else (sizes,
-/*		UIDL, header parsing) is not a retrieval.
+/*	retr	a POP3 RETR opened a message body.
+/*	top	a POP3 TOP opened a message. pop3 tells a retrieval from a
+/*		size scan by the reason it passes when it opens the stream
+/*		("RETR", "TOP"); everything else (sizes, UIDL, header
+/*		parsing, our own retention copy) is not a retrieval.
 /*	dele	a POP3 session expunged a message at QUIT, recorded only
 /*		once the expunge is committed. A dropped connection
 /*		expunges nothing (RFC 1939 section 6) and records nothing.
 /*	expunge	any other expunge (autoexpunge, a non-POP3 service).
 /*
+/*	Retention (issue 5.3): before POP3's QUIT expunges a message, a
+/*	copy is kept with its own deadline (htg-retention.c). If keeping
+/*	any copy fails, the whole QUIT transaction is rolled back: nothing
+/*	is expunged and the client gets -ERR. htgctl retention lists,
+/*	restores and purges the copies.
+/*
 /*	Each event carries the account (the mail user, which the htg
 /*	userdb has renamed to the account login), the Message-ID header,
 /*	the message size (virtual size, CRLF line ends, as POP3 reports it),
-/*	the UID, the remote address and the session id.
+/*	the UID, the remote address, the TLS version (userdb field htg_tls,
+/*	which the pop3-login plugin forwards) and the session id.
 /*
-/*	A failed append is logged and never fails the mail operation: the
-/*	message has been delivered or read either way.
+/*	Durability (issue 5.4): events are written in as few LMDB commits
+/*	(each synced to disk) as the guarantees allow. RETR/TOP events
+/*	are kept in memory and written with the next transaction commit -
+/*	POP3 commits at QUIT before it answers, together with the
+/*	retention records of the DELEd messages - or when the session
+/*	ends without QUIT. dele/deliver/expunge events are written in one
+/*	commit right after the mailbox commit. So a crash loses no event
+/*	of a completed session; only a crash of the pop3 process itself
+/*	loses the retrievals of the session it was serving. A failed write
+/*	is logged and never fails the mail operation (except a failed
+/*	retention record, which cancels the expunge).
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
@@ -42,6 +59,7 @@
 #include "array.h"
 #include "istream.h"
 #include "net.h"
+#include "time-util.h"
 #include "seq-range-array.h"
 #include "module-context.h"
 #include "mail-user.h"
@@ -49,6 +67,8 @@
 #include "mail-storage-hooks.h"
 
 #include "htg-dc-dir.h"
+#include "htg-retention.h"
+#include "htg-legacy-lock.h"
 #include "htg-plugin.h"
 
 #include <string.h>
@@ -62,6 +82,9 @@
 
 struct htg_user {
 	union mail_user_module_context module_ctx;
+	/* RETR/TOP events, written with the next commit (QUIT) or at the
+	   end of the session, whichever comes first */
+	ARRAY(struct htg_audit_event) retrievals;
 };
 
 /* events waiting for their transaction to commit */
@@ -73,6 +96,9 @@ struct htg_pending {
 struct htg_transaction {
 	union mailbox_transaction_module_context module_ctx;
 	ARRAY(struct htg_pending) pending;
+	/* POP3 QUIT: copies kept before the expunge */
+	struct htg_retention *retention;
+	bool retention_failed;
 };
 
 const char *htg_plugin_version = DOVECOT_ABI_VERSION;
@@ -93,6 +119,18 @@ static void htg_copy_str(char *dst, size_t size, const char *src)
 	(void)i_strocpy(dst, src, size);
 }
 
+/* The session's TLS protocol as the login process saw it; "TLS" when
+   the session was encrypted but the version did not reach us (an auth
+   module without the htg_tls field). Empty for LMTP. */
+static void htg_event_tls(struct htg_audit_event *ev, struct mail_user *user)
+{
+	const char *tls = mail_user_plugin_getenv(user, "htg_tls");
+
+	if ((tls == NULL || *tls == '\0') && user->conn.ssl_secured)
+		tls = "TLS";
+	htg_copy_str(ev->tls, sizeof(ev->tls), tls);
+}
+
 /* Describe mail for the audit; never fails (missing values stay empty). */
 static void
 htg_event_fill(struct htg_audit_event *ev, const char *event,
@@ -102,7 +140,11 @@ htg_event_fill(struct htg_audit_event *ev, const char *event,
 	const char *msgid = NULL;
 	uoff_t size;
 
+	struct timeval now;
+
 	i_zero(ev);
+	i_gettimeofday(&now);
+	ev->time_us = (int64_t)now.tv_sec * 1000000 + now.tv_usec;
 	htg_copy_str(ev->event, sizeof(ev->event), event);
 	htg_copy_str(ev->account, sizeof(ev->account), user->username);
 	if (mail_get_first_header(mail, "Message-ID", &msgid) > 0)
@@ -116,19 +158,51 @@ htg_event_fill(struct htg_audit_event *ev, const char *event,
 		htg_copy_str(ev->remote, sizeof(ev->remote),
 			     net_ip2addr(user->conn.remote_ip));
 	htg_copy_str(ev->session, sizeof(ev->session), user->session_id);
+	htg_event_tls(ev, user);
 }
 
-static void htg_event_append(struct mail_user *user,
-			     const struct htg_audit_event *ev)
+/* n events in one directory commit (one sync). */
+static void htg_events_write(struct mail_user *user,
+			     const struct htg_audit_event *ev, unsigned int n)
 {
 	struct htg_dir *dir;
 	const char *error;
 
+	if (n == 0)
+		return;
 	if (htg_dc_dir_get(&dir, &error) < 0 ||
-	    htg_dir_audit_append(dir, ev, &error) < 0) {
-		e_error(user->event, "htg: audit %s uid=%u not recorded: %s",
-			ev->event, ev->uid, error);
+	    htg_dir_pickup_commit(dir, NULL, 0, ev, n, &error) <= 0) {
+		e_error(user->event, "htg: %u audit events (%s uid=%u ...) "
+			"not recorded: %s", n, ev->event, ev->uid, error);
 	}
+}
+
+static const struct htg_audit_event *
+htg_user_retrievals(struct mail_user *user, unsigned int *count_r)
+{
+	struct htg_user *huser = HTG_USER_CONTEXT(user);
+
+	*count_r = huser == NULL ? 0 : array_count(&huser->retrievals);
+	return *count_r == 0 ? NULL : array_front(&huser->retrievals);
+}
+
+static void htg_user_retrievals_clear(struct mail_user *user)
+{
+	struct htg_user *huser = HTG_USER_CONTEXT(user);
+
+	if (huser != NULL)
+		array_clear(&huser->retrievals);
+}
+
+/* Write the buffered RETR/TOP events now. */
+static void htg_user_flush(struct mail_user *user)
+{
+	const struct htg_audit_event *ev;
+	unsigned int n;
+
+	ev = htg_user_retrievals(user, &n);
+	htg_events_write(user, ev, n);
+	htg_user_retrievals_clear(user);
 }
 
 /* --- transactions: events that count only once committed ---------------- */
@@ -162,6 +236,8 @@ static void htg_txn_free(struct htg_transaction **_ht)
 	*_ht = NULL;
 	if (array_is_created(&ht->pending))
 		array_free(&ht->pending);
+	if (ht->retention != NULL)
+		htg_retention_free(&ht->retention);
 	i_free(ht);
 }
 
@@ -179,6 +255,31 @@ htg_transaction_begin(struct mailbox *box, enum mailbox_transaction_flags flags,
 	return t;
 }
 
+/* Before the expunge commits: every kept copy recorded with the
+   session's retrievals (one commit), or FALSE. */
+static bool
+htg_retention_prepare(struct htg_transaction *ht, struct mail_user *user,
+		      const char **error_r)
+{
+	const struct htg_audit_event *ev;
+	unsigned int n;
+
+	if (ht->retention == NULL) {
+		htg_user_flush(user);
+		return TRUE;
+	}
+	ev = htg_user_retrievals(user, &n);
+	if (ht->retention_failed) {
+		*error_r = "a copy could not be kept";
+	} else if (htg_retention_record(ht->retention, user, ev, n,
+					error_r) == 0) {
+		htg_user_retrievals_clear(user);
+		return TRUE;
+	}
+	htg_retention_forget(ht->retention, user);
+	return FALSE;
+}
+
 static int
 htg_transaction_commit(struct mailbox_transaction_context *t,
 		       struct mail_transaction_commit_changes *changes_r)
@@ -186,25 +287,44 @@ htg_transaction_commit(struct mailbox_transaction_context *t,
 	union mailbox_module_context *hbox = HTG_CONTEXT(t->box);
 	struct htg_transaction *ht = HTG_CONTEXT(t);
 	struct mail_user *user = t->box->storage->user;
+	struct mailbox *box = t->box;
+	struct htg_audit_event *evs;
 	struct htg_pending *p;
 	struct seq_range_iter iter;
-	unsigned int n = 0;
+	unsigned int n = 0, i = 0;
+	const char *error;
 	uint32_t uid;
 	int ret;
 
+	if (ht != NULL && !htg_retention_prepare(ht, user, &error)) {
+		/* no durable copy: expunge nothing (issue 5.3) */
+		e_error(user->event, "htg: retention failed, QUIT deletes "
+			"nothing: %s", error);
+		hbox->super.transaction_rollback(t);
+		htg_txn_free(&ht);
+		mail_storage_set_error(box->storage, MAIL_ERROR_TEMP,
+			"HTG: deleted messages could not be retained; "
+			"nothing was deleted, try again later");
+		return -1;
+	}
 	/* t is freed by the commit: keep what we need */
 	ret = hbox->super.transaction_commit(t, changes_r);
 	if (ht == NULL)
 		return ret;
+	if (ret < 0 && ht->retention != NULL)
+		htg_retention_forget(ht->retention, user);
 	if (ret == 0 && array_is_created(&ht->pending)) {
 		seq_range_array_iter_init(&iter, &changes_r->saved_uids);
+		evs = t_new(struct htg_audit_event, array_count(&ht->pending));
 		array_foreach_modifiable(&ht->pending, p) {
 			if (p->saved) {
 				if (seq_range_array_iter_nth(&iter, n++, &uid))
 					p->ev.uid = uid;
 			}
-			htg_event_append(user, &p->ev);
+			evs[i] = p->ev;
+			evs[i++].time_us = 0;	/* committed now */
 		}
+		htg_events_write(user, evs, i);
 	}
 	htg_txn_free(&ht);
 	return ret;
@@ -214,10 +334,14 @@ static void htg_transaction_rollback(struct mailbox_transaction_context *t)
 {
 	union mailbox_module_context *hbox = HTG_CONTEXT(t->box);
 	struct htg_transaction *ht = HTG_CONTEXT(t);
+	struct mail_user *user = t->box->storage->user;
 
 	hbox->super.transaction_rollback(t);
-	if (ht != NULL)
-		htg_txn_free(&ht);
+	if (ht == NULL)
+		return;
+	if (ht->retention != NULL)
+		htg_retention_forget(ht->retention, user);
+	htg_txn_free(&ht);
 }
 
 /* --- saving: LMTP deliveries --------------------------------------------- */
@@ -225,6 +349,32 @@ static void htg_transaction_rollback(struct mailbox_transaction_context *t)
 static bool htg_is_delivery(struct mailbox *box)
 {
 	return strcmp(box->storage->user->service, "lmtp") == 0;
+}
+
+/* Legacy profile: no delivery into a store a POP3 session holds. */
+static bool htg_delivery_deferred(struct mailbox *box)
+{
+	struct mail_user *user = box->storage->user;
+
+	if (!htg_is_delivery(box) ||
+	    !mail_user_plugin_getenv_bool(user, "htg_legacy_lock") ||
+	    !htg_legacy_lock_held(box))
+		return FALSE;
+	e_info(user->event, "htg: delivery deferred: a POP3 session holds "
+	       "the mailbox (legacy profile)");
+	mail_storage_set_error(box->storage, MAIL_ERROR_TEMP,
+		"Mailbox in use by a POP3 session, try again later");
+	return TRUE;
+}
+
+static int htg_save_begin(struct mail_save_context *ctx, struct istream *input)
+{
+	struct mailbox *box = ctx->transaction->box;
+	union mailbox_module_context *hbox = HTG_CONTEXT(box);
+
+	if (htg_delivery_deferred(box))
+		return -1;
+	return hbox->super.save_begin(ctx, input);
 }
 
 static int htg_save_finish(struct mail_save_context *ctx)
@@ -246,6 +396,11 @@ static int htg_copy(struct mail_save_context *ctx, struct mail *mail)
 	union mailbox_module_context *hbox = HTG_CONTEXT(ctx->transaction->box);
 	struct mailbox_transaction_context *t = ctx->transaction;
 
+	if (htg_delivery_deferred(t->box)) {
+		/* a failed copy must still free its save context */
+		mailbox_save_cancel(&ctx);
+		return -1;
+	}
 	if (hbox->super.copy(ctx, mail) < 0)
 		return -1;
 	/* LMTP saves with mailbox_save_using_mail(), which lands here */
@@ -256,11 +411,19 @@ static int htg_copy(struct mail_save_context *ctx, struct mail *mail)
 
 /* --- mails: retrievals and expunges --------------------------------------- */
 
-static bool htg_is_retrieval(const char *reason)
+/* The audit event of a stream opened for reason, or NULL when it is
+   not a retrieval: pop3 passes "RETR" or "TOP" to
+   mail_get_stream_because(); size scans, UIDL and our own retention
+   copy pass something else. */
+static const char *htg_retrieval_event(const char *reason)
 {
-	/* the reasons pop3 passes to mail_get_stream_because() */
-	return reason != NULL &&
-		(strcmp(reason, "RETR") == 0 || strcmp(reason, "TOP") == 0);
+	if (reason == NULL)
+		return NULL;
+	if (strcmp(reason, "RETR") == 0)
+		return "retr";
+	if (strcmp(reason, "TOP") == 0)
+		return "top";
+	return NULL;
 }
 
 static int
@@ -270,19 +433,21 @@ htg_mail_get_stream(struct mail *_mail, bool get_body,
 {
 	struct mail_private *mail = (struct mail_private *)_mail;
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
-	bool retrieval = get_body && htg_is_retrieval(mail->get_stream_reason);
+	const char *event = get_body ?
+		htg_retrieval_event(mail->get_stream_reason) : NULL;
+	struct htg_user *huser = HTG_USER_CONTEXT(_mail->box->storage->user);
 	struct htg_audit_event ev;
 	uoff_t offset;
 
 	if (hmail->super.get_stream(_mail, get_body, hdr_size, body_size,
 				    stream_r) < 0)
 		return -1;
-	if (retrieval) {
+	if (event != NULL && huser != NULL) {
 		/* reading the Message-ID may move the stream pop3 sends */
 		offset = (*stream_r)->v_offset;
-		htg_event_fill(&ev, "retr", _mail);
+		htg_event_fill(&ev, event, _mail);
 		i_stream_seek(*stream_r, offset);
-		htg_event_append(_mail->box->storage->user, &ev);
+		array_push_back(&huser->retrievals, &ev);
 	}
 	return 0;
 }
@@ -292,11 +457,33 @@ static void htg_mail_expunge(struct mail *_mail)
 	struct mail_private *mail = (struct mail_private *)_mail;
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
 	struct mail_user *user = _mail->box->storage->user;
-	const char *event = "expunge";
+	struct htg_transaction *ht = HTG_CONTEXT(_mail->transaction);
+	const char *event = "expunge", *error;
 
 	/* pop3 expunges only at QUIT, for messages the client DELEd */
-	if (!mail->autoexpunged && strcmp(user->service, "pop3") == 0)
+	if (!mail->autoexpunged && strcmp(user->service, "pop3") == 0 &&
+	    ht != NULL) {
 		event = "dele";
+		if (ht->retention_failed)
+			return;	/* the commit rolls everything back */
+		if (ht->retention == NULL)
+			ht->retention = htg_retention_new();
+		if (htg_retention_keep(ht->retention, _mail, &error) < 0) {
+			enum mail_error err;
+
+			(void)mailbox_get_last_error(_mail->box, &err);
+			if (_mail->expunged || err == MAIL_ERROR_EXPUNGED) {
+				/* another session expunged (and kept) it
+				   first: nothing left to keep or delete */
+				hmail->super.expunge(_mail);
+				return;
+			}
+			e_error(user->event, "htg: keeping a copy of uid %u "
+				"failed: %s", _mail->uid, error);
+			ht->retention_failed = TRUE;
+			return;
+		}
+	}
 	htg_txn_add(_mail->transaction, event, _mail, FALSE);
 	hmail->super.expunge(_mail);
 }
@@ -337,6 +524,7 @@ static void htg_mailbox_allocated(struct mailbox *box)
 	v->transaction_begin = htg_transaction_begin;
 	v->transaction_commit = htg_transaction_commit;
 	v->transaction_rollback = htg_transaction_rollback;
+	v->save_begin = htg_save_begin;
 	v->save_finish = htg_save_finish;
 	v->copy = htg_copy;
 	MODULE_CONTEXT_SET_SELF(box, htg_storage_module, hbox);
@@ -346,6 +534,9 @@ static void htg_user_deinit(struct mail_user *user)
 {
 	struct htg_user *huser = HTG_USER_CONTEXT(user);
 
+	/* a session without QUIT: its retrievals still count */
+	htg_user_flush(user);
+	array_free(&huser->retrievals);
 	htg_dc_dir_unref();
 	huser->module_ctx.super.deinit(user);
 }
@@ -372,6 +563,7 @@ static void htg_mail_user_created(struct mail_user *user)
 	htg_dc_dir_ref(path, 0);
 
 	huser = p_new(user->pool, struct htg_user, 1);
+	i_array_init(&huser->retrievals, 8);
 	huser->module_ctx.super = *v;
 	user->vlast = &huser->module_ctx.super;
 	v->deinit = htg_user_deinit;

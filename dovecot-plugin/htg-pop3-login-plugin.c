@@ -26,12 +26,18 @@
 /*
 /*	After HTG_PRE_TLS_MAX_REFUSED refused lines the connection is
 /*	closed, as pop3-login does after three unknown commands.
+/*
+/*	Once TLS is up, the negotiated protocol (e.g. "TLSv1.3") is added
+/*	to the fields forwarded to auth as forward_htg_tls; the htg userdb
+/*	hands it to the pop3 process as the setting htg_tls, where the
+/*	mail plugin writes it into every audit event (issue 5.4).
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
 
 #include "login-common.h"
 #include "istream.h"
+#include "iostream-ssl.h"
 #include "module-context.h"
 #include "str.h"
 #include "str-sanitize.h"
@@ -54,6 +60,7 @@ struct htg_login_client {
 	union login_client_module_context module_ctx;
 	unsigned int refused;
 	bool in_pre_tls_capa;
+	bool tls_forwarded;
 };
 
 /* Dovecot's module loader checks these two symbols: the plugin is for
@@ -132,8 +139,19 @@ static bool htg_input_next_cmd(struct client *client)
 	char cmd[HTG_POP3_CMD_MAX];
 	size_t size;
 
-	if (htg_client_has_tls(client))
+	if (htg_client_has_tls(client)) {
+		/* right after STLS the loop asks again while the handshake
+		   is still running: the protocol is known from the first
+		   command sent over TLS on */
+		const char *proto = hclient->tls_forwarded ? NULL :
+			ssl_iostream_get_protocol_name(client->ssl_iostream);
+
+		if (proto != NULL) {
+			hclient->tls_forwarded = TRUE;
+			client_add_forward_field(client, "htg_tls", proto);
+		}
 		return hclient->module_ctx.super.input_next_cmd(client);
+	}
 
 	/* Judge only complete lines: handing pop3-login a partial line
 	   would let it remember a command word (e.g. "AUTH ") that we never

@@ -21,6 +21,14 @@
 /*	mail to it is kept rather than bounced back to the government.
 /*
 /*	Not cached (no cache key) and synchronous, as the passdb.
+/*
+/*	An account with the legacy profile flag (HTG_ACCOUNT_LEGACY_LOCK)
+/*	gets pop3_lock_session=yes and htg_legacy_lock=yes: one POP3
+/*	session at a time, and LMTP deferred while it runs.
+/*
+/*	When the login process forwarded the TLS protocol of the session
+/*	(forward_htg_tls, set by the htg pop3-login plugin), the reply
+/*	carries it as the field htg_tls: the mail plugin audits it.
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
@@ -49,6 +57,17 @@ htg_userdb_resolve(struct htg_dir *dir, const char *key,
 	return htg_dir_account_get(dir, owner, acct_r, error_r);
 }
 
+static void htg_userdb_forward_tls(struct auth_request *request)
+{
+	const char *tls;
+
+	if (request->fields.extra_fields == NULL)
+		return;
+	tls = auth_fields_find(request->fields.extra_fields, "forward_htg_tls");
+	if (tls != NULL && *tls != '\0')
+		auth_request_set_userdb_field(request, "htg_tls", tls);
+}
+
 static void
 htg_userdb_lookup(struct auth_request *request, userdb_callback_t *callback)
 {
@@ -74,6 +93,12 @@ htg_userdb_lookup(struct auth_request *request, userdb_callback_t *callback)
 		return;
 	}
 	auth_request_set_userdb_field(request, "user", t_strdup(acct.user));
+	if ((acct.flags & HTG_ACCOUNT_LEGACY_LOCK) != 0) {
+		/* legacy Digipoort profile (001 1.2), see htg-legacy-lock.h */
+		auth_request_set_userdb_field(request, "pop3_lock_session", "yes");
+		auth_request_set_userdb_field(request, "htg_legacy_lock", "yes");
+	}
+	htg_userdb_forward_tls(request);
 	callback(USERDB_RESULT_OK, request);
 }
 

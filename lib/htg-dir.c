@@ -50,13 +50,11 @@
 
 enum dir_db {
 	DB_ACCOUNTS, DB_ADDRESSES, DB_DOMAINS, DB_FLOWS, DB_GRANTS, DB_AUDIT,
-	DB_MSGIDS,
 	DB_COUNT
 };
 
 static const char *const dir_db_names[DB_COUNT] = {
-	"accounts", "addresses", "domains", "flows", "grants", "audit",
-	"msgids"
+	"accounts", "addresses", "domains", "flows", "grants", "audit"
 };
 
 struct htg_dir {
@@ -981,6 +979,15 @@ int htg_dir_audit_iter(struct htg_dir *dir, const char *account,
 
 #define MSGID_KEY_LEN 32	/* SHA-256 */
 
+/* Table "msgids", opened (and created) in the writer's transaction: a
+   directory made before it existed stays readable by every reader. */
+static int msgid_dbi(MDB_txn *txn, MDB_dbi *dbi_r, const char **error_r)
+{
+	int rc = mdb_dbi_open(txn, "msgids", MDB_CREATE, dbi_r);
+
+	return rc == 0 ? 0 : dir_fail(error_r, "msgids table", rc);
+}
+
 static int msgid_key(const char *account, const char *msgid,
 		     unsigned char key[MSGID_KEY_LEN], const char **error_r)
 {
@@ -1008,6 +1015,7 @@ int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
 	char user[HTG_USER_MAX], val[32];
 	MDB_val k = { sizeof(kb), kb }, v;
 	MDB_txn *txn;
+	MDB_dbi dbi;
 	int rc;
 
 	if (!htg_dir_normalise(account, user, sizeof(user)))
@@ -1015,9 +1023,13 @@ int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
 	if (msgid_key(user, msgid, kb, error_r) < 0 ||
 	    dir_wtxn(dir, &txn, error_r) < 0)
 		return -1;
+	if (msgid_dbi(txn, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
 	/* check and record in one write transaction: of two concurrent
 	   messages with the same Message-ID exactly one wins */
-	rc = mdb_get(txn, dir->dbi[DB_MSGIDS], &k, &v);
+	rc = mdb_get(txn, dbi, &k, &v);
 	if (rc == 0 && v.mv_size < sizeof(val)) {
 		memcpy(val, v.mv_data, v.mv_size);
 		val[v.mv_size] = '\0';
@@ -1032,7 +1044,7 @@ int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
 	snprintf(val, sizeof(val), "%lld", (long long)(now + window_s));
 	v.mv_size = strlen(val);
 	v.mv_data = val;
-	if ((rc = mdb_put(txn, dir->dbi[DB_MSGIDS], &k, &v, 0)) != 0) {
+	if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
 		mdb_txn_abort(txn);
 		return dir_fail(error_r, "msgid put", rc);
 	}
@@ -1046,6 +1058,7 @@ int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
 	char user[HTG_USER_MAX];
 	MDB_val k = { sizeof(kb), kb };
 	MDB_txn *txn;
+	MDB_dbi dbi;
 	int rc;
 
 	if (!htg_dir_normalise(account, user, sizeof(user)))
@@ -1053,7 +1066,11 @@ int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
 	if (msgid_key(user, msgid, kb, error_r) < 0 ||
 	    dir_wtxn(dir, &txn, error_r) < 0)
 		return -1;
-	rc = mdb_del(txn, dir->dbi[DB_MSGIDS], &k, NULL);
+	if (msgid_dbi(txn, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	rc = mdb_del(txn, dbi, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
 		return dir_fail(error_r, "msgid delete", rc);
@@ -1067,13 +1084,18 @@ int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
+	MDB_dbi dbi;
 	char val[32];
 	long purged = 0;
 	int rc, op = MDB_FIRST;
 
 	if (dir_wtxn(dir, &txn, error_r) < 0)
 		return -1;
-	if ((rc = mdb_cursor_open(txn, dir->dbi[DB_MSGIDS], &cur)) != 0) {
+	if (msgid_dbi(txn, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
 		mdb_txn_abort(txn);
 		return dir_fail(error_r, "cursor", rc);
 	}
@@ -1096,5 +1118,392 @@ int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 	}
 	if (purged_r != NULL)
 		*purged_r = purged;
+	return dir_commit(txn, error_r);
+}
+
+/* --- appended: account flags -------------------------------------------- */
+
+int htg_dir_account_set_flags(struct htg_dir *dir, const char *user,
+			      uint32_t set, uint32_t clear,
+			      const char **error_r)
+{
+	char key[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
+	struct htg_account a;
+	MDB_txn *txn;
+	int ret;
+
+	NORMALISE(user, key, "user");
+	if (dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	ret = dir_get(dir, txn, DB_ACCOUNTS, key, rec, sizeof(rec), error_r);
+	if (ret <= 0) {
+		mdb_txn_abort(txn);
+		if (ret == 0)
+			*error_r = dir_err("no such account: %s", key);
+		return ret;
+	}
+	if (account_decode(key, rec, &a) < 0) {
+		mdb_txn_abort(txn);
+		*error_r = dir_err("directory: corrupt account record for %s",
+				   key);
+		return -1;
+	}
+	a.flags = (a.flags | set) & ~clear;
+	account_encode(&a, rec, sizeof(rec));
+	if (dir_put(dir, txn, DB_ACCOUNTS, key, rec, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	return dir_commit(txn, error_r);
+}
+
+/* --- appended: retention records ------------------------------------------
+   Table "retention": "account<TAB>id" ->
+   "retained<TAB>deadline<TAB>size<TAB>uid<TAB>message_id<TAB>path<TAB>restore_to".
+   The table is opened per transaction, not in htg_dir_open(): a reader
+   (e.g. Dovecot's auth process, whose module every lab shares) must keep
+   opening directories that were created before the table existed. */
+
+#define DB_RETENTION_NAME "retention"
+
+/* 1 opened, 0 table missing (read transaction), -1 error */
+static int retention_dbi(MDB_txn *txn, int create, MDB_dbi *dbi_r,
+			 const char **error_r)
+{
+	int rc = mdb_dbi_open(txn, DB_RETENTION_NAME, create ? MDB_CREATE : 0,
+			      dbi_r);
+
+	if (rc == MDB_NOTFOUND && !create)
+		return 0;
+	return rc == 0 ? 1 : dir_fail(error_r, "retention table", rc);
+}
+
+static int retained_encode(const struct htg_retained *r, char *key,
+			   size_t ksize, char *val, size_t vsize,
+			   const char **error_r)
+{
+	char acct[HTG_USER_MAX], mid[HTG_USER_MAX];
+	size_t i;
+	int n;
+
+	if (!htg_dir_normalise(r->account, acct, sizeof(acct)) ||
+	    r->id[0] == '\0' || strpbrk(r->id, "\t\r\n") != NULL ||
+	    strpbrk(r->path, "\t\r\n") != NULL ||
+	    strpbrk(r->restore_to, "\t\r\n") != NULL) {
+		*error_r = "invalid retention record";
+		return 0;
+	}
+	for (i = 0; r->message_id[i] != '\0' && i + 1 < sizeof(mid); i++) {
+		char c = r->message_id[i];
+		mid[i] = (c == '\t' || c == '\r' || c == '\n') ? ' ' : c;
+	}
+	mid[i] = '\0';
+	n = snprintf(key, ksize, "%s\t%s", acct, r->id);
+	if (n < 0 || (size_t)n >= ksize)
+		goto toolong;
+	n = snprintf(val, vsize, "%lld\t%lld\t%llu\t%u\t%s\t%s\t%s",
+		     (long long)r->retained, (long long)r->deadline,
+		     (unsigned long long)r->size, r->uid, mid, r->path,
+		     r->restore_to);
+	if (n < 0 || (size_t)n >= vsize)
+		goto toolong;
+	return 1;
+toolong:
+	*error_r = "retention record too long";
+	return 0;
+}
+
+static int retained_decode(const MDB_val *k, const MDB_val *v,
+			   struct htg_retained *r)
+{
+	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
+	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
+	char *f[7], *p, *tab;
+	long long retained, deadline;
+	unsigned long long size;
+	unsigned int uid;
+	int i;
+
+	if (!val_str(k, key, sizeof(key)) || !val_str(v, val, sizeof(val)) ||
+	    (tab = strchr(key, '\t')) == NULL)
+		return -1;
+	*tab = '\0';
+	memset(r, 0, sizeof(*r));
+	p = val;
+	for (i = 0; i < 7; i++) {
+		f[i] = p;
+		if (i < 6) {
+			if ((p = strchr(p, '\t')) == NULL)
+				return -1;
+			*p++ = '\0';
+		}
+	}
+	if (sscanf(f[0], "%lld", &retained) != 1 ||
+	    sscanf(f[1], "%lld", &deadline) != 1 ||
+	    sscanf(f[2], "%llu", &size) != 1 || sscanf(f[3], "%u", &uid) != 1)
+		return -1;
+	if (strlen(key) >= sizeof(r->account) ||
+	    strlen(tab + 1) >= sizeof(r->id) ||
+	    strlen(f[4]) >= sizeof(r->message_id) ||
+	    strlen(f[5]) >= sizeof(r->path) ||
+	    strlen(f[6]) >= sizeof(r->restore_to))
+		return -1;
+	strcpy(r->account, key);
+	strcpy(r->id, tab + 1);
+	r->retained = retained;
+	r->deadline = deadline;
+	r->size = size;
+	r->uid = uid;
+	strcpy(r->message_id, f[4]);
+	strcpy(r->path, f[5]);
+	strcpy(r->restore_to, f[6]);
+	return 0;
+}
+
+int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
+			 unsigned int n, const char **error_r)
+{
+	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
+	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int ret, rc;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if ((ret = retained_encode(&r[i], key, sizeof(key), val,
+					   sizeof(val), error_r)) <= 0)
+			return ret;
+	}
+	if (dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (retention_dbi(txn, 1, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		MDB_val k, v;
+
+		(void)retained_encode(&r[i], key, sizeof(key), val,
+				      sizeof(val), error_r);
+		k = dir_val(key);
+		v = dir_val(val);
+		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
+			mdb_txn_abort(txn);
+			return dir_fail(error_r, "retention put", rc);
+		}
+	}
+	return dir_commit(txn, error_r);
+}
+
+int htg_dir_retained_del(struct htg_dir *dir, const char *account,
+			 const char *id, const char **error_r)
+{
+	char acct[HTG_USER_MAX], key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k;
+	int rc;
+
+	NORMALISE(account, acct, "user");
+	if (snprintf(key, sizeof(key), "%s\t%s", acct, id) >= (int)sizeof(key))
+		return 0;
+	if (dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (retention_dbi(txn, 1, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	k = dir_val(key);
+	rc = mdb_del(txn, dbi, &k, NULL);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		*error_r = dir_err("no retained copy %s for %s", id, acct);
+		return 0;
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "retention delete", rc);
+	}
+	return dir_commit(txn, error_r);
+}
+
+int htg_dir_retained_iter(struct htg_dir *dir, const char *account,
+			  htg_retained_cb *cb, void *ctx,
+			  const char **error_r)
+{
+	char acct[HTG_USER_MAX];
+	struct htg_retained r;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	size_t alen = 0;
+	int rc, op = MDB_FIRST, ret;
+
+	if (account != NULL) {
+		NORMALISE(account, acct, "user");
+		alen = strlen(acct);
+		k = dir_val(acct);
+		op = MDB_SET_RANGE;
+	}
+	if (dir_rtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if ((ret = retention_dbi(txn, 0, &dbi, error_r)) <= 0) {
+		mdb_txn_abort(txn);
+		return ret < 0 ? -1 : 1;	/* no table: nothing kept */
+	}
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "cursor", rc);
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (account != NULL &&
+		    (k.mv_size <= alen || memcmp(k.mv_data, acct, alen) != 0 ||
+		     ((char *)k.mv_data)[alen] != '\t'))
+			break;
+		if (retained_decode(&k, &v, &r) < 0)
+			continue;	/* skip a corrupt row */
+		if (cb(&r, ctx) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return dir_fail(error_r, "scan", rc);
+	return 1;
+}
+
+/* --- appended: audit expiry ------------------------------------------------ */
+
+int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
+			 unsigned long *count_r, const char **error_r)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, op = MDB_FIRST;
+
+	*count_r = 0;
+	if (dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, dir->dbi[DB_AUDIT], &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "cursor", rc);
+	}
+	/* keys start with the big-endian time: oldest first */
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		const unsigned char *kb = k.mv_data;
+		int64_t t = 0;
+
+		op = MDB_NEXT;
+		if (k.mv_size != 16)
+			continue;
+		for (int i = 0; i < 8; i++)
+			t = (int64_t)(((uint64_t)t << 8) | kb[i]);
+		if (t >= before_us)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*count_r)++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return dir_fail(error_r, "audit expire", rc);
+	}
+	return dir_commit(txn, error_r);
+}
+
+/* --- appended: audit events and retention records in one commit ----------
+   One LMDB commit (one fsync) for what a POP3 QUIT or an LMTP transaction
+   produces, instead of one per event. The encoding is the one
+   htg_dir_audit_append() writes. */
+
+static int audit_put_txn(struct htg_dir *dir, MDB_txn *txn,
+			 const struct htg_audit_event *ev, const char **error_r)
+{
+	unsigned char kb[16];
+	char rec[2048], num[64];
+	size_t pos = 0;
+	int64_t t = ev->time_us;
+	uint32_t pid = (uint32_t)getpid(), seq;
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc;
+
+	if (t == 0) {
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		t = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	}
+	seq = __atomic_add_fetch(&dir->audit_seq, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 8; i++)
+		kb[i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++) {
+		kb[8 + i] = (unsigned char)(pid >> (24 - 8 * i));
+		kb[12 + i] = (unsigned char)(seq >> (24 - 8 * i));
+	}
+	audit_field(rec, &pos, sizeof(rec), ev->event);
+	audit_field(rec, &pos, sizeof(rec), ev->account);
+	audit_field(rec, &pos, sizeof(rec), ev->message_id);
+	snprintf(num, sizeof(num), "%" PRIu64, ev->size);
+	audit_field(rec, &pos, sizeof(rec), num);
+	snprintf(num, sizeof(num), "%" PRIu32, ev->uid);
+	audit_field(rec, &pos, sizeof(rec), num);
+	audit_field(rec, &pos, sizeof(rec), ev->queue_id);
+	audit_field(rec, &pos, sizeof(rec), ev->rule);
+	audit_field(rec, &pos, sizeof(rec), ev->remote);
+	audit_field(rec, &pos, sizeof(rec), ev->tls);
+	audit_field(rec, &pos, sizeof(rec), ev->session);
+	v.mv_size = pos > 0 ? pos - 1 : 0;	/* drop the last tab */
+	v.mv_data = rec;
+	if ((rc = mdb_put(txn, dir->dbi[DB_AUDIT], &k, &v, 0)) != 0)
+		return dir_fail(error_r, "audit put", rc);
+	return 0;
+}
+
+int htg_dir_pickup_commit(struct htg_dir *dir,
+			  const struct htg_retained *r, unsigned int nr,
+			  const struct htg_audit_event *ev, unsigned int nev,
+			  const char **error_r)
+{
+	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
+	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
+	MDB_txn *txn;
+	MDB_dbi dbi = 0;
+	int ret, rc;
+
+	for (unsigned int i = 0; i < nr; i++) {
+		if ((ret = retained_encode(&r[i], key, sizeof(key), val,
+					   sizeof(val), error_r)) <= 0)
+			return ret;
+	}
+	if (nr == 0 && nev == 0)
+		return 1;
+	if (dir_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (nr > 0 && retention_dbi(txn, 1, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	for (unsigned int i = 0; i < nr; i++) {
+		MDB_val k, v;
+
+		(void)retained_encode(&r[i], key, sizeof(key), val,
+				      sizeof(val), error_r);
+		k = dir_val(key);
+		v = dir_val(val);
+		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
+			mdb_txn_abort(txn);
+			return dir_fail(error_r, "retention put", rc);
+		}
+	}
+	for (unsigned int i = 0; i < nev; i++) {
+		if (audit_put_txn(dir, txn, &ev[i], error_r) < 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+	}
 	return dir_commit(txn, error_r);
 }

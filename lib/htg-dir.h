@@ -37,6 +37,7 @@
 #define HTG_DEFAULT_MAX_SIZE 52428800ULL	/* 004 / 002: SIZE 52428800 */
 
 #define HTG_ACCOUNT_DISABLED 0x01
+#define HTG_ACCOUNT_LEGACY_LOCK 0x02	/* 001: POP3 session locks the store */
 
 struct htg_dir;
 
@@ -166,5 +167,52 @@ int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
 /* delete expired records */
 int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			const char **error_r);
+/* --- appended: account flags, retention records, audit expiry --- */
+
+/* Set and clear HTG_ACCOUNT_* flags (e.g. disable/enable a login). */
+int htg_dir_account_set_flags(struct htg_dir *dir, const char *user,
+			      uint32_t set, uint32_t clear,
+			      const char **error_r);
+
+#define HTG_RETAINED_ID_MAX 64
+#define HTG_PATH_MAX 512
+
+/* A copy kept after POP3 DELE (table "retention", created on first use:
+   directories made by an older htgctl lack it and read as empty). */
+struct htg_retained {
+	char account[HTG_USER_MAX];
+	char id[HTG_RETAINED_ID_MAX];	/* unique per account */
+	int64_t retained;		/* unix time the copy was made */
+	int64_t deadline;		/* unix time it may be purged */
+	char message_id[HTG_USER_MAX];
+	uint64_t size;
+	uint32_t uid;			/* UID it had in the inbox */
+	char path[HTG_PATH_MAX];	/* the kept copy (a file) */
+	char restore_to[HTG_PATH_MAX];	/* the inbox Maildir, "" if none */
+};
+
+typedef int htg_retained_cb(const struct htg_retained *r, void *ctx);
+
+/* Adds n records in one transaction (all or none). */
+int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
+			 unsigned int n, const char **error_r);
+/* 1 deleted, 0 no such record */
+int htg_dir_retained_del(struct htg_dir *dir, const char *account,
+			 const char *id, const char **error_r);
+/* account NULL = all accounts */
+int htg_dir_retained_iter(struct htg_dir *dir, const char *account,
+			  htg_retained_cb *cb, void *ctx,
+			  const char **error_r);
+
+/* Retention records and audit events in one transaction (one sync):
+   all or none. */
+int htg_dir_pickup_commit(struct htg_dir *dir,
+			  const struct htg_retained *r, unsigned int nr,
+			  const struct htg_audit_event *ev, unsigned int nev,
+			  const char **error_r);
+
+/* Deletes audit events older than before_us; *count_r = how many. */
+int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
+			 unsigned long *count_r, const char **error_r);
 
 #endif

@@ -169,6 +169,30 @@ static void test_audit(void)
 	test_end();
 }
 
+static void test_msgids(void)
+{
+	struct htg_dir *dir = open_dir(0);
+	const char *error;
+	long purged = -1;
+
+	test_begin("Message-ID claims: per account, window, release, purge");
+	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<1@x>", 100, 1000, &error) == 1);
+	test_assert(htg_dir_msgid_claim(dir, "A@B.NL", "<1@x>", 100, 1050, &error) == 0);
+	test_assert(htg_dir_msgid_claim(dir, "c@d.nl", "<1@x>", 100, 1050, &error) == 1);
+	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<2@x>", 100, 1050, &error) == 1);
+	/* after the window the id may be used again */
+	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<1@x>", 100, 1101, &error) == 1);
+	test_assert(htg_dir_msgid_release(dir, "a@b.nl", "<2@x>", &error) == 1);
+	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<2@x>", 100, 1102, &error) == 1);
+	/* at 1160: c@d.nl's <1@x> (expiry 1150) is purged, the rest stay */
+	test_assert(htg_dir_msgid_purge(dir, 1160, &purged, &error) == 1);
+	test_assert(purged == 1);
+	test_assert(htg_dir_msgid_claim(dir, "c@d.nl", "<1@x>", 100, 1160, &error) == 1);
+	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<1@x>", 100, 1160, &error) == 0);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 static void test_passwd(void)
 {
 	char hash[HTG_HASH_MAX], hash2[HTG_HASH_MAX];
@@ -196,6 +220,7 @@ int main(void)
 	test_accounts();
 	test_addresses_flows_grants();
 	test_audit();
+	test_msgids();
 	test_passwd();
 	ret = test_exit();
 	{

@@ -8,6 +8,8 @@
 /*		[--retention-days N] [--max-size BYTES]
 /*	htgctl [-d DIR] account passwd USER --password-stdin
 /*	htgctl [-d DIR] account del USER
+/*	htgctl [-d DIR] account disable|enable USER
+/*	htgctl [-d DIR] account profile USER legacy|standard
 /*	htgctl [-d DIR] account list [--json]
 /*	htgctl [-d DIR] address add ADDRESS USER
 /*	htgctl [-d DIR] address del ADDRESS
@@ -18,9 +20,14 @@
 /*	htgctl [-d DIR] grant USER FLOW
 /*	htgctl [-d DIR] revoke USER FLOW
 /*	htgctl [-d DIR] grant list [--json]
-/*	htgctl [-d DIR] audit [USER] [--json]
+/*	htgctl [-d DIR] audit [USER] [--json] [--event E] [--message-id ID]
+/*		[--since T] [--until T]
+/*	htgctl [-d DIR] audit expire --days N [--now T]
 /*	htgctl [-d DIR] retention list USER [--json]
 /*	htgctl [-d DIR] retention restore USER MESSAGE-ID
+/*	htgctl [-d DIR] retention purge [USER] [--now T]
+/*	htgctl [-d DIR] hygiene [USER] [--json] [--days N] [--retain]
+/*		[--now T] [--mail-root DIR]
 /* DESCRIPTION
 /*	htgctl writes and reads the LMDB directory that htg-policyd,
 /*	htg-milter and the Dovecot modules read live: a change is in effect
@@ -53,20 +60,19 @@
 
 #include "htg-dir.h"
 #include "htg-passwd.h"
+#include "htgctl.h"
 
-#define EXIT_REFUSED 1
-#define EXIT_USAGE 2
+const char *dir_path;
+int opt_json;
 
-static const char *dir_path;
-static int opt_json;
-
-static void usage(void) __attribute__((noreturn));
-static void usage(void)
+void usage(void)
 {
 	fputs("usage: htgctl [-d DIR] account add USER [--password-stdin] "
 	      "[--retention-days N] [--max-size BYTES]\n"
 	      "       htgctl [-d DIR] account passwd USER --password-stdin\n"
 	      "       htgctl [-d DIR] account del USER\n"
+	      "       htgctl [-d DIR] account disable|enable USER\n"
+	      "       htgctl [-d DIR] account profile USER legacy|standard\n"
 	      "       htgctl [-d DIR] account list [--json]\n"
 	      "       htgctl [-d DIR] address add ADDRESS USER\n"
 	      "       htgctl [-d DIR] address del ADDRESS\n"
@@ -76,14 +82,19 @@ static void usage(void)
 	      "       htgctl [-d DIR] flow list [--json]\n"
 	      "       htgctl [-d DIR] grant USER FLOW | grant list [--json]\n"
 	      "       htgctl [-d DIR] revoke USER FLOW\n"
-	      "       htgctl [-d DIR] audit [USER] [--json]\n"
+	      "       htgctl [-d DIR] audit [USER] [--json] [--event E] "
+	      "[--message-id ID] [--since T] [--until T]\n"
+	      "       htgctl [-d DIR] audit expire --days N [--now T]\n"
 	      "       htgctl [-d DIR] retention list USER [--json]\n"
-	      "       htgctl [-d DIR] retention restore USER MESSAGE-ID\n",
+	      "       htgctl [-d DIR] retention restore USER MESSAGE-ID\n"
+	      "       htgctl [-d DIR] retention purge [USER] [--now T]\n"
+	      "       htgctl [-d DIR] hygiene [USER] [--json] [--days N] "
+	      "[--retain] [--now T] [--mail-root DIR]\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
 
-static struct htg_dir *open_dir(int write)
+struct htg_dir *open_dir(int write)
 {
 	struct htg_dir *dir;
 	const char *error;
@@ -97,7 +108,7 @@ static struct htg_dir *open_dir(int write)
 }
 
 /* Map a directory result to the exit status, reporting refusals. */
-static int result(int ret, const char *error)
+int result(int ret, const char *error)
 {
 	if (ret == 1)
 		return 0;
@@ -105,7 +116,7 @@ static int result(int ret, const char *error)
 	return EXIT_REFUSED;
 }
 
-static unsigned long long parse_number(const char *s, const char *what)
+unsigned long long parse_number(const char *s, const char *what)
 {
 	char *end;
 	unsigned long long n;
@@ -156,7 +167,7 @@ static int make_hash(char *hash, size_t size)
 
 /* --- output --------------------------------------------------------------- */
 
-static void json_str(const char *s)
+void json_str(const char *s)
 {
 	putchar('"');
 	for (; *s != '\0'; s++) {
@@ -174,27 +185,27 @@ static void json_str(const char *s)
 
 static int json_first = 1;
 
-static void json_open(void)
+void json_open(void)
 {
 	json_first = 1;
 	if (opt_json)
 		putchar('[');
 }
 
-static void json_close(void)
+void json_close(void)
 {
 	if (opt_json)
 		puts("]");
 }
 
-static void json_sep(void)
+void json_sep(void)
 {
 	if (!json_first)
 		putchar(',');
 	json_first = 0;
 }
 
-static void rfc3339(int64_t time_us, char *buf, size_t size)
+void rfc3339(int64_t time_us, char *buf, size_t size)
 {
 	time_t t = (time_t)(time_us / 1000000);
 	struct tm tm;
@@ -214,16 +225,20 @@ static int print_account(const struct htg_account *a, void *ctx)
 		json_str(a->user);
 		printf(",\"disabled\":%s,\"has_password\":%s,"
 		       "\"retention_days\":%u,\"max_size\":%llu,"
-		       "\"created\":%lld}",
+		       "\"created\":%lld,\"profile\":\"%s\"}",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "true" : "false",
 		       a->pwhash[0] != '\0' ? "true" : "false",
 		       a->retention_days, (unsigned long long)a->max_size,
-		       (long long)a->created);
+		       (long long)a->created,
+		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ? "legacy" :
+		       "standard");
 	} else {
-		printf("%s\tretention-days=%u\tmax-size=%llu%s%s\n", a->user,
+		printf("%s\tretention-days=%u\tmax-size=%llu%s%s%s\n", a->user,
 		       a->retention_days, (unsigned long long)a->max_size,
 		       a->pwhash[0] == '\0' ? "\tno-password" : "",
-		       (a->flags & HTG_ACCOUNT_DISABLED) ? "\tdisabled" : "");
+		       (a->flags & HTG_ACCOUNT_DISABLED) ? "\tdisabled" : "",
+		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ?
+		       "\tprofile=legacy" : "");
 	}
 	return 0;
 }
@@ -249,46 +264,12 @@ static int print_pair(const char *key, const char *value, void *ctx)
 	return 0;
 }
 
-static void json_field(const char *name, const char *value)
+void json_field(const char *name, const char *value)
 {
 	if (value[0] == '\0')
 		return;
 	printf(",\"%s\":", name);
 	json_str(value);
-}
-
-static int print_event(const struct htg_audit_event *ev, void *ctx)
-{
-	char when[64];
-
-	(void)ctx;
-	rfc3339(ev->time_us, when, sizeof(when));
-	if (opt_json) {
-		json_sep();
-		printf("{\"time\":\"%s\",\"event\":", when);
-		json_str(ev->event);
-		printf(",\"account\":");
-		json_str(ev->account);
-		printf(",\"message_id\":");
-		json_str(ev->message_id);
-		printf(",\"size\":%llu,\"uid\":%u",
-		       (unsigned long long)ev->size, ev->uid);
-		json_field("queue_id", ev->queue_id);
-		json_field("rule", ev->rule);
-		json_field("remote", ev->remote);
-		json_field("tls", ev->tls);
-		json_field("session", ev->session);
-		putchar('}');
-	} else {
-		printf("%s\t%s\t%s\t%s\tsize=%llu\tuid=%u%s%s%s%s%s%s%s%s\n",
-		       when, ev->event, ev->account, ev->message_id,
-		       (unsigned long long)ev->size, ev->uid,
-		       ev->queue_id[0] ? "\tqueue_id=" : "", ev->queue_id,
-		       ev->rule[0] ? "\trule=" : "", ev->rule,
-		       ev->remote[0] ? "\tremote=" : "", ev->remote,
-		       ev->tls[0] ? "\ttls=" : "", ev->tls);
-	}
-	return 0;
 }
 
 /* --- commands ---------------------------------------------------------------- */
@@ -355,6 +336,37 @@ static int cmd_account(int argc, char **argv)
 			return EXIT_REFUSED;
 		dir = open_dir(1);
 		ret = htg_dir_account_set_hash(dir, argv[1], hash, &error);
+		htg_dir_close(&dir);
+		return result(ret, error);
+	}
+	if (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0) {
+		int off = strcmp(argv[0], "disable") == 0;
+
+		if (argc != 2)
+			usage();
+		/* the passdb refuses a disabled login at once; mail to the
+		   account is still delivered (see htg-userdb.c) */
+		dir = open_dir(1);
+		ret = htg_dir_account_set_flags(dir, argv[1],
+						off ? HTG_ACCOUNT_DISABLED : 0,
+						off ? 0 : HTG_ACCOUNT_DISABLED,
+						&error);
+		htg_dir_close(&dir);
+		return result(ret, error);
+	}
+	if (strcmp(argv[0], "profile") == 0) {
+		int legacy;
+
+		if (argc != 3 || (strcmp(argv[2], "legacy") != 0 &&
+				  strcmp(argv[2], "standard") != 0))
+			usage();
+		/* legacy Digipoort (001 1.2): a POP3 session locks the
+		   store against a second session and against delivery */
+		legacy = strcmp(argv[2], "legacy") == 0;
+		dir = open_dir(1);
+		ret = htg_dir_account_set_flags(dir, argv[1],
+			legacy ? HTG_ACCOUNT_LEGACY_LOCK : 0,
+			legacy ? 0 : HTG_ACCOUNT_LEGACY_LOCK, &error);
 		htg_dir_close(&dir);
 		return result(ret, error);
 	}
@@ -444,57 +456,6 @@ static int cmd_grant(int argc, char **argv, int revoke)
 	return result(ret, error);
 }
 
-static int cmd_audit(int argc, char **argv)
-{
-	struct htg_dir *dir;
-	const char *error = NULL;
-	int ret;
-
-	if (argc > 1)
-		usage();
-	dir = open_dir(0);
-	json_open();
-	ret = htg_dir_audit_iter(dir, argc == 1 ? argv[0] : NULL, print_event,
-				 NULL, &error);
-	json_close();
-	htg_dir_close(&dir);
-	return result(ret, error);
-}
-
-/* Retention after POP3 DELE is the Dovecot issue's work: until then there
-   are no retained copies, and saying so is the honest answer. */
-static int cmd_retention(int argc, char **argv)
-{
-	struct htg_dir *dir;
-	struct htg_account a;
-	const char *error = NULL;
-	int ret;
-
-	if (argc < 2)
-		usage();
-	if (!((strcmp(argv[0], "list") == 0 && argc == 2) ||
-	      (strcmp(argv[0], "restore") == 0 && argc == 3)))
-		usage();
-	dir = open_dir(0);
-	ret = htg_dir_account_get(dir, argv[1], &a, &error);
-	htg_dir_close(&dir);
-	if (ret != 1) {
-		if (ret == 0)
-			fprintf(stderr, "htgctl: no such account: %s\n", argv[1]);
-		else
-			fprintf(stderr, "htgctl: %s\n", error);
-		return EXIT_REFUSED;
-	}
-	if (strcmp(argv[0], "list") == 0) {
-		json_open();
-		json_close();
-		return 0;
-	}
-	fprintf(stderr, "htgctl: no retained copy of %s for %s\n", argv[2],
-		a.user);
-	return EXIT_REFUSED;
-}
-
 int main(int argc, char **argv)
 {
 	int i = 1, n = 0;
@@ -531,6 +492,8 @@ int main(int argc, char **argv)
 		ret = cmd_audit(n - 1, args + 1);
 	else if (strcmp(args[0], "retention") == 0)
 		ret = cmd_retention(n - 1, args + 1);
+	else if (strcmp(args[0], "hygiene") == 0)
+		ret = cmd_hygiene(n - 1, args + 1);
 	else
 		usage();
 	free(args);

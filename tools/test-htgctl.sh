@@ -68,6 +68,38 @@ expect "audit --json prints an empty array" $?
 t "retention list" 0 $C retention list demo@bedrijf.nl --json
 t "retention list of an unknown account is refused" 1 $C retention list x@y.nl
 t "retention restore of nothing is refused" 1 $C retention restore demo@bedrijf.nl '<a@b>'
+t "account disable" 0 $C account disable Demo@bedrijf.nl
+t "account list" 0 $C account list --json
+grep -q '"user":"demo@bedrijf.nl","disabled":true' "$d/out"
+expect "a disabled account lists as disabled" $?
+t "account enable" 0 $C account enable demo@bedrijf.nl
+t "account list" 0 $C account list --json
+grep -q '"user":"demo@bedrijf.nl","disabled":false' "$d/out"
+expect "an enabled account lists as enabled" $?
+t "disable of an unknown account is refused" 1 $C account disable x@y.nl
+t "account profile legacy" 0 $C account profile demo@bedrijf.nl legacy
+t "account list" 0 $C account list --json
+grep -q '"user":"demo@bedrijf.nl","disabled":false,.*"profile":"legacy"' "$d/out"
+expect "the legacy profile is listed" $?
+t "account profile standard" 0 $C account profile demo@bedrijf.nl standard
+t "account profile with a bad name is a usage error" 2 $C account profile demo@bedrijf.nl old
+t "audit with every filter" 0 $C audit demo@bedrijf.nl --event retr \
+	--message-id '<a@b>' --since 2026-01-01 --until '2026-12-31T00:00:00Z' --json
+[ "$(cat "$d/out")" = '[]' ]
+expect "a filtered empty audit is an empty array" $?
+t "audit with an unknown event is a usage error" 2 $C audit --event fetch
+t "audit with a bad time is a usage error" 2 $C audit --since yesterday
+t "audit expire needs --days" 2 $C audit expire
+t "audit expire" 0 $C audit expire --days 365
+t "retention purge with nothing kept" 0 $C retention purge --now @0
+grep -q '^purged 0 ' "$d/out"
+expect "retention purge reports what it purged" $?
+t "retention purge of an unknown account is refused" 1 $C retention purge x@y.nl
+mkdir -p "$d/mail"
+t "hygiene on empty mailboxes" 0 $C hygiene --mail-root "$d/mail" --json
+grep -q '"account":"demo@bedrijf.nl","waiting":0,' "$d/out"
+expect "hygiene reports every account" $?
+t "hygiene with a bad option is a usage error" 2 $C hygiene --frob
 t "account del" 0 $C account del demo@bedrijf.nl
 t "address list after account del" 0 $C address list --json
 [ "$(cat "$d/out")" = '[]' ]

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""pop3-bench - POP3 pickup sessions per second, with and without the htg
+Dovecot plugins, in one run (issue 5.8). Prints figures, asserts nothing.
+
+usage: bench/pop3-bench.py LAB_ENV [-c CLIENTS] [-m MESSAGES] [-r ROUNDS]
+                           [-s SIZE]
+
+One session = connect, STLS (TLS 1.3), AUTH PLAIN, LIST, RETR 1, DELE 1,
+QUIT: a business picking up one government answer of SIZE bytes (default
+10240). CLIENTS processes (default 4) each run MESSAGES sessions (default
+40: the mailbox starts with 40 messages and is empty at the end) back to
+back against each Dovecot; sessions/s = all sessions / wall time. The two
+alternate ROUNDS times (default 4), in the order A B B A A B ..., so drift
+on the machine and the warm-up of whichever runs second hit both alike;
+the median rate of each is compared.
+
+  with     the lab's Dovecot (LAB_ENV): htg passdb/userdb on the LMDB
+           directory, the pop3-login plugin, the mail plugin (audit
+           events synced to disk, a retention copy per DELE).
+  without  the same Dovecot binary and the lab's dovecot.conf with the
+           htg pieces taken out: passwd-file with the same SHA512-CRYPT
+           hashes, no login or mail plugin; its own port, base_dir and
+           mail root under $HTG_LAB_DIR/bench-pop3.
+
+Each client has its own account (bench-N@bench.test, made with htgctl for
+"with" and in the passwd-file for "without"), whose Maildir is filled with
+enough 10 KB messages before each round by writing Maildir files: delivery
+is not measured. Run as root against a running lab (./htg-lab start).
+"""
+
+import argparse
+import base64
+import multiprocessing
+import os
+import pwd
+import shlex
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+ENV = {}
+
+
+def load_env(path):
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                ENV[k] = shlex.split(v)[0] if v else ""
+
+
+def ctl(*args, stdin=None):
+    return subprocess.run(shlex.split(ENV["HTG_CTL"]) + list(args),
+                          input=stdin, capture_output=True, text=True)
+
+
+# --- the baseline Dovecot ---------------------------------------------------------
+
+def baseline_config(lab_conf, bench, port, users_file):
+    """The lab's dovecot.conf without any htg piece."""
+    out = []
+    skip_block = False
+    for line in open(lab_conf):
+        s = line.strip()
+        if s.startswith(("passdb {", "userdb {")):
+            kind = s.split()[0]
+            out.append("%s {\n  driver = passwd-file\n  args = %s\n}\n"
+                       % (kind, users_file))
+            skip_block = True
+            continue
+        if skip_block:
+            if s == "}":
+                skip_block = False
+            continue
+        if s.startswith("login_plugins"):
+            continue
+        if s.startswith("mail_plugins"):
+            line = line.replace(" htg", "")
+        if s.startswith("htg_directory"):
+            continue
+        for key, value in (("instance_name", "htg-bench-%d" % port),
+                           ("base_dir", bench + "/run"),
+                           ("state_dir", bench + "/state"),
+                           ("log_path", bench + "/dovecot.log"),
+                           ("info_log_path", bench + "/dovecot.log"),
+                           ("mail_home", bench + "/mail/%u")):
+            if s.startswith(key + " "):
+                line = "%s = %s\n" % (key, value)
+        if s.startswith("port = ") and s != "port = 0":
+            line = line.replace(s, "port = %d" % port)
+        out.append(line)
+    return "".join(out)
+
+
+def start_baseline(bench, port, accounts):
+    lab_conf = ENV["HTG_DOVECOT_CONFIG"]
+    users = bench + "/users"
+    with open(users, "w") as f:
+        for user, password in accounts:
+            h = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p",
+                                password], capture_output=True, text=True,
+                               check=True).stdout.strip()
+            f.write("%s:%s::::::\n" % (user, h))
+    os.chmod(users, 0o644)
+    for d in ("run", "state"):
+        os.makedirs(os.path.join(bench, d), exist_ok=True)
+    conf = bench + "/dovecot.conf"
+    with open(conf, "w") as f:
+        f.write(baseline_config(lab_conf, bench, port, users))
+    lab_extra = os.path.join(os.path.dirname(lab_conf), "dovecot-lab.conf")
+    if os.path.exists(lab_extra):
+        shutil.copy(lab_extra, bench + "/dovecot-lab.conf")
+    subprocess.run(["dovecot", "-c", conf], check=True)
+    for _ in range(100):
+        try:
+            socket.create_connection((ENV["HTG_HOST"], port), 1).close()
+            return conf
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("baseline dovecot did not start (%s/dovecot.log)" % bench)
+
+
+def stop_baseline(conf):
+    subprocess.run(["dovecot", "-c", conf, "stop"], capture_output=True)
+
+
+# --- mailboxes ------------------------------------------------------------------------
+
+def fill(maildir, count, size, owner):
+    """count messages of about size bytes, written as Maildir files."""
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(maildir, sub), exist_ok=True)
+    body = ("x" * 76 + "\n") * (size // 77)
+    now = int(time.time())
+    for i in range(count):
+        token = uuid.uuid4().hex
+        name = "%d.B%s.bench" % (now, token)
+        with open(os.path.join(maildir, "tmp", name), "w") as f:
+            f.write("From: <gov@overheid.example>\nTo: <bench@bench.test>\n"
+                    "Message-ID: <%s@bench>\nSubject: bench\n\n%s"
+                    % (token, body))
+        os.rename(os.path.join(maildir, "tmp", name),
+                  os.path.join(maildir, "new", name))
+    for root, dirs, files in os.walk(os.path.dirname(maildir)):
+        for n in dirs + files:
+            os.chown(os.path.join(root, n), owner.pw_uid, owner.pw_gid)
+    os.chown(os.path.dirname(maildir), owner.pw_uid, owner.pw_gid)
+
+
+# --- the client ------------------------------------------------------------------------
+
+def readline(f):
+    line = f.readline()
+    if not line:
+        raise ConnectionError("closed")
+    return line
+
+
+def cmd(f, w, line):
+    w.write(line.encode() + b"\r\n")
+    w.flush()
+    reply = readline(f)
+    if not reply.startswith(b"+OK"):
+        raise RuntimeError("%s: %r" % (line.split()[0], reply))
+    return reply
+
+
+def multiline(f):
+    n = 0
+    while True:
+        line = readline(f)
+        if line == b".\r\n":
+            return n
+        n += len(line)
+
+
+def session(port, user, password, ctx):
+    s = socket.create_connection((ENV["HTG_HOST"], port), 30)
+    f = s.makefile("rb")
+    readline(f)
+    s.sendall(b"STLS\r\n")
+    if not readline(f).startswith(b"+OK"):
+        raise RuntimeError("STLS")
+    t = ctx.wrap_socket(s, server_hostname=ENV["HTG_HOST"])
+    f, w = t.makefile("rb"), t.makefile("wb")
+    token = base64.b64encode(("\0%s\0%s" % (user, password)).encode())
+    cmd(f, w, "AUTH PLAIN " + token.decode())
+    cmd(f, w, "LIST")
+    multiline(f)
+    cmd(f, w, "RETR 1")
+    multiline(f)
+    cmd(f, w, "DELE 1")
+    cmd(f, w, "QUIT")
+    t.close()
+
+
+def client(port, user, password, sessions, result):
+    ctx = ssl.create_default_context(cafile=ENV["HTG_CA_FILE"])
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    n = errors = 0
+    for _ in range(sessions):
+        try:
+            session(port, user, password, ctx)
+            n += 1
+        except Exception:
+            errors += 1
+    result.put((n, errors))
+
+
+def run_round(port, accounts, sessions):
+    q = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=client,
+                                     args=(port, u, p, sessions, q))
+             for u, p in accounts]
+    t0 = time.time()
+    for p in procs:
+        p.start()
+    got = [q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    elapsed = time.time() - t0
+    return sum(n for n, _ in got) / elapsed, sum(e for _, e in got)
+
+
+# --- main ----------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("lab_env")
+    ap.add_argument("-c", "--clients", type=int, default=4)
+    ap.add_argument("-m", "--messages", type=int, default=40)
+    ap.add_argument("-r", "--rounds", type=int, default=4)
+    ap.add_argument("-s", "--size", type=int, default=10240)
+    a = ap.parse_args()
+    load_env(a.lab_env)
+    lab = ENV["HTG_LAB_DIR"]
+    bench = os.path.join(lab, "bench-pop3")
+    shutil.rmtree(bench, ignore_errors=True)
+    os.makedirs(bench)
+    os.chmod(bench, 0o755)
+    owner = pwd.getpwnam("htg")
+    port = int(ENV["HTG_POP3_PORT"]) + 1000
+    accounts = []
+    for i in range(a.clients):
+        user = "bench-%d@bench.test" % i
+        password = uuid.uuid4().hex
+        ctl("account", "del", user)
+        r = ctl("account", "add", user, "--password-stdin", stdin=password + "\n")
+        if r.returncode != 0:
+            raise SystemExit("htgctl: " + r.stderr)
+        shutil.rmtree(os.path.join(lab, "mail", user), ignore_errors=True)
+        accounts.append((user, password))
+    conf = start_baseline(bench, port, accounts)
+    rates = {"without": [], "with": []}
+    try:
+        # warm-up, not counted: processes, page cache, the auth process
+        for name, p, root in (("without", port, bench + "/mail"),
+                              ("with", int(ENV["HTG_POP3_PORT"]),
+                               lab + "/mail")):
+            for user, _ in accounts:
+                fill(os.path.join(root, user, "Maildir"), 10, a.size, owner)
+            run_round(p, accounts, 10)
+        for rnd in range(a.rounds):
+            order = [("without", port, bench + "/mail"),
+                     ("with", int(ENV["HTG_POP3_PORT"]), lab + "/mail")]
+            if rnd % 2 == 1:
+                order.reverse()     # ABBA: the second of a pair runs warmer
+            for name, p, root in order:
+                for user, _ in accounts:
+                    fill(os.path.join(root, user, "Maildir"), a.messages,
+                         a.size, owner)
+                rate, errors = run_round(p, accounts, a.messages)
+                rates[name].append(rate)
+                print("round %d %-7s %7.1f sessions/s%s" % (
+                    rnd + 1, name, rate,
+                    " (%d errors)" % errors if errors else ""), flush=True)
+    finally:
+        stop_baseline(conf)
+        for user, _ in accounts:
+            ctl("retention", "purge", user, "--now", "@9999999999")
+            ctl("account", "del", user)
+            shutil.rmtree(os.path.join(lab, "mail", user), ignore_errors=True)
+    without = statistics.median(rates["without"])
+    with_ = statistics.median(rates["with"])
+    pairs = [w / wo for w, wo in zip(rates["with"], rates["without"])]
+    print("POP3 pickup sessions/s (STLS, AUTH PLAIN, LIST, RETR, DELE, QUIT; "
+          "%d B messages, %d clients x %d sessions, %d rounds)"
+          % (a.size, a.clients, a.messages, a.rounds))
+    print("  without htg plugins: %7.1f (median)" % without)
+    print("  with htg plugins:    %7.1f (median)" % with_)
+    print("  ratio with/without:  %7.3f (target >= 0.95)" % (with_ / without))
+    print("  per-round ratios:    %s (median %.3f)"
+          % (" ".join("%.3f" % r for r in pairs), statistics.median(pairs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+/*++
+/* NAME
+/*	htgctl-hygiene 3
+/* SUMMARY
+/*	htgctl hygiene: messages that stay too long in POP3 inboxes
+/* SYNOPSIS
+/*	htgctl hygiene [USER] [--json] [--days N] [--retain] [--now T]
+/*		[--mail-root DIR]
+/* DESCRIPTION
+/*	004 4.1.1: a business is expected to DELE what it has retrieved;
+/*	processed messages must not stay in the mailbox. For every account
+/*	(or USER) this reports the messages waiting in the inbox, the age
+/*	of the oldest one (from its Maildir file name, written once at
+/*	delivery), and the messages retrieved (audit retr, matched to
+/*	the file by Dovecot's dovecot-uidlist) but still there after N
+/*	days (default 7).
+/*
+/*	--retain moves those messages into retention: a kept copy with
+/*	the account's deadline, exactly as after a POP3 DELE, then the
+/*	file is removed from the Maildir (Dovecot sees it expunged at its
+/*	next sync) and an "expunge" audit event with rule HTG-HYGIENE is
+/*	written. The copy can be restored with htgctl retention restore.
+/*
+/*	Mailboxes are <mail root>/<account>/Maildir (the Dovecot template:
+/*	mail_home = <mail root>/%u, mail_location = maildir:~/Maildir);
+/*	the mail root is --mail-root, else $HTG_MAIL_ROOT, else
+/*	/var/lib/htg/mail.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "htg-dir.h"
+#include "htg-pickup.h"
+#include "htgctl.h"
+
+#define MAIL_ROOT_DEFAULT "/var/lib/htg/mail"
+#define HYGIENE_DAYS_DEFAULT 7
+
+struct retrieval {
+	uint32_t uid;
+	int64_t time;		/* first retr/top, unix seconds */
+};
+
+struct hygiene {
+	const char *mail_root;
+	uint32_t days;
+	int retain;
+	int64_t now;
+	struct htg_dir *dir;
+	/* per account */
+	struct retrieval *retr;
+	size_t nretr, retr_size;
+	unsigned int waiting, stale, moved;
+	int64_t oldest;
+	int failed;
+};
+
+static struct retrieval *retr_find(struct hygiene *h, uint32_t uid)
+{
+	for (size_t i = 0; i < h->nretr; i++) {
+		if (h->retr[i].uid == uid)
+			return &h->retr[i];
+	}
+	return NULL;
+}
+
+static int audit_cb(const struct htg_audit_event *ev, void *ctx)
+{
+	struct hygiene *h = ctx;
+	struct retrieval *r;
+
+	/* TOP is a peek at the headers; only RETR fetches the message */
+	if (strcmp(ev->event, "retr") != 0)
+		return 0;
+	if ((r = retr_find(h, ev->uid)) != NULL)
+		return 0;	/* the first retrieval counts */
+	if (h->nretr == h->retr_size) {
+		size_t size = h->retr_size == 0 ? 64 : h->retr_size * 2;
+		struct retrieval *n = realloc(h->retr, size * sizeof(*n));
+
+		if (n == NULL)
+			return 1;
+		h->retr = n;
+		h->retr_size = size;
+	}
+	h->retr[h->nretr].uid = ev->uid;
+	h->retr[h->nretr].time = ev->time_us / 1000000;
+	h->nretr++;
+	return 0;
+}
+
+/* UID of a Maildir file, from dovecot-uidlist; 0 if not listed. */
+static uint32_t uid_of(const char *maildir, const char *name)
+{
+	char path[HTG_PATH_MAX + 32], line[1024], base[512];
+	size_t blen = strcspn(name, ":");
+	uint32_t uid, found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/dovecot-uidlist", maildir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
+		if (htg_uidlist_line(line, &uid, base, sizeof(base)) &&
+		    strlen(base) == blen && strncmp(base, name, blen) == 0)
+			found = uid;
+	}
+	fclose(f);
+	return found;
+}
+
+static void header_msgid(const char *path, char *buf, size_t size)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '\n' || line[0] == '\r')
+			break;
+		if (strncasecmp(line, "Message-ID:", 11) == 0) {
+			char *p = line + 11;
+
+			p += strspn(p, " \t");
+			p[strcspn(p, "\r\n")] = '\0';
+			snprintf(buf, size, "%s", p);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* Move one stale message into retention (the plugin's layout). */
+static int retain_file(struct hygiene *h, const char *account,
+		       const char *maildir, const char *path, uint32_t uid)
+{
+	struct htg_retained r;
+	struct htg_account a;
+	struct htg_audit_event ev;
+	struct timeval tv;
+	struct stat st;
+	const char *error;
+	char dir[HTG_PATH_MAX];
+	static unsigned int counter;
+
+	memset(&r, 0, sizeof(r));
+	gettimeofday(&tv, NULL);
+	snprintf(dir, sizeof(dir), "%s/%s/htg-retained", h->mail_root, account);
+	if (stat(maildir, &st) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    chown(dir, st.st_uid, st.st_gid) < 0) {
+		fprintf(stderr, "htgctl: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(r.account, sizeof(r.account), "%s", account);
+	snprintf(r.id, sizeof(r.id), "%lx.%lx.h%x.%u", (unsigned long)tv.tv_sec,
+		 (unsigned long)tv.tv_usec, (unsigned int)getpid(), ++counter);
+	if (snprintf(r.path, sizeof(r.path), "%s/%s.eml", dir, r.id) >=
+	    (int)sizeof(r.path) ||
+	    snprintf(r.restore_to, sizeof(r.restore_to), "%s", maildir) >=
+	    (int)sizeof(r.restore_to)) {
+		fprintf(stderr, "htgctl: path too long: %s\n", dir);
+		return -1;
+	}
+	r.retained = tv.tv_sec;
+	r.deadline = htg_retention_deadline(h->now,
+		htg_dir_account_get(h->dir, account, &a, &error) == 1 ?
+		a.retention_days : HTG_DEFAULT_RETENTION_DAYS);
+	r.uid = uid;
+	header_msgid(path, r.message_id, sizeof(r.message_id));
+	/* a hard link is the copy: same file system, atomic, no bytes
+	   copied; then the record, then the message leaves the inbox */
+	if (link(path, r.path) < 0) {
+		fprintf(stderr, "htgctl: link %s: %s\n", r.path, strerror(errno));
+		return -1;
+	}
+	if (stat(r.path, &st) == 0)
+		r.size = (uint64_t)st.st_size;
+	if (htg_dir_retained_add(h->dir, &r, 1, &error) != 1) {
+		fprintf(stderr, "htgctl: %s\n", error);
+		unlink(r.path);
+		return -1;
+	}
+	if (unlink(path) < 0) {
+		fprintf(stderr, "htgctl: unlink %s: %s\n", path, strerror(errno));
+		return -1;	/* the record stays: a purge tidies it */
+	}
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.event, sizeof(ev.event), "expunge");
+	snprintf(ev.rule, sizeof(ev.rule), "HTG-HYGIENE");
+	snprintf(ev.account, sizeof(ev.account), "%s", account);
+	snprintf(ev.message_id, sizeof(ev.message_id), "%s", r.message_id);
+	ev.size = r.size;
+	ev.uid = uid;
+	audit_note(h->dir, &ev);
+	return 0;
+}
+
+static void scan_dir(struct hygiene *h, const char *account,
+		     const char *maildir, const char *sub)
+{
+	char path[HTG_PATH_MAX + 300], file[HTG_PATH_MAX + 600];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", maildir, sub);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct retrieval *r;
+		struct stat st;
+		int64_t t;
+		uint32_t uid;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		if (!htg_maildir_name_time(de->d_name, &t)) {
+			if (stat(file, &st) < 0)
+				continue;
+			t = st.st_mtime;
+		}
+		h->waiting++;
+		if (h->oldest == 0 || t < h->oldest)
+			h->oldest = t;
+		uid = uid_of(maildir, de->d_name);
+		r = uid != 0 ? retr_find(h, uid) : NULL;
+		if (r == NULL || !htg_hygiene_stale(r->time, h->now, h->days))
+			continue;
+		h->stale++;
+		if (h->retain) {
+			if (retain_file(h, account, maildir, file, uid) == 0)
+				h->moved++;
+			else
+				h->failed = 1;
+		}
+	}
+	closedir(d);
+}
+
+static int account_cb(const struct htg_account *a, void *ctx)
+{
+	struct hygiene *h = ctx;
+	char maildir[HTG_PATH_MAX];
+	const char *error;
+	int64_t age;
+
+	h->nretr = 0;
+	h->waiting = h->stale = h->moved = 0;
+	h->oldest = 0;
+	if (htg_dir_audit_iter(h->dir, a->user, audit_cb, h, &error) != 1) {
+		fprintf(stderr, "htgctl: %s\n", error);
+		h->failed = 1;
+		return 0;
+	}
+	snprintf(maildir, sizeof(maildir), "%s/%s/Maildir", h->mail_root,
+		 a->user);
+	scan_dir(h, a->user, maildir, "new");
+	scan_dir(h, a->user, maildir, "cur");
+	age = h->oldest == 0 ? 0 : h->now - h->oldest;
+	if (age < 0)
+		age = 0;
+	if (opt_json) {
+		json_sep();
+		printf("{\"account\":");
+		json_str(a->user);
+		printf(",\"waiting\":%u,\"oldest_waiting_seconds\":%lld,"
+		       "\"retrieved_not_deleted\":%u,\"days\":%u,"
+		       "\"moved_to_retention\":%u}", h->waiting,
+		       (long long)age, h->stale, h->days, h->moved);
+	} else {
+		printf("%s\twaiting=%u\toldest-waiting-seconds=%lld\t"
+		       "retrieved-not-deleted-%ud=%u%s", a->user, h->waiting,
+		       (long long)age, h->days, h->stale,
+		       h->retain ? "" : "\n");
+		if (h->retain)
+			printf("\tmoved-to-retention=%u\n", h->moved);
+	}
+	return 0;
+}
+
+int cmd_hygiene(int argc, char **argv)
+{
+	struct hygiene h;
+	struct htg_account a;
+	const char *error = NULL, *user = NULL, *now_s = NULL;
+	int ret;
+
+	memset(&h, 0, sizeof(h));
+	h.days = HYGIENE_DAYS_DEFAULT;
+	h.mail_root = getenv("HTG_MAIL_ROOT");
+	if (h.mail_root == NULL || *h.mail_root == '\0')
+		h.mail_root = MAIL_ROOT_DEFAULT;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--days") == 0 && i + 1 < argc)
+			h.days = (uint32_t)parse_number(argv[++i], "days");
+		else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
+			now_s = argv[++i];
+		else if (strcmp(argv[i], "--mail-root") == 0 && i + 1 < argc)
+			h.mail_root = argv[++i];
+		else if (strcmp(argv[i], "--retain") == 0)
+			h.retain = 1;
+		else if (argv[i][0] != '-' && user == NULL)
+			user = argv[i];
+		else
+			usage();
+	}
+	h.now = parse_now(now_s);
+	h.dir = open_dir(h.retain);
+	json_open();
+	if (user != NULL) {
+		ret = htg_dir_account_get(h.dir, user, &a, &error);
+		if (ret == 1)
+			account_cb(&a, &h);
+		else if (ret == 0)
+			error = "no such account";
+	} else {
+		ret = htg_dir_account_iter(h.dir, account_cb, &h, &error);
+	}
+	json_close();
+	htg_dir_close(&h.dir);
+	free(h.retr);
+	if (ret == 1 && h.failed)
+		return EXIT_REFUSED;
+	return result(ret, error);
+}

@@ -1,0 +1,461 @@
+/*++
+/* NAME
+/*	htgctl-pickup 3
+/* SUMMARY
+/*	htgctl audit and retention commands
+/* SYNOPSIS
+/*	htgctl audit [USER] [--json] [--event E] [--message-id ID]
+/*		[--since T] [--until T]
+/*	htgctl audit expire --days N [--now T]
+/*	htgctl retention list USER [--json]
+/*	htgctl retention restore USER MESSAGE-ID
+/*	htgctl retention purge [USER] [--now T]
+/* DESCRIPTION
+/*	audit prints the events that match every filter given (times in
+/*	RFC 3339, YYYY-MM-DD or @unix-seconds; --since inclusive, --until
+/*	exclusive). audit expire deletes events older than N days: the
+/*	audit's growth is bounded by scheduling it (see
+/*	configs/dovecot/htg-retention.timer).
+/*
+/*	retention works on the copies the Dovecot mail plugin keeps when
+/*	POP3 applies DELE at QUIT. restore puts every copy with that
+/*	Message-ID (or retention id) back into the account's inbox
+/*	Maildir: written to tmp/, synced, owned like the Maildir, renamed
+/*	into new/ (Maildir delivery); Dovecot shows it at the next login
+/*	with a new UID. purge deletes the copies whose deadline has
+/*	passed; --now sets the clock (tests, or catching up). Both record
+/*	restore/purge audit events.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "htg-dir.h"
+#include "htg-pickup.h"
+#include "htgctl.h"
+
+int64_t parse_now(const char *s)
+{
+	int64_t t;
+
+	if (s == NULL)
+		return (int64_t)time(NULL);
+	if (!htg_time_parse(s, &t)) {
+		fprintf(stderr, "htgctl: invalid time: %s\n", s);
+		exit(EXIT_USAGE);
+	}
+	return t;
+}
+
+int64_t parse_now_us(const char *s)
+{
+	int64_t us;
+
+	if (s == NULL)
+		return (int64_t)time(NULL) * 1000000;
+	if (!htg_time_parse_us(s, &us)) {
+		fprintf(stderr, "htgctl: invalid time: %s\n", s);
+		exit(EXIT_USAGE);
+	}
+	return us;
+}
+
+void audit_note(struct htg_dir *dir, struct htg_audit_event *ev)
+{
+	const char *error;
+
+	snprintf(ev->session, sizeof(ev->session), "htgctl");
+	if (htg_dir_audit_append(dir, ev, &error) != 1)
+		fprintf(stderr, "htgctl: warning: audit %s not recorded: %s\n",
+			ev->event, error);
+}
+
+/* --- audit ------------------------------------------------------------------ */
+
+static int print_event(const struct htg_audit_event *ev, void *ctx)
+{
+	const struct htg_audit_filter *f = ctx;
+	char when[64];
+
+	if (!htg_audit_filter_match(f, ev))
+		return 0;
+	rfc3339(ev->time_us, when, sizeof(when));
+	if (opt_json) {
+		json_sep();
+		printf("{\"time\":\"%s\",\"event\":", when);
+		json_str(ev->event);
+		printf(",\"account\":");
+		json_str(ev->account);
+		printf(",\"message_id\":");
+		json_str(ev->message_id);
+		printf(",\"size\":%llu,\"uid\":%u",
+		       (unsigned long long)ev->size, ev->uid);
+		json_field("queue_id", ev->queue_id);
+		json_field("rule", ev->rule);
+		json_field("remote", ev->remote);
+		json_field("tls", ev->tls);
+		json_field("session", ev->session);
+		putchar('}');
+	} else {
+		printf("%s\t%s\t%s\t%s\tsize=%llu\tuid=%u%s%s%s%s%s%s%s%s%s%s\n",
+		       when, ev->event, ev->account, ev->message_id,
+		       (unsigned long long)ev->size, ev->uid,
+		       ev->queue_id[0] ? "\tqueue_id=" : "", ev->queue_id,
+		       ev->rule[0] ? "\trule=" : "", ev->rule,
+		       ev->remote[0] ? "\tremote=" : "", ev->remote,
+		       ev->tls[0] ? "\ttls=" : "", ev->tls,
+		       ev->session[0] ? "\tsession=" : "", ev->session);
+	}
+	return 0;
+}
+
+static int cmd_audit_expire(int argc, char **argv)
+{
+	struct htg_dir *dir;
+	const char *error = NULL, *now_s = NULL;
+	unsigned long long days = 0;
+	unsigned long n = 0;
+	int have_days = 0, ret;
+	int64_t now_us;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
+			days = parse_number(argv[++i], "days");
+			have_days = 1;
+		} else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
+			now_s = argv[++i];
+		} else {
+			usage();
+		}
+	}
+	if (!have_days || days > 100000)
+		usage();
+	now_us = parse_now_us(now_s);
+	dir = open_dir(1);
+	ret = htg_dir_audit_expire(dir, now_us - (int64_t)days *
+				   HTG_DAY_SECONDS * 1000000, &n, &error);
+	htg_dir_close(&dir);
+	if (ret == 1)
+		printf("expired %lu audit events\n", n);
+	return result(ret, error);
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	struct htg_audit_filter f;
+	struct htg_dir *dir;
+	const char *error = NULL, *user = NULL;
+	char key[HTG_USER_MAX];
+	int64_t t;
+	int ret;
+
+	if (argc >= 1 && strcmp(argv[0], "expire") == 0)
+		return cmd_audit_expire(argc - 1, argv + 1);
+	htg_audit_filter_init(&f);
+	for (int i = 0; i < argc; i++) {
+		const char *opt = argv[i];
+
+		if (opt[0] != '-') {
+			if (user != NULL)
+				usage();
+			user = opt;
+			continue;
+		}
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(opt, "--event") == 0) {
+			f.event = argv[++i];
+			if (!htg_audit_event_known(f.event)) {
+				fprintf(stderr, "htgctl: unknown event: %s\n",
+					f.event);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(opt, "--message-id") == 0) {
+			f.message_id = argv[++i];
+		} else if (strcmp(opt, "--since") == 0 ||
+			   strcmp(opt, "--until") == 0) {
+			t = parse_now_us(argv[++i]);
+			if (opt[2] == 's')
+				f.since_us = t;
+			else
+				f.until_us = t;
+		} else {
+			usage();
+		}
+	}
+	if (user != NULL) {
+		if (!htg_dir_normalise(user, key, sizeof(key)))
+			usage();
+		f.account = key;
+	}
+	dir = open_dir(0);
+	json_open();
+	ret = htg_dir_audit_iter(dir, f.account, print_event, &f, &error);
+	json_close();
+	htg_dir_close(&dir);
+	return result(ret, error);
+}
+
+/* --- retention ---------------------------------------------------------------- */
+
+struct kept_list {
+	struct htg_retained *r;
+	size_t n, size;
+};
+
+static int kept_collect(const struct htg_retained *r, void *ctx)
+{
+	struct kept_list *l = ctx;
+
+	if (l->n == l->size) {
+		size_t size = l->size == 0 ? 16 : l->size * 2;
+		struct htg_retained *nr = realloc(l->r, size * sizeof(*nr));
+
+		if (nr == NULL) {
+			fputs("htgctl: out of memory\n", stderr);
+			exit(EXIT_REFUSED);
+		}
+		l->r = nr;
+		l->size = size;
+	}
+	l->r[l->n++] = *r;
+	return 0;
+}
+
+static void print_kept(const struct htg_retained *r, int64_t now)
+{
+	char kept[64], deadline[64];
+
+	rfc3339(r->retained * 1000000, kept, sizeof(kept));
+	rfc3339(r->deadline * 1000000, deadline, sizeof(deadline));
+	if (opt_json) {
+		json_sep();
+		printf("{\"id\":");
+		json_str(r->id);
+		printf(",\"account\":");
+		json_str(r->account);
+		printf(",\"message_id\":");
+		json_str(r->message_id);
+		printf(",\"size\":%llu,\"uid\":%u,\"retained\":\"%s\","
+		       "\"deadline\":\"%s\",\"due\":%s,\"path\":",
+		       (unsigned long long)r->size, r->uid, kept, deadline,
+		       htg_retention_due(r->deadline, now) ? "true" : "false");
+		json_str(r->path);
+		putchar('}');
+	} else {
+		printf("%s\t%s\tsize=%llu\tuid=%u\tretained=%s\tdeadline=%s\n",
+		       r->id, r->message_id, (unsigned long long)r->size,
+		       r->uid, kept, deadline);
+	}
+}
+
+/* Copy src into maildir's new/ the Maildir way; 0 or -1 (message out). */
+static int maildir_deliver(const char *src, const char *maildir)
+{
+	static unsigned int counter;
+	char name[256], tmp[HTG_PATH_MAX + 300], dst[HTG_PATH_MAX + 300];
+	char buf[65536];
+	struct stat st;
+	ssize_t n;
+	int in, out = -1, dfd;
+
+	if (maildir[0] == '\0' || stat(maildir, &st) < 0) {
+		fprintf(stderr, "htgctl: no inbox Maildir to restore into "
+			"(%s)\n", maildir[0] == '\0' ? "not a Maildir" : maildir);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%lld.htgrestore%d_%u.htgctl",
+		 (long long)time(NULL), (int)getpid(), ++counter);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", maildir, name);
+	snprintf(dst, sizeof(dst), "%s/new/%s", maildir, name);
+	if ((in = open(src, O_RDONLY)) < 0) {
+		fprintf(stderr, "htgctl: %s: %s\n", src, strerror(errno));
+		return -1;
+	}
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+		goto fail;
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)n) != n)
+			goto fail;
+	}
+	if (n < 0 || fchown(out, st.st_uid, st.st_gid) < 0 ||
+	    fsync(out) < 0 || close(out) < 0) {
+		out = -1;
+		goto fail;
+	}
+	out = -1;
+	if (rename(tmp, dst) < 0)
+		goto fail;
+	close(in);
+	snprintf(tmp, sizeof(tmp), "%s/new", maildir);
+	if ((dfd = open(tmp, O_RDONLY | O_DIRECTORY)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	fprintf(stderr, "htgctl: restore into %s: %s\n", maildir,
+		strerror(errno));
+	if (out >= 0)
+		close(out);
+	close(in);
+	unlink(tmp);
+	return -1;
+}
+
+static void kept_event(struct htg_audit_event *ev, const char *event,
+		       const struct htg_retained *r)
+{
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->event, sizeof(ev->event), "%s", event);
+	snprintf(ev->account, sizeof(ev->account), "%s", r->account);
+	snprintf(ev->message_id, sizeof(ev->message_id), "%s", r->message_id);
+	ev->size = r->size;
+	ev->uid = r->uid;
+}
+
+/* Forget one kept copy: record first (a leftover file is harmless, a
+   record without its file would be a broken promise), then the file. */
+static int kept_drop(struct htg_dir *dir, const struct htg_retained *r)
+{
+	const char *error;
+
+	if (htg_dir_retained_del(dir, r->account, r->id, &error) < 0) {
+		fprintf(stderr, "htgctl: %s\n", error);
+		return -1;
+	}
+	if (unlink(r->path) < 0 && errno != ENOENT)
+		fprintf(stderr, "htgctl: warning: unlink %s: %s\n", r->path,
+			strerror(errno));
+	return 0;
+}
+
+static int retention_restore(struct htg_dir *dir, struct kept_list *l,
+			     const char *what)
+{
+	struct htg_audit_event ev;
+	int found = 0, failed = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct htg_retained *r = &l->r[i];
+
+		if (strcmp(r->id, what) != 0 &&
+		    !htg_msgid_equal(r->message_id, what))
+			continue;
+		found++;
+		if (maildir_deliver(r->path, r->restore_to) < 0 ||
+		    kept_drop(dir, r) < 0) {
+			failed++;
+			continue;
+		}
+		kept_event(&ev, "restore", r);
+		audit_note(dir, &ev);
+		printf("restored %s %s\n", r->id, r->message_id);
+	}
+	if (found == 0) {
+		fprintf(stderr, "htgctl: no retained copy of %s for %s\n",
+			what, l->n > 0 ? l->r[0].account : "this account");
+		return EXIT_REFUSED;
+	}
+	return failed == 0 ? 0 : EXIT_REFUSED;
+}
+
+static int retention_purge(struct htg_dir *dir, struct kept_list *l,
+			   int64_t now)
+{
+	struct htg_audit_event ev;
+	unsigned int purged = 0, failed = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct htg_retained *r = &l->r[i];
+
+		if (!htg_retention_due(r->deadline, now))
+			continue;
+		if (kept_drop(dir, r) < 0) {
+			failed++;
+			continue;
+		}
+		kept_event(&ev, "purge", r);
+		audit_note(dir, &ev);
+		purged++;
+	}
+	printf("purged %u retained copies\n", purged);
+	return failed == 0 ? 0 : EXIT_REFUSED;
+}
+
+static int account_known(struct htg_dir *dir, const char *user)
+{
+	struct htg_account a;
+	const char *error = NULL;
+	int ret = htg_dir_account_get(dir, user, &a, &error);
+
+	if (ret == 0)
+		fprintf(stderr, "htgctl: no such account: %s\n", user);
+	else if (ret < 0)
+		fprintf(stderr, "htgctl: %s\n", error);
+	return ret == 1;
+}
+
+int cmd_retention(int argc, char **argv)
+{
+	struct kept_list l = { NULL, 0, 0 };
+	struct htg_dir *dir;
+	const char *error = NULL, *user = NULL, *now_s = NULL;
+	int ret, purge = 0;
+
+	if (argc < 1)
+		usage();
+	if (strcmp(argv[0], "purge") == 0) {
+		purge = 1;
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
+				now_s = argv[++i];
+			else if (argv[i][0] != '-' && user == NULL)
+				user = argv[i];
+			else
+				usage();
+		}
+	} else if (!((strcmp(argv[0], "list") == 0 && argc == 2) ||
+		     (strcmp(argv[0], "restore") == 0 && argc == 3))) {
+		usage();
+	} else {
+		user = argv[1];
+	}
+	dir = open_dir(strcmp(argv[0], "list") != 0);
+	if (user != NULL && !account_known(dir, user)) {
+		htg_dir_close(&dir);
+		return EXIT_REFUSED;
+	}
+	ret = htg_dir_retained_iter(dir, user, kept_collect, &l, &error);
+	if (ret != 1) {
+		htg_dir_close(&dir);
+		free(l.r);
+		return result(ret, error);
+	}
+	if (purge) {
+		ret = retention_purge(dir, &l, parse_now(now_s));
+	} else if (strcmp(argv[0], "restore") == 0) {
+		ret = retention_restore(dir, &l, argv[2]);
+	} else {
+		int64_t now = parse_now(NULL);
+
+		json_open();
+		for (size_t i = 0; i < l.n; i++)
+			print_kept(&l.r[i], now);
+		json_close();
+		ret = 0;
+	}
+	htg_dir_close(&dir);
+	free(l.r);
+	return ret;
+}

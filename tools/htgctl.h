@@ -1,0 +1,49 @@
+#ifndef HTGCTL_H
+#define HTGCTL_H
+
+/*++
+/* NAME
+/*	htgctl 3h
+/* SUMMARY
+/*	what the htgctl command files share
+/* DESCRIPTION
+/*	htgctl.c: directory commands, output helpers, main();
+/*	htgctl-pickup.c: audit and retention; htgctl-hygiene.c: pickup
+/*	hygiene (004 4.1.1).
+/*--*/
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+
+struct htg_dir;
+struct htg_audit_event;
+
+extern const char *dir_path;
+extern int opt_json;
+
+void usage(void) __attribute__((noreturn));
+struct htg_dir *open_dir(int write);
+int result(int ret, const char *error);
+unsigned long long parse_number(const char *s, const char *what);
+
+void json_str(const char *s);
+void json_open(void);
+void json_close(void);
+void json_sep(void);
+void json_field(const char *name, const char *value);
+void rfc3339(int64_t time_us, char *buf, size_t size);
+
+/* --now T (htg_time_parse() syntax) or the clock, in unix seconds */
+int64_t parse_now(const char *s);
+int64_t parse_now_us(const char *s);
+/* append an audit event made by htgctl (restore, purge, hygiene) */
+void audit_note(struct htg_dir *dir, struct htg_audit_event *ev);
+
+int cmd_audit(int argc, char **argv);
+int cmd_retention(int argc, char **argv);
+int cmd_hygiene(int argc, char **argv);
+
+#endif
