@@ -96,6 +96,7 @@
 #include "htg-conf.h"
 #include "htg-dir.h"
 #include "htg-msg.h"
+#include "policy-log.h"
 #include "policy-rules.h"
 #include "policy-server.h"
 
@@ -360,6 +361,7 @@ int main(int argc, char **argv)
 		ready_fd = daemonize();
 		detach_stdio(*log_file == '\0' && isatty(2) == 0);
 	}
+	policy_log_open(argv[0], log_file);
 	if (*pid_file != '\0')
 		write_pid_file(pid_file);
 	drop_privileges(htg_conf_get(conf, "user", ""), server);
@@ -380,6 +382,7 @@ int main(int argc, char **argv)
 	server_free(&server);
 	htg_dir_close(&ctx.dir);
 	policy_rate_free(&ctx.rate);
+	policy_log_close();
 	if (*pid_file != '\0' && unlink(pid_file) < 0 && errno != ENOENT)
 		msg_info("cannot remove %s: %m", pid_file);
 	msg_info("stopped");

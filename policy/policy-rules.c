@@ -368,16 +368,17 @@ void policy_decide(const struct policy_ctx *ctx,
 	decide_dunno(dec);
 }
 
-void policy_decision_log(const struct policy_request *req,
-			 const struct policy_decision *dec)
+void policy_decision_format(const struct policy_request *req,
+			    const struct policy_decision *dec,
+			    char *buf, size_t size)
 {
 	char qid[64], user[HTG_USER_MAX], client[64], state[32], tls[32];
 	char from[HTG_USER_MAX], to[HTG_USER_MAX];
 	const char *q = log_safe(policy_request_get(req, "queue_id"), qid,
 				 sizeof(qid));
 
-	msg_info("%s: account=%s client=%s state=%s from=<%s> to=<%s> "
-		 "tls=%s rule=%s action=%s",
+	snprintf(buf, size, "%s: account=%s client=%s state=%s from=<%s> "
+		 "to=<%s> tls=%s rule=%s action=%s",
 		 *q != '\0' ? q : "NOQUEUE",
 		 or_dash(log_safe(policy_request_get(req, "sasl_username"),
 				  user, sizeof(user))),
@@ -390,4 +391,13 @@ void policy_decision_log(const struct policy_request *req,
 		 or_dash(log_safe(policy_request_get(req, "encryption_protocol"),
 				  tls, sizeof(tls))),
 		 dec->rule, dec->action);
+}
+
+void policy_decision_log(const struct policy_request *req,
+			 const struct policy_decision *dec)
+{
+	char line[POLICY_LOG_LINE_MAX];
+
+	policy_decision_format(req, dec, line, sizeof(line));
+	msg_info("%s", line);
 }

@@ -15,6 +15,9 @@
 /*			struct policy_decision *dec);
 /*	void	policy_decision_log(const struct policy_request *req,
 /*			const struct policy_decision *dec);
+/*	void	policy_decision_format(const struct policy_request *req,
+/*			const struct policy_decision *dec,
+/*			char *buf, size_t size);
 /*
 /*	int	policy_rule_auth(...);		HTG-AUTH (RCPT, backstop)
 /*	int	policy_rule_sender(...);	HTG-SENDER
@@ -79,8 +82,15 @@ const char *policy_env_submit_domain(const char *environment);
 void policy_decide(const struct policy_ctx *ctx,
 		   const struct policy_request *req,
 		   struct policy_decision *dec);
+/* The one log line of a decision: queue id, account, client, state,
+   sender, recipient, TLS, rule id, action. _log() writes it with
+   msg_info(); _format() only formats it (for a batching writer). */
+#define POLICY_LOG_LINE_MAX 1536
 void policy_decision_log(const struct policy_request *req,
 			 const struct policy_decision *dec);
+void policy_decision_format(const struct policy_request *req,
+			    const struct policy_decision *dec,
+			    char *buf, size_t size);
 
 int policy_rule_auth(const struct policy_ctx *ctx,
 		     const struct policy_request *req,

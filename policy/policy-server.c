@@ -39,6 +39,7 @@
 
 #include "htg-dir.h"
 #include "htg-msg.h"
+#include "policy-log.h"
 #include "policy-proto.h"
 #include "policy-rules.h"
 #include "policy-server-impl.h"
@@ -214,6 +215,7 @@ static void policy_input(struct server *s, struct conn *c)
 	size_t used;
 	enum policy_status st;
 	struct policy_decision dec;
+	char line[POLICY_LOG_LINE_MAX];
 
 	st = policy_parser_feed(c->policy, c->in + c->in_pos,
 				c->in_len - c->in_pos, &used);
@@ -224,7 +226,9 @@ static void policy_input(struct server *s, struct conn *c)
 	case POLICY_READY:
 		server_want_dir(s);
 		policy_decide(s->ctx, policy_parser_request(c->policy), &dec);
-		policy_decision_log(policy_parser_request(c->policy), &dec);
+		policy_decision_format(policy_parser_request(c->policy), &dec,
+				       line, sizeof(line));
+		policy_log_line(line);
 		policy_answer(c, dec.action);
 		return;
 	case POLICY_BAD:
@@ -371,22 +375,34 @@ static void conn_update(struct server *s, struct conn *c)
 	}
 }
 
-static void conn_event(struct server *s, struct conn *c, uint32_t events)
+/*
+ * An event is handled in two phases: conn_input() reads and decides,
+ * conn_output() sends. Between them the event loop writes the decision
+ * log lines of the whole round at once (policy-log.h), so every answer
+ * leaves after its log line. conn_input() returns 1 when the connection
+ * is still open and needs conn_output(), 0 when it was closed.
+ */
+static int conn_input(struct server *s, struct conn *c, uint32_t events)
 {
 	if ((events & EPOLLERR) != 0) {
 		conn_close(s, c);
-		return;
+		return 0;
 	}
 	if ((events & EPOLLOUT) != 0 && conn_flush(c) < 0) {
 		conn_close(s, c);
-		return;
+		return 0;
 	}
 	if ((events & (EPOLLIN | EPOLLHUP)) != 0 && !c->closing &&
 	    c->in_pos == c->in_len && conn_read(c) < 0) {
 		conn_close(s, c);
-		return;
+		return 0;
 	}
 	conn_process(s, c);
+	return 1;
+}
+
+static void conn_output(struct server *s, struct conn *c)
+{
 	if (conn_flush(c) < 0) {
 		conn_close(s, c);
 		return;
@@ -413,6 +429,7 @@ void server_run(struct server *s, int signal_fd)
 {
 	struct watch sig_watch = { WATCH_SIGNAL };
 	struct epoll_event ev, events[64];
+	struct conn *ready[64];
 	time_t last_sweep = time(NULL);
 
 	memset(&ev, 0, sizeof(ev));
@@ -421,7 +438,7 @@ void server_run(struct server *s, int signal_fd)
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, signal_fd, &ev) < 0)
 		msg_fatal("epoll_ctl: %m");
 	for (;;) {
-		int n = epoll_wait(s->epfd, events, 64, 1000);
+		int n = epoll_wait(s->epfd, events, 64, 1000), nready = 0;
 		time_t now;
 
 		if (n < 0) {
@@ -441,14 +458,20 @@ void server_run(struct server *s, int signal_fd)
 						 "stopping", si.ssi_signo);
 				epoll_ctl(s->epfd, EPOLL_CTL_DEL, signal_fd,
 					  NULL);
+				policy_log_flush();
 				return;
 			}
 			if (w->type == WATCH_LISTENER)
 				server_accept(s, (struct listener *)w);
-			else
-				conn_event(s, (struct conn *)w,
-					   events[i].events);
+			else if (conn_input(s, (struct conn *)w,
+					    events[i].events))
+				ready[nready++] = (struct conn *)w;
 		}
+		/* each fd is reported once per round: ready[] has no
+		   duplicates, and only conn_output() closes them */
+		policy_log_flush();
+		for (int i = 0; i < nready; i++)
+			conn_output(s, ready[i]);
 		now = time(NULL);
 		if (now != last_sweep) {
 			server_sweep(s, now);
