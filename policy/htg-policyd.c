@@ -14,8 +14,11 @@
 /*	address owned by the authenticated account), HTG-RCPT-FLOW (RCPT TO is
 /*	<flow>@<submit domain>, the flow exists and the account is granted
 /*	it) and HTG-SIZE (the account's size limit), and refuses an
-/*	unauthenticated RCPT with HTG-AUTH as a backstop. Otherwise it
-/*	answers DUNNO, never a permit. A malformed request is answered with
+/*	unauthenticated RCPT with HTG-AUTH as a backstop; in depth it also
+/*	checks HTG-TLS (encryption_protocol of the submission service's
+/*	policy_context) and HTG-RCPT-ONE (recipient_count at DATA and
+/*	END-OF-MESSAGE), and optionally a per-account rate (HTG-RATE, off by
+/*	default). Otherwise it answers DUNNO, never a permit. A malformed request is answered with
 /*	DEFER_IF_PERMIT; an oversized one also closes the connection.
 /* .IP \(bu
 /*	socketmap_table(5) lookups by the maps "mailbox" (address -> owning
@@ -72,6 +75,12 @@
 /*	Connections beyond this are closed at once.
 /* .IP "idle_timeout (default: 600)"
 /*	Seconds after which an idle connection is closed.
+/* .IP "tls_protocol_min (default: TLSv1.3)"
+/*	HTG-TLS minimum; empty disables the rule.
+/* .IP "tls_policy_context (default: empty, every request)"
+/*	HTG-TLS applies only to requests with this policy_context.
+/* .IP "rate_limit, rate_window, rate_accounts (default: 0, 3600, 10000)"
+/*	HTG-RATE: messages per account per window; 0 is off.
 /* SEE ALSO
 /*	htgctl(8), htg-milter(8), postconf(5) check_policy_service,
 /*	socketmap_table(5), SMTPD_POLICY_README
