@@ -393,10 +393,25 @@ def policy_inet_listeners_and_limits():
 
 # --- fault test ---------------------------------------------------------------------
 
+def inbound_rcpt(rcpt):
+    """MAIL + RCPT on the inbound service: the RCPT reply (code, text)."""
+    s = smtplib.SMTP(ENV["HTG_HOST"], int(ENV["HTG_INBOUND_PORT"]), timeout=TIMEOUT)
+    try:
+        s.ehlo("overheid.example")
+        cmd(s, "MAIL FROM:<dms-inbox@douane.overheid.nl>")
+        return cmd(s, "RCPT TO:<%s>" % rcpt)
+    finally:
+        try:
+            s.quit()
+        except Exception:
+            pass
+
+
 @test
 def policy_daemon_killed_under_load():
     """kill -9 htg-policyd while a client submits in a loop: every reply is
-    250 or 4xx; while it is dead only 4xx; after a restart 250 again; every
+    250 or 4xx; while it is dead only 4xx (the inbound service too: its
+    address lookups are socketmap); after a restart 250 again; every
     250 was checked by the policy (END-OF-MESSAGE decision with its queue
     id) and is delivered exactly once; no refused message is delivered."""
     compat()
@@ -427,6 +442,7 @@ def policy_daemon_killed_under_load():
         policyd_stop(signal.SIGKILL)
         t_dead = time.time()
         wait_results(lambda r: r[0] > t_dead, 2, 90)
+        inbound = inbound_rcpt(ENV["HTG_DEMO_LOGICAL"])
         t_restart = time.time()
         policyd_start()
         wait_results(lambda r: r[0] > t_restart and r[4] == 250, 3, 60)
@@ -440,6 +456,8 @@ def policy_daemon_killed_under_load():
     dead = [r for r in results if r[0] > t_dead and r[1] < t_restart]
     check(dead and all(400 <= r[4] < 500 for r in dead),
           "while dead: %r" % [(r[3], r[4], r[5]) for r in dead])
+    check(400 <= inbound[0] < 500,
+          "inbound RCPT while the socketmap was dead: %r" % (inbound,))
     accepted = [r for r in results if r[4] == 250]
     refused = [r for r in results if r[4] != 250]
     # checked: every accepted queue id has the policy's END-OF-MESSAGE decision
@@ -472,6 +490,7 @@ def policy_daemon_killed_under_load():
                    capture_output=True)
     time.sleep(1.5)
     print("     fault test: %d accepted and delivered once, %d refused with 4xx "
-          "(%d while dead: %s)" % (len(accepted), len(refused), len(dead),
-                                   sorted({"%s %d %s" % (r[3], r[4], r[5][:40])
-                                           for r in refused})), flush=True)
+          "(%d while dead: %s); inbound while dead: %d %s"
+          % (len(accepted), len(refused), len(dead),
+             sorted({"%s %d %s" % (r[3], r[4], r[5][:40]) for r in refused}),
+             inbound[0], inbound[1][:40]), flush=True)
