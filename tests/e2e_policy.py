@@ -307,6 +307,55 @@ def policy_rate_limit_through_postfix():
     check(got[0] == "ok", "after restore (limit off): %r" % (got,))
 
 
+def postfix_reload():
+    subprocess.run(["postfix", "-c", ENV["HTG_POSTFIX_CONFIG"], "reload"],
+                   capture_output=True)
+    time.sleep(1.5)
+
+
+def submission_param(name, value=None):
+    """Read or set (postconf -P) a parameter of the submission service."""
+    key = "%s:%s/inet/%s" % (ENV["HTG_HOST"], ENV["HTG_SUBMISSION_PORT"], name)
+    conf = ["postconf", "-c", ENV["HTG_POSTFIX_CONFIG"], "-P"]
+    if value is None:
+        return subprocess.run(conf + ["-h", key], capture_output=True,
+                              text=True).stdout.strip()
+    r = subprocess.run(conf + ["%s=%s" % (key, value)], capture_output=True, text=True)
+    check(r.returncode == 0, "postconf -P: " + r.stderr)
+
+
+@test
+def policy_rcpt_one_in_depth_through_postfix():
+    """HTG-RCPT-ONE in the policy: with the milter taken out of the
+    submission service (a misconfiguration), two accepted recipients are
+    still refused at DATA, 452 4.5.3, by the policy's recipient_count check."""
+    milters = submission_param("smtpd_milters")
+    check(milters, "no smtpd_milters on the submission service")
+    submission_param("smtpd_milters", "")
+    try:
+        postfix_reload()
+        deadline = time.time() + 20
+        while True:
+            s = smtp_submission()
+            try:
+                cmd(s, "MAIL FROM:<%s>" % ENV["HTG_DEMO_SENDER"])
+                r1 = cmd(s, "RCPT TO:<%s>" % flow_rcpt())
+                r2 = cmd(s, "RCPT TO:<%s>" % flow_rcpt())
+                data = cmd(s, "DATA") if r2[0] == 250 else None
+            finally:
+                s.quit()
+            # an smtpd from before the reload still has the milter: again
+            if data is not None or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        check(r1[0] == 250 and r2[0] == 250, "recipients: %r %r" % (r1, r2))
+        expect_reply(("DATA",) + data, 452, "4.5.3", "HTG-RCPT-ONE")
+    finally:
+        submission_param("smtpd_milters", milters)
+        postfix_reload()
+    check(submission_param("smtpd_milters") == milters, "milter not restored")
+
+
 # --- the daemon itself: inet listeners, protocol limits, restart ---------------
 
 def free_port():
@@ -486,9 +535,7 @@ def policy_daemon_killed_under_load():
     # 451 4.3.0 for that same address until it resolves another one or
     # exits. Still a 4xx; a reload gives the suites after this one fresh
     # processes.
-    subprocess.run(["postfix", "-c", ENV["HTG_POSTFIX_CONFIG"], "reload"],
-                   capture_output=True)
-    time.sleep(1.5)
+    postfix_reload()
     print("     fault test: %d accepted and delivered once, %d refused with 4xx "
           "(%d while dead: %s); inbound while dead: %d %s"
           % (len(accepted), len(refused), len(dead),
