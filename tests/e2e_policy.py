@@ -307,6 +307,28 @@ def policy_rate_limit_through_postfix():
     check(got[0] == "ok", "after restore (limit off): %r" % (got,))
 
 
+@test
+def policy_preproduction_by_configuration():
+    """The environment is configuration: the same daemon in preproduction
+    (004 table 3) takes <flow>@msa-smtp.preprod.htpoort.nl and refuses the
+    production address of the same flow. (RCPT only: this lab's Postfix
+    stays a production instance; ./htg-lab with HTG_ENVIRONMENT=preproduction
+    renders a whole preproduction gateway.)"""
+    pre = "msa-smtp.preprod.htpoort.nl"
+    with PolicydWith("environment=preproduction", "submit_domain=" + pre):
+        s = smtp_submission()
+        try:
+            got = []
+            for rcpt in ("%s@%s" % (ENV["HTG_DEMO_FLOW"], pre), flow_rcpt()):
+                cmd(s, "MAIL FROM:<%s>" % ENV["HTG_DEMO_SENDER"])
+                got.append(cmd(s, "RCPT TO:<%s>" % rcpt))
+                cmd(s, "RSET")
+        finally:
+            s.quit()
+        check(got[0][0] == 250, "preproduction flow address: %r" % (got[0],))
+        expect_reply(("RCPT",) + got[1], 550, "5.1.1", "HTG-RCPT-FLOW")
+
+
 def postfix_reload():
     subprocess.run(["postfix", "-c", ENV["HTG_POSTFIX_CONFIG"], "reload"],
                    capture_output=True)
