@@ -3,7 +3,8 @@
 #
 # usage: bench/policy-bench.sh [ACCOUNTS [FLOWS [SECONDS]]]   (as root)
 #
-# Prints figures, asserts nothing:
+# Prints figures, asserts nothing (each load line ends with the server's
+# CPU seconds and decisions per CPU-second, robust to other load):
 #   1. directory lookup cost: p50/p99 of each htg_dir_* read call and of a
 #      whole policy_decide() (bench/policy-dirbench lookup);
 #   2. htg-policyd on one core (taskset -c 0), the load generator on the
@@ -50,6 +51,22 @@ trap cleanup EXIT
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; say "port $1 did not open"; exit 1; }
 load() { taskset -c 1 "$B/bench/policy-load" -d "$SECS" -w 1 "$@" "$W/requests"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+# CPU time (utime + stime, clock ticks) of a process: decisions per
+# CPU-second of the server is the one-core figure that other load on the
+# machine does not skew (waiting for the core is not counted).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+measured() {	# pid, load options...: the load line plus the server's CPU use
+	local pid=$1 t0 t1 out n
+	shift
+	t0=$(cpu_ticks "$pid")
+	out=$(load "$@")
+	t1=$(cpu_ticks "$pid")
+	n=$(printf '%s' "$out" | field total)
+	printf '%s server_cpu_s=%.2f decisions_per_cpu_s=%.0f\n' "$out" \
+		"$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { print t / hz }')" \
+		"$(awk -v n="$n" -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { print (t > 0 ? n / (t / hz) : 0) }')"
+}
 
 say "== workload: $ACCOUNTS accounts, $FLOWS flows, 4096 RCPT requests (80% pass,"
 say "   10% foreign sender, 5% unknown flow, 5% flow not granted); $(nproc) cores"
@@ -70,10 +87,11 @@ taskset -c 0 "$B/policy/htg-policyd" -f -o directory="$W/dir" \
 	-o pid_file="$W/htg-policyd.pid" -o tls_policy_context=submission \
 	"${user_opt[@]}" >/dev/null 2>&1 &
 wait_port "$PORT_HTG"
+hpid=$(cat "$W/htg-policyd.pid")
 for c in 1 16 64; do
-	say "unix  $(load -c "$c" -u "$W/policy.sock")"
+	say "unix  $(measured "$hpid" -c "$c" -u "$W/policy.sock")"
 done
-htg=$(load -c 16 -t 127.0.0.1:$PORT_HTG)
+htg=$(measured "$hpid" -c 16 -t 127.0.0.1:$PORT_HTG)
 say "tcp   $htg"
 stop_pid "$W/htg-policyd.pid"
 say "log lines written: $(grep -c 'rule=' "$W/htg-policyd.log")"
@@ -85,11 +103,15 @@ taskset -c 0 postfwd1 -d -P -f "$W/postfwd.cf" -i 127.0.0.1 -p "$PORT_PFW" \
 	--cache=0 --norulelog --noidlestats --norulestats -n \
 	-u nobody -g nogroup --pidfile "$W/postfwd.pid" >/dev/null 2>&1
 wait_port "$PORT_PFW"
-pfw=$(load -c 16 -t 127.0.0.1:$PORT_PFW)
+pfw=$(measured "$(cat "$W/postfwd.pid")" -c 16 -t 127.0.0.1:$PORT_PFW)
 say "tcp   $pfw"
 stop_pid "$W/postfwd.pid"
 
 a=$(printf '%s' "$htg" | field 'decisions\/s')
 b=$(printf '%s' "$pfw" | field 'decisions\/s')
 say "== ratio (tcp, 16 connections): htg-policyd $a/s vs postfwd $b/s ="
+awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "   %.0fx\n", a / b; else print "   n/a" }'
+a=$(printf '%s' "$htg" | field decisions_per_cpu_s)
+b=$(printf '%s' "$pfw" | field decisions_per_cpu_s)
+say "== per CPU-second of the server: htg-policyd $a vs postfwd $b ="
 awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "   %.0fx\n", a / b; else print "   n/a" }'

@@ -17,8 +17,9 @@
 /*	and prints one line of figures: decisions per second, latency p50,
 /*	p90, p99 and max (from sending a request to reading the end of its
 /*	answer), and the answers by kind (DUNNO, 4xx/DEFER, 5xx/REJECT,
-/*	other), so two servers can be seen to decide the same. It asserts
-/*	nothing.
+/*	other), so two servers can be seen to decide the same, and the
+/*	total of answers including the warm-up (to divide by the server's
+/*	CPU time over the whole run). It asserts nothing.
 /*
 /*	One thread, epoll; pin it to another core than the server
 /*	(taskset) to measure the server alone.
@@ -61,6 +62,7 @@ static size_t nreqs;
 static uint64_t *lat;
 static size_t nlat, lat_cap;
 static uint64_t answers[ANS_COUNT];
+static uint64_t total_answers;	/* warm-up included */
 
 static void die(const char *what)
 {
@@ -199,6 +201,7 @@ static int on_readable(struct lconn *c, int measuring)
 		}
 		return 0;
 	}
+	total_answers++;
 	if (measuring) {
 		if (nlat == lat_cap) {
 			lat_cap = lat_cap ? 2 * lat_cap : 1 << 20;
@@ -291,13 +294,14 @@ int main(int argc, char **argv)
 	qsort(lat, nlat, sizeof(*lat), cmp_u64);
 	printf("connections=%d requests=%zu decisions/s=%.0f p50_us=%.1f "
 	       "p90_us=%.1f p99_us=%.1f max_us=%.1f dunno=%llu temp=%llu "
-	       "perm=%llu other=%llu\n", nconns, nlat,
+	       "perm=%llu other=%llu total=%llu\n", nconns, nlat,
 	       (double)nlat / seconds, pct_us(0.50), pct_us(0.90),
 	       pct_us(0.99), (double)lat[nlat - 1] / 1000.0,
 	       (unsigned long long)answers[ANS_DUNNO],
 	       (unsigned long long)answers[ANS_TEMP],
 	       (unsigned long long)answers[ANS_PERM],
-	       (unsigned long long)answers[ANS_OTHER]);
+	       (unsigned long long)answers[ANS_OTHER],
+	       (unsigned long long)total_answers);
 	for (int i = 0; i < nconns; i++)
 		close(conns[i].fd);
 	free(conns);
