@@ -14,8 +14,11 @@
 /*	address owned by the authenticated account), HTG-RCPT-FLOW (RCPT TO is
 /*	<flow>@<submit domain>, the flow exists and the account is granted
 /*	it) and HTG-SIZE (the account's size limit), and refuses an
-/*	unauthenticated RCPT with HTG-AUTH as a backstop. Otherwise it
-/*	answers DUNNO, never a permit. A malformed request is answered with
+/*	unauthenticated RCPT with HTG-AUTH as a backstop; in depth it also
+/*	checks HTG-TLS (encryption_protocol of the submission service's
+/*	policy_context) and HTG-RCPT-ONE (recipient_count at DATA and
+/*	END-OF-MESSAGE), and optionally a per-account rate (HTG-RATE, off by
+/*	default). Otherwise it answers DUNNO, never a permit. A malformed request is answered with
 /*	DEFER_IF_PERMIT; an oversized one also closes the connection.
 /* .IP \(bu
 /*	socketmap_table(5) lookups by the maps "mailbox" (address -> owning
@@ -72,6 +75,12 @@
 /*	Connections beyond this are closed at once.
 /* .IP "idle_timeout (default: 600)"
 /*	Seconds after which an idle connection is closed.
+/* .IP "tls_protocol_min (default: TLSv1.3)"
+/*	HTG-TLS minimum; empty disables the rule.
+/* .IP "tls_policy_context (default: empty, every request)"
+/*	HTG-TLS applies only to requests with this policy_context.
+/* .IP "rate_limit, rate_window, rate_accounts (default: 0, 3600, 10000)"
+/*	HTG-RATE: messages per account per window; 0 is off.
 /* SEE ALSO
 /*	htgctl(8), htg-milter(8), postconf(5) check_policy_service,
 /*	socketmap_table(5), SMTPD_POLICY_README
@@ -96,6 +105,7 @@
 #include "htg-conf.h"
 #include "htg-dir.h"
 #include "htg-msg.h"
+#include "policy-log.h"
 #include "policy-rules.h"
 #include "policy-server.h"
 
@@ -107,7 +117,8 @@ static const char *const policyd_keys[] = {
 	"directory", "policy_socket", "socketmap_socket", "socket_mode",
 	"policy_inet", "socketmap_inet", "environment", "submit_domain",
 	"log_file", "user", "pid_file", "max_connections", "idle_timeout",
-	NULL
+	"tls_protocol_min", "tls_policy_context", "rate_limit", "rate_window",
+	"rate_accounts", NULL
 };
 
 static void usage(const char *prog)
@@ -130,17 +141,43 @@ static mode_t parse_mode(const char *value)
 	return (mode_t)mode;
 }
 
-static int parse_positive(const struct htg_conf *conf, const char *key,
-			  int def)
+/* A number in [min, 1000000]; def when the key is not set. */
+static int parse_number(const struct htg_conf *conf, const char *key,
+			int def, int min)
 {
 	long long n = htg_conf_get_int(conf, key, -1);
 	const char *v = htg_conf_get(conf, key, "");
 
 	if (*v == '\0')
 		return def;
-	if (n <= 0 || n > 1000000)
-		msg_fatal("%s: expected a positive number, not \"%s\"", key, v);
+	if (n < min || n > 1000000)
+		msg_fatal("%s: expected a number from %d to 1000000, not \"%s\"",
+			  key, min, v);
 	return (int)n;
+}
+
+static int parse_positive(const struct htg_conf *conf, const char *key,
+			  int def)
+{
+	return parse_number(conf, key, def, 1);
+}
+
+/* The defence-in-depth and optional rules (policy-rules.h). */
+static void rules_setup(const struct htg_conf *conf, struct policy_ctx *ctx)
+{
+	int limit = parse_number(conf, "rate_limit", 0, 0);
+
+	ctx->tls_min = htg_conf_get(conf, "tls_protocol_min", "TLSv1.3");
+	if (*ctx->tls_min != '\0' && policy_tls_version(ctx->tls_min) < 0)
+		msg_fatal("tls_protocol_min: expected e.g. TLSv1.3 or empty, "
+			  "not \"%s\"", ctx->tls_min);
+	ctx->tls_context = htg_conf_get(conf, "tls_policy_context", "");
+	if (limit > 0)
+		ctx->rate = policy_rate_new((unsigned)limit,
+					    (unsigned)parse_positive(conf,
+						"rate_window", 3600),
+					    (size_t)parse_positive(conf,
+						"rate_accounts", 10000));
 }
 
 /* Fork into the background; the parent exits once the child reports
@@ -284,7 +321,7 @@ static struct htg_conf *load_config(int argc, char **argv, int *foreground)
 int main(int argc, char **argv)
 {
 	struct htg_conf *conf;
-	struct policy_ctx ctx = { NULL, NULL };
+	struct policy_ctx ctx = { .dir = NULL };
 	struct server *server;
 	const char *env, *policy_sock, *sockmap_sock, *pid_file, *log_file;
 	const char *policy_inet, *sockmap_inet;
@@ -305,6 +342,7 @@ int main(int argc, char **argv)
 					 ctx.submit_domain);
 	if (*ctx.submit_domain == '\0')
 		msg_fatal("submit_domain must not be empty");
+	rules_setup(conf, &ctx);
 	mode = parse_mode(htg_conf_get(conf, "socket_mode", "0666"));
 	policy_sock = htg_conf_get(conf, "policy_socket", "/run/htg/policy");
 	sockmap_sock = htg_conf_get(conf, "socketmap_socket",
@@ -332,12 +370,16 @@ int main(int argc, char **argv)
 		ready_fd = daemonize();
 		detach_stdio(*log_file == '\0' && isatty(2) == 0);
 	}
+	policy_log_open(argv[0], log_file);
 	if (*pid_file != '\0')
 		write_pid_file(pid_file);
 	drop_privileges(htg_conf_get(conf, "user", ""), server);
 	server_open_dir(server);
-	msg_info("started: environment %s, submit domain %s", env,
-		 ctx.submit_domain);
+	msg_info("started: environment %s, submit domain %s, TLS minimum %s "
+		 "(policy context %s), rate limit %s", env, ctx.submit_domain,
+		 *ctx.tls_min != '\0' ? ctx.tls_min : "off",
+		 *ctx.tls_context != '\0' ? ctx.tls_context : "any",
+		 ctx.rate != NULL ? htg_conf_get(conf, "rate_limit", "") : "off");
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "1", 1) != 1)
 			msg_warn("cannot notify the parent process: %m");
@@ -348,6 +390,8 @@ int main(int argc, char **argv)
 
 	server_free(&server);
 	htg_dir_close(&ctx.dir);
+	policy_rate_free(&ctx.rate);
+	policy_log_close();
 	if (*pid_file != '\0' && unlink(pid_file) < 0 && errno != ENOENT)
 		msg_info("cannot remove %s: %m", pid_file);
 	msg_info("stopped");

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "htg-msg.h"
 #include "htg-rules.h"
@@ -230,6 +231,111 @@ int policy_rule_size(const struct policy_ctx *ctx,
 	return 0;
 }
 
+/* "TLSv1.3" -> 103 (OpenSSL's names, as Postfix passes them) */
+int policy_tls_version(const char *protocol)
+{
+	unsigned major, minor;
+	int pos = 0;
+
+	if (sscanf(protocol, "TLSv%u.%u%n", &major, &minor, &pos) != 2 ||
+	    protocol[pos] != '\0' || major > 9 || minor > 99)
+		return -1;
+	return (int)(major * 100 + minor);
+}
+
+/*
+ * HTG-TLS, defence in depth. 004 3.3.3: STARTTLS before anything else;
+ * 3.5 footnote 4: TLS 1.3 only since 12 January 2026. Postfix enforces
+ * both on the submission service (smtpd_tls_security_level = encrypt,
+ * smtpd_tls_protocols); this rule refuses should that configuration
+ * ever be loosened. The inbound service from the government side is
+ * plain SMTP by design, so the rule applies only to requests carrying
+ * the configured policy_context (smtpd_policy_service_policy_context of
+ * the submission service).
+ */
+int policy_rule_tls(const struct policy_ctx *ctx,
+		    const struct policy_request *req,
+		    struct policy_decision *dec)
+{
+	const char *proto = policy_request_get(req, "encryption_protocol");
+	char detail[128];
+	int want, have;
+
+	if (ctx->tls_min == NULL || *ctx->tls_min == '\0')
+		return 0;
+	if (ctx->tls_context != NULL && *ctx->tls_context != '\0' &&
+	    strcmp(policy_request_get(req, "policy_context"),
+		   ctx->tls_context) != 0)
+		return 0;
+	if (*proto == '\0')
+		return decide_refuse(dec, HTG_RULE_TLS, NULL);
+	want = policy_tls_version(ctx->tls_min);
+	have = policy_tls_version(proto);
+	if (have < 0 || have < want) {
+		snprintf(detail, sizeof(detail), "%s or later is required",
+			 ctx->tls_min);
+		return decide_refuse(dec, HTG_RULE_TLS, detail);
+	}
+	return 0;
+}
+
+/*
+ * HTG-RCPT-ONE, defence in depth. 004 table 3: every message has exactly
+ * one recipient. smtpd_recipient_limit and htg-milter refuse a second
+ * RCPT; Postfix fills in recipient_count only at DATA and END-OF-MESSAGE,
+ * so this is where a message with more recipients is stopped should both
+ * be misconfigured.
+ */
+int policy_rule_rcpt_one(const struct policy_ctx *ctx,
+			 const struct policy_request *req,
+			 struct policy_decision *dec)
+{
+	const char *count = policy_request_get(req, "recipient_count");
+	unsigned long n;
+	char *end;
+
+	(void)ctx;
+	if (*count == '\0')
+		return 0;
+	errno = 0;
+	n = strtoul(count, &end, 10);
+	if (errno != 0 || *end != '\0' || n > 1)
+		return decide_refuse(dec, HTG_RULE_RCPT_ONE, NULL);
+	return 0;
+}
+
+static double monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * HTG-RATE, optional. 004 1.3: SMTP-MSA is for low-frequency use (on
+ * average at most one interaction per connection per minute), and "for
+ * now the interface imposes no limit on the frequency": off by default
+ * (rate_limit = 0). One message has one recipient, so a passing RCPT is
+ * one message; it runs after every other RCPT rule so that refused
+ * recipients cost nothing.
+ */
+int policy_rule_rate(const struct policy_ctx *ctx,
+		     const struct policy_request *req,
+		     struct policy_decision *dec)
+{
+	const char *user = policy_request_get(req, "sasl_username");
+
+	if (ctx->rate == NULL || *user == '\0')
+		return 0;
+	if (policy_rate_take(ctx->rate, user,
+			     ctx->now != 0 ? ctx->now : monotonic_now()))
+		return 0;
+	dec->rule = POLICY_RULE_RATE;
+	snprintf(dec->action, sizeof(dec->action), "%s", POLICY_ACTION_RATE);
+	return 1;
+}
+
 void policy_decide(const struct policy_ctx *ctx,
 		   const struct policy_request *req,
 		   struct policy_decision *dec)
@@ -237,32 +343,42 @@ void policy_decide(const struct policy_ctx *ctx,
 	const char *state = policy_request_get(req, "protocol_state");
 
 	if (strcasecmp(state, "MAIL") == 0) {
-		if (policy_rule_sender(ctx, req, dec) ||
+		if (policy_rule_tls(ctx, req, dec) ||
+		    policy_rule_sender(ctx, req, dec) ||
 		    policy_rule_size(ctx, req, dec))
 			return;
 	} else if (strcasecmp(state, "RCPT") == 0) {
 		if (policy_rule_auth(ctx, req, dec) ||
+		    policy_rule_tls(ctx, req, dec) ||
 		    policy_rule_sender(ctx, req, dec) ||
 		    policy_rule_rcpt_flow(ctx, req, dec) ||
-		    policy_rule_size(ctx, req, dec))
+		    policy_rule_size(ctx, req, dec) ||
+		    policy_rule_rate(ctx, req, dec))
+			return;
+	} else if (strcasecmp(state, "DATA") == 0) {
+		if (policy_rule_tls(ctx, req, dec) ||
+		    policy_rule_rcpt_one(ctx, req, dec))
 			return;
 	} else if (strcasecmp(state, "END-OF-MESSAGE") == 0) {
-		if (policy_rule_size(ctx, req, dec))
+		if (policy_rule_tls(ctx, req, dec) ||
+		    policy_rule_rcpt_one(ctx, req, dec) ||
+		    policy_rule_size(ctx, req, dec))
 			return;
 	}
 	decide_dunno(dec);
 }
 
-void policy_decision_log(const struct policy_request *req,
-			 const struct policy_decision *dec)
+void policy_decision_format(const struct policy_request *req,
+			    const struct policy_decision *dec,
+			    char *buf, size_t size)
 {
-	char qid[64], user[HTG_USER_MAX], client[64], state[32];
+	char qid[64], user[HTG_USER_MAX], client[64], state[32], tls[32];
 	char from[HTG_USER_MAX], to[HTG_USER_MAX];
 	const char *q = log_safe(policy_request_get(req, "queue_id"), qid,
 				 sizeof(qid));
 
-	msg_info("%s: account=%s client=%s state=%s from=<%s> to=<%s> "
-		 "rule=%s action=%s",
+	snprintf(buf, size, "%s: account=%s client=%s state=%s from=<%s> "
+		 "to=<%s> tls=%s rule=%s action=%s",
 		 *q != '\0' ? q : "NOQUEUE",
 		 or_dash(log_safe(policy_request_get(req, "sasl_username"),
 				  user, sizeof(user))),
@@ -272,5 +388,16 @@ void policy_decision_log(const struct policy_request *req,
 				  state, sizeof(state))),
 		 log_safe(policy_request_get(req, "sender"), from, sizeof(from)),
 		 log_safe(policy_request_get(req, "recipient"), to, sizeof(to)),
+		 or_dash(log_safe(policy_request_get(req, "encryption_protocol"),
+				  tls, sizeof(tls))),
 		 dec->rule, dec->action);
+}
+
+void policy_decision_log(const struct policy_request *req,
+			 const struct policy_decision *dec)
+{
+	char line[POLICY_LOG_LINE_MAX];
+
+	policy_decision_format(req, dec, line, sizeof(line));
+	msg_info("%s", line);
 }

@@ -15,11 +15,17 @@
 /*			struct policy_decision *dec);
 /*	void	policy_decision_log(const struct policy_request *req,
 /*			const struct policy_decision *dec);
+/*	void	policy_decision_format(const struct policy_request *req,
+/*			const struct policy_decision *dec,
+/*			char *buf, size_t size);
 /*
 /*	int	policy_rule_auth(...);		HTG-AUTH (RCPT, backstop)
 /*	int	policy_rule_sender(...);	HTG-SENDER
 /*	int	policy_rule_rcpt_flow(...);	HTG-RCPT-FLOW
 /*	int	policy_rule_size(...);		HTG-SIZE
+/*	int	policy_rule_tls(...);		HTG-TLS (defence in depth)
+/*	int	policy_rule_rcpt_one(...);	HTG-RCPT-ONE (defence in depth)
+/*	int	policy_rule_rate(...);		HTG-RATE (optional, off)
 /* DESCRIPTION
 /*	policy_decide() turns one policy delegation request into one action
 /*	(SMTPD_POLICY_README): "DUNNO", a refusal formatted by
@@ -33,12 +39,16 @@
 /*	ctx->dir may be NULL (directory not open yet): every rule that
 /*	needs it then answers the temporary failure.
 /*
+/*	ctx->tls_min, ctx->tls_context, ctx->rate and ctx->now configure
+/*	the defence-in-depth and optional rules; zero means off / "now".
+/*
 /*	policy_env_submit_domain() maps "production" / "preproduction" to
 /*	the submission domain of 004 table 3, NULL for anything else.
 /*--*/
 
 #include "htg-dir.h"
 #include "policy-proto.h"
+#include "policy-rate.h"
 
 #define POLICY_ACTION_MAX 512
 
@@ -46,10 +56,20 @@
 #define POLICY_ACTION_BROKEN "DEFER_IF_PERMIT Service temporarily unavailable"
 /* The answer when the directory cannot be read. */
 #define POLICY_ACTION_TEMPFAIL "451 4.3.0 Directory temporarily unavailable"
+/* HTG-RATE is ours alone (not in DESIGN section 2): a 4xx, the client
+   tries again later. */
+#define POLICY_RULE_RATE "HTG-RATE"
+#define POLICY_ACTION_RATE "450 4.7.1 HTG-RATE: Too many messages from " \
+	"this account, try again later"
 
 struct policy_ctx {
 	struct htg_dir *dir;		/* NULL: not open */
 	const char *submit_domain;	/* e.g. msa-smtp.htpoort.nl */
+	const char *tls_min;		/* "TLSv1.3"; NULL/"": HTG-TLS off */
+	const char *tls_context;	/* policy_context HTG-TLS applies to;
+					   NULL/"": every request */
+	struct policy_rate *rate;	/* NULL: no rate limit */
+	double now;			/* monotonic seconds; 0: the clock */
 };
 
 struct policy_decision {
@@ -62,8 +82,15 @@ const char *policy_env_submit_domain(const char *environment);
 void policy_decide(const struct policy_ctx *ctx,
 		   const struct policy_request *req,
 		   struct policy_decision *dec);
+/* The one log line of a decision: queue id, account, client, state,
+   sender, recipient, TLS, rule id, action. _log() writes it with
+   msg_info(); _format() only formats it (for a batching writer). */
+#define POLICY_LOG_LINE_MAX 1536
 void policy_decision_log(const struct policy_request *req,
 			 const struct policy_decision *dec);
+void policy_decision_format(const struct policy_request *req,
+			    const struct policy_decision *dec,
+			    char *buf, size_t size);
 
 int policy_rule_auth(const struct policy_ctx *ctx,
 		     const struct policy_request *req,
@@ -77,5 +104,17 @@ int policy_rule_rcpt_flow(const struct policy_ctx *ctx,
 int policy_rule_size(const struct policy_ctx *ctx,
 		     const struct policy_request *req,
 		     struct policy_decision *dec);
+int policy_rule_tls(const struct policy_ctx *ctx,
+		    const struct policy_request *req,
+		    struct policy_decision *dec);
+int policy_rule_rcpt_one(const struct policy_ctx *ctx,
+			 const struct policy_request *req,
+			 struct policy_decision *dec);
+int policy_rule_rate(const struct policy_ctx *ctx,
+		     const struct policy_request *req,
+		     struct policy_decision *dec);
+
+/* "TLSv1.3" -> 103; -1 when not of the form TLSv<major>.<minor> */
+int policy_tls_version(const char *protocol);
 
 #endif

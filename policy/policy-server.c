@@ -39,71 +39,15 @@
 
 #include "htg-dir.h"
 #include "htg-msg.h"
+#include "policy-log.h"
 #include "policy-proto.h"
 #include "policy-rules.h"
+#include "policy-server-impl.h"
 #include "policy-server.h"
 #include "socketmap-maps.h"
 #include "socketmap-proto.h"
 
-#define CONN_IN_SIZE	4096
-#define CONN_OUT_SIZE	16384
-#define REPLY_MAX	1024	/* longest single answer we write */
-#define LISTEN_MAX	8
-
-/* one object, every view of it: no type-punned casts */
-union sockaddr_any {
-	struct sockaddr sa;
-	struct sockaddr_un sun;
-	struct sockaddr_storage ss;
-};
-
-enum watch_type {
-	WATCH_LISTENER,
-	WATCH_CONN,
-	WATCH_SIGNAL
-};
-
-struct watch {
-	enum watch_type type;
-};
-
-struct listener {
-	struct watch watch;
-	int fd;
-	enum server_kind kind;
-	char *path;			/* unix socket path, or NULL */
-	char *name;			/* for the log */
-};
-
-struct conn {
-	struct watch watch;
-	int fd;
-	enum server_kind kind;
-	char peer[80];
-	struct conn *prev, *next;
-	time_t last_active;
-	uint32_t events;		/* current epoll interest */
-	int closing;			/* close once out is flushed */
-	struct policy_parser *policy;
-	struct sockmap_parser *sockmap;
-	size_t in_pos, in_len, out_pos, out_len;
-	char in[CONN_IN_SIZE];
-	char out[CONN_OUT_SIZE];
-};
-
-struct server {
-	struct policy_ctx *ctx;
-	char *dir_path;
-	time_t dir_last_try;
-	int epfd;
-	int max_conns, idle_timeout, nconns;
-	time_t last_refusal_log;
-	struct listener listeners[LISTEN_MAX];
-	int nlisteners;
-	struct conn *conns;
-};
-
-static const char *kind_name(enum server_kind kind)
+const char *server_kind_name(enum server_kind kind)
 {
 	return kind == SERVER_POLICY ? "policy" : "socketmap";
 }
@@ -146,138 +90,12 @@ static void server_want_dir(struct server *s)
 		server_open_dir(s);
 }
 
-/* --- listeners ---------------------------------------------------------- */
-
-static struct listener *listener_add(struct server *s, int fd,
-				     enum server_kind kind, const char *path,
-				     const char *name)
-{
-	struct listener *l;
-	struct epoll_event ev;
-
-	if (s->nlisteners >= LISTEN_MAX)
-		msg_panic("too many listeners");
-	l = &s->listeners[s->nlisteners++];
-	l->watch.type = WATCH_LISTENER;
-	l->fd = fd;
-	l->kind = kind;
-	l->path = path != NULL ? strdup(path) : NULL;
-	l->name = strdup(name);
-	if (l->name == NULL || (path != NULL && l->path == NULL))
-		msg_fatal("out of memory");
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.ptr = l;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		msg_fatal("epoll_ctl: %m");
-	return l;
-}
-
-/* A socket file left by a daemon that died is removed; a live one is not. */
-static void unix_remove_stale(const char *path, const union sockaddr_any *sa)
-{
-	struct stat st;
-	int fd;
-
-	if (lstat(path, &st) < 0) {
-		if (errno != ENOENT)
-			msg_fatal("stat %s: %m", path);
-		return;
-	}
-	if (!S_ISSOCK(st.st_mode))
-		msg_fatal("%s exists and is not a socket", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		msg_fatal("socket: %m");
-	if (connect(fd, &sa->sa, sizeof(sa->sun)) == 0)
-		msg_fatal("%s: another server is listening there", path);
-	close(fd);
-	if (unlink(path) < 0)
-		msg_fatal("remove stale socket %s: %m", path);
-	msg_info("removed stale socket %s", path);
-}
-
-void server_listen_unix(struct server *s, enum server_kind kind,
-			const char *path, mode_t mode)
-{
-	union sockaddr_any sa;
-	char name[sizeof(sa.sun.sun_path) + 8];
-	int fd;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa.sun.sun_path))
-		msg_fatal("socket path too long: %s", path);
-	strcpy(sa.sun.sun_path, path);
-	unix_remove_stale(path, &sa);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		msg_fatal("socket: %m");
-	if (bind(fd, &sa.sa, sizeof(sa.sun)) < 0)
-		msg_fatal("bind %s: %m", path);
-	/* chmod after bind: the umask must not decide who may connect */
-	if (chmod(path, mode) < 0)
-		msg_fatal("chmod %s: %m", path);
-	if (listen(fd, SOMAXCONN) < 0)
-		msg_fatal("listen %s: %m", path);
-	snprintf(name, sizeof(name), "unix:%s", path);
-	listener_add(s, fd, kind, path, name);
-	msg_info("%s service listening on %s (mode %04o)", kind_name(kind),
-		 name, (unsigned)mode);
-}
-
-void server_listen_inet(struct server *s, enum server_kind kind,
-			const char *host_port)
-{
-	struct addrinfo hints, *res;
-	char host[256], *port;
-	int fd, on = 1, rc;
-
-	if (strlen(host_port) >= sizeof(host))
-		msg_fatal("bad address: %s", host_port);
-	strcpy(host, host_port);
-	if ((port = strrchr(host, ':')) == NULL || port[1] == '\0')
-		msg_fatal("%s: expected host:port", host_port);
-	*port++ = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		host[strlen(host) - 1] = '\0';
-		memmove(host, host + 1, strlen(host));
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
-		msg_fatal("%s: %s", host_port, gai_strerror(rc));
-	fd = socket(res->ai_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		msg_fatal("socket: %m");
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
-		msg_fatal("setsockopt SO_REUSEADDR: %m");
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0)
-		msg_fatal("bind %s: %m", host_port);
-	freeaddrinfo(res);
-	if (listen(fd, SOMAXCONN) < 0)
-		msg_fatal("listen %s: %m", host_port);
-	listener_add(s, fd, kind, NULL, host_port);
-	msg_info("%s service listening on inet:%s", kind_name(kind),
-		 host_port);
-}
-
-void server_chown_sockets(struct server *s, uid_t uid, gid_t gid)
-{
-	for (int i = 0; i < s->nlisteners; i++)
-		if (s->listeners[i].path != NULL &&
-		    chown(s->listeners[i].path, uid, gid) < 0)
-			msg_fatal("chown %s: %m", s->listeners[i].path);
-}
-
 /* --- connections -------------------------------------------------------- */
 
 static void conn_close(struct server *s, struct conn *c)
 {
 	if (msg_verbose)
-		msg_info("%s connection from %s closed", kind_name(c->kind),
+		msg_info("%s connection from %s closed", server_kind_name(c->kind),
 			 c->peer);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -368,7 +186,7 @@ static void server_accept(struct server *s, struct listener *l)
 		s->conns = c;
 		s->nconns++;
 		if (msg_verbose)
-			msg_info("%s connection from %s", kind_name(c->kind),
+			msg_info("%s connection from %s", server_kind_name(c->kind),
 				 c->peer);
 	}
 }
@@ -397,6 +215,7 @@ static void policy_input(struct server *s, struct conn *c)
 	size_t used;
 	enum policy_status st;
 	struct policy_decision dec;
+	char line[POLICY_LOG_LINE_MAX];
 
 	st = policy_parser_feed(c->policy, c->in + c->in_pos,
 				c->in_len - c->in_pos, &used);
@@ -407,7 +226,9 @@ static void policy_input(struct server *s, struct conn *c)
 	case POLICY_READY:
 		server_want_dir(s);
 		policy_decide(s->ctx, policy_parser_request(c->policy), &dec);
-		policy_decision_log(policy_parser_request(c->policy), &dec);
+		policy_decision_format(policy_parser_request(c->policy), &dec,
+				       line, sizeof(line));
+		policy_log_line(line);
 		policy_answer(c, dec.action);
 		return;
 	case POLICY_BAD:
@@ -554,22 +375,34 @@ static void conn_update(struct server *s, struct conn *c)
 	}
 }
 
-static void conn_event(struct server *s, struct conn *c, uint32_t events)
+/*
+ * An event is handled in two phases: conn_input() reads and decides,
+ * conn_output() sends. Between them the event loop writes the decision
+ * log lines of the whole round at once (policy-log.h), so every answer
+ * leaves after its log line. conn_input() returns 1 when the connection
+ * is still open and needs conn_output(), 0 when it was closed.
+ */
+static int conn_input(struct server *s, struct conn *c, uint32_t events)
 {
 	if ((events & EPOLLERR) != 0) {
 		conn_close(s, c);
-		return;
+		return 0;
 	}
 	if ((events & EPOLLOUT) != 0 && conn_flush(c) < 0) {
 		conn_close(s, c);
-		return;
+		return 0;
 	}
 	if ((events & (EPOLLIN | EPOLLHUP)) != 0 && !c->closing &&
 	    c->in_pos == c->in_len && conn_read(c) < 0) {
 		conn_close(s, c);
-		return;
+		return 0;
 	}
 	conn_process(s, c);
+	return 1;
+}
+
+static void conn_output(struct server *s, struct conn *c)
+{
 	if (conn_flush(c) < 0) {
 		conn_close(s, c);
 		return;
@@ -586,7 +419,7 @@ static void server_sweep(struct server *s, time_t now)
 		if (now - c->last_active > s->idle_timeout) {
 			if (msg_verbose)
 				msg_info("%s connection from %s: idle timeout",
-					 kind_name(c->kind), c->peer);
+					 server_kind_name(c->kind), c->peer);
 			conn_close(s, c);
 		}
 	}
@@ -596,6 +429,7 @@ void server_run(struct server *s, int signal_fd)
 {
 	struct watch sig_watch = { WATCH_SIGNAL };
 	struct epoll_event ev, events[64];
+	struct conn *ready[64];
 	time_t last_sweep = time(NULL);
 
 	memset(&ev, 0, sizeof(ev));
@@ -604,7 +438,7 @@ void server_run(struct server *s, int signal_fd)
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, signal_fd, &ev) < 0)
 		msg_fatal("epoll_ctl: %m");
 	for (;;) {
-		int n = epoll_wait(s->epfd, events, 64, 1000);
+		int n = epoll_wait(s->epfd, events, 64, 1000), nready = 0;
 		time_t now;
 
 		if (n < 0) {
@@ -624,14 +458,20 @@ void server_run(struct server *s, int signal_fd)
 						 "stopping", si.ssi_signo);
 				epoll_ctl(s->epfd, EPOLL_CTL_DEL, signal_fd,
 					  NULL);
+				policy_log_flush();
 				return;
 			}
 			if (w->type == WATCH_LISTENER)
 				server_accept(s, (struct listener *)w);
-			else
-				conn_event(s, (struct conn *)w,
-					   events[i].events);
+			else if (conn_input(s, (struct conn *)w,
+					    events[i].events))
+				ready[nready++] = (struct conn *)w;
 		}
+		/* each fd is reported once per round: ready[] has no
+		   duplicates, and only conn_output() closes them */
+		policy_log_flush();
+		for (int i = 0; i < nready; i++)
+			conn_output(s, ready[i]);
 		now = time(NULL);
 		if (now != last_sweep) {
 			server_sweep(s, now);
@@ -648,22 +488,7 @@ void server_free(struct server **_s)
 		return;
 	while (s->conns != NULL)
 		conn_close(s, s->conns);
-	for (int i = 0; i < s->nlisteners; i++) {
-		struct listener *l = &s->listeners[i];
-
-		close(l->fd);
-		if (l->path != NULL && unlink(l->path) < 0) {
-			/* after dropping root, the socket directory may not
-			   be ours: the next start removes the stale file */
-			if (errno == EACCES || errno == EPERM)
-				msg_info("cannot remove %s (%m); the next "
-					 "start will", l->path);
-			else if (errno != ENOENT)
-				msg_warn("remove %s: %m", l->path);
-		}
-		free(l->path);
-		free(l->name);
-	}
+	server_close_listeners(s);
 	close(s->epfd);
 	free(s->dir_path);
 	free(s);

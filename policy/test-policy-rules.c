@@ -167,7 +167,7 @@ static const struct {
 
 static void test_rules(void)
 {
-	struct policy_ctx ctx = { dir, SUBMIT };
+	struct policy_ctx ctx = { .dir = dir, .submit_domain = SUBMIT };
 
 	test_begin("rules: accept and refuse");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -187,7 +187,7 @@ static void test_rules(void)
 
 	test_begin("rules: preproduction submit domain");
 	{
-		struct policy_ctx pre = { dir, NULL };
+		struct policy_ctx pre = { .dir = dir };
 		struct policy_parser *p = policy_parser_new();
 		struct policy_decision dec;
 
@@ -215,7 +215,7 @@ static void test_rules(void)
 
 	test_begin("rules: directory not open is a temporary failure");
 	{
-		struct policy_ctx none = { NULL, SUBMIT };
+		struct policy_ctx none = { .submit_domain = SUBMIT };
 		struct policy_parser *p = policy_parser_new();
 		struct policy_decision dec;
 
@@ -255,7 +255,8 @@ static const struct {
 
 static void test_maps(void)
 {
-	struct policy_ctx ctx = { dir, SUBMIT }, none = { NULL, SUBMIT };
+	struct policy_ctx ctx = { .dir = dir, .submit_domain = SUBMIT };
+	struct policy_ctx none = { .submit_domain = SUBMIT };
 	char text[256];
 
 	test_begin("socketmap maps");

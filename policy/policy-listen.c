@@ -1,0 +1,178 @@
+/*++
+/* NAME
+/*	policy-listen 3
+/* SUMMARY
+/*	listening sockets of htg-policyd (unix and inet)
+/* SYNOPSIS
+/*	#include "policy-server.h"
+/* DESCRIPTION
+/*	server_listen_unix(), server_listen_inet(), server_chown_sockets()
+/*	of policy-server.h, and server_close_listeners() of
+/*	policy-server-impl.h. A unix socket left by a daemon that was killed
+/*	(kill -9 leaves its file) is removed at the next start, so a clean
+/*	restart needs no manual step; a socket something still listens on is
+/*	never taken over.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "htg-msg.h"
+#include "policy-server-impl.h"
+
+static struct listener *listener_add(struct server *s, int fd,
+				     enum server_kind kind, const char *path,
+				     const char *name)
+{
+	struct listener *l;
+	struct epoll_event ev;
+
+	if (s->nlisteners >= LISTEN_MAX)
+		msg_panic("too many listeners");
+	l = &s->listeners[s->nlisteners++];
+	l->watch.type = WATCH_LISTENER;
+	l->fd = fd;
+	l->kind = kind;
+	l->path = path != NULL ? strdup(path) : NULL;
+	l->name = strdup(name);
+	if (l->name == NULL || (path != NULL && l->path == NULL))
+		msg_fatal("out of memory");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = l;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		msg_fatal("epoll_ctl: %m");
+	return l;
+}
+
+/* A socket file left by a daemon that died is removed; a live one is not. */
+static void unix_remove_stale(const char *path, const union sockaddr_any *sa)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT)
+			msg_fatal("stat %s: %m", path);
+		return;
+	}
+	if (!S_ISSOCK(st.st_mode))
+		msg_fatal("%s exists and is not a socket", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		msg_fatal("socket: %m");
+	if (connect(fd, &sa->sa, sizeof(sa->sun)) == 0)
+		msg_fatal("%s: another server is listening there", path);
+	close(fd);
+	if (unlink(path) < 0)
+		msg_fatal("remove stale socket %s: %m", path);
+	msg_info("removed stale socket %s", path);
+}
+
+void server_listen_unix(struct server *s, enum server_kind kind,
+			const char *path, mode_t mode)
+{
+	union sockaddr_any sa;
+	char name[sizeof(sa.sun.sun_path) + 8];
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun.sun_path))
+		msg_fatal("socket path too long: %s", path);
+	strcpy(sa.sun.sun_path, path);
+	unix_remove_stale(path, &sa);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		msg_fatal("socket: %m");
+	if (bind(fd, &sa.sa, sizeof(sa.sun)) < 0)
+		msg_fatal("bind %s: %m", path);
+	/* chmod after bind: the umask must not decide who may connect */
+	if (chmod(path, mode) < 0)
+		msg_fatal("chmod %s: %m", path);
+	if (listen(fd, SOMAXCONN) < 0)
+		msg_fatal("listen %s: %m", path);
+	snprintf(name, sizeof(name), "unix:%s", path);
+	listener_add(s, fd, kind, path, name);
+	msg_info("%s service listening on %s (mode %04o)", server_kind_name(kind),
+		 name, (unsigned)mode);
+}
+
+void server_listen_inet(struct server *s, enum server_kind kind,
+			const char *host_port)
+{
+	struct addrinfo hints, *res;
+	char host[256], *port;
+	int fd, on = 1, rc;
+
+	if (strlen(host_port) >= sizeof(host))
+		msg_fatal("bad address: %s", host_port);
+	strcpy(host, host_port);
+	if ((port = strrchr(host, ':')) == NULL || port[1] == '\0')
+		msg_fatal("%s: expected host:port", host_port);
+	*port++ = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		host[strlen(host) - 1] = '\0';
+		memmove(host, host + 1, strlen(host));
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
+		msg_fatal("%s: %s", host_port, gai_strerror(rc));
+	fd = socket(res->ai_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		msg_fatal("socket: %m");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+		msg_fatal("setsockopt SO_REUSEADDR: %m");
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0)
+		msg_fatal("bind %s: %m", host_port);
+	freeaddrinfo(res);
+	if (listen(fd, SOMAXCONN) < 0)
+		msg_fatal("listen %s: %m", host_port);
+	listener_add(s, fd, kind, NULL, host_port);
+	msg_info("%s service listening on inet:%s", server_kind_name(kind),
+		 host_port);
+}
+
+void server_chown_sockets(struct server *s, uid_t uid, gid_t gid)
+{
+	for (int i = 0; i < s->nlisteners; i++)
+		if (s->listeners[i].path != NULL &&
+		    chown(s->listeners[i].path, uid, gid) < 0)
+			msg_fatal("chown %s: %m", s->listeners[i].path);
+}
+
+void server_close_listeners(struct server *s)
+{
+	for (int i = 0; i < s->nlisteners; i++) {
+		struct listener *l = &s->listeners[i];
+
+		close(l->fd);
+		if (l->path != NULL && unlink(l->path) < 0) {
+			/* after dropping root, the socket directory may not
+			   be ours: the next start removes the stale file */
+			if (errno == EACCES || errno == EPERM)
+				msg_info("cannot remove %s (%m); the next "
+					 "start will", l->path);
+			else if (errno != ENOENT)
+				msg_warn("remove %s: %m", l->path);
+		}
+		free(l->path);
+		free(l->name);
+	}
+	s->nlisteners = 0;
+}

@@ -1,0 +1,39 @@
+#ifndef POLICY_LOG_H
+#define POLICY_LOG_H
+
+/*++
+/* NAME
+/*	policy-log 3h
+/* SUMMARY
+/*	decision log lines, written in batches
+/* SYNOPSIS
+/*	#include "policy-log.h"
+/*
+/*	void	policy_log_open(const char *progname, const char *path);
+/*	void	policy_log_line(const char *text);
+/*	void	policy_log_flush(void);
+/*	void	policy_log_close(void);
+/* DESCRIPTION
+/*	Every decision is logged on one line (DESIGN.md section 2). One
+/*	write(2) per line costs as much as answering the request on a
+/*	virtual machine, so the event loop collects the lines of all the
+/*	requests it answers in one round and writes them with one write(2)
+/*	before it sends any of those answers: a decision is on disk (in the
+/*	page cache) before Postfix acts on it, even if the daemon is killed
+/*	right after.
+/*
+/*	The lines look exactly like msg_info() lines (lib/htg-msg.c) and go
+/*	to the same file, opened a second time with O_APPEND: whole lines,
+/*	never interleaved. Without a log file policy_log_line() is
+/*	msg_info().
+/*
+/*	policy_log_open() must be called in the process that will write
+/*	(after daemonizing): it records the process id.
+/*--*/
+
+void policy_log_open(const char *progname, const char *path);
+void policy_log_line(const char *text);
+void policy_log_flush(void);
+void policy_log_close(void);
+
+#endif
