@@ -61,6 +61,10 @@ static const struct htg_rule htg_rules[HTG_RULE_COUNT] = {
 	{ HTG_RULE_CTE, "HTG-CTE", 554, "5.6.0",
 	  "Content-Transfer-Encoding must be base64, quoted-printable or 7bit" },
 	{ HTG_RULE_MIME, "HTG-MIME", 554, "5.6.0", "Broken MIME structure" },
+	/* 004 1.3: low-frequency use; "vooralsnog" no limit, so off unless
+	   the operator sets one (htg-policyd rate_limit) */
+	{ HTG_RULE_RATE, "HTG-RATE", 450, "4.7.1",
+	  "Too many messages from this account, try again later" },
 };
 
 const struct htg_rule *htg_rule_get(enum htg_rule_id id)

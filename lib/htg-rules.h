@@ -43,6 +43,7 @@ enum htg_rule_id {
 	HTG_RULE_CHARSET,
 	HTG_RULE_CTE,
 	HTG_RULE_MIME,
+	HTG_RULE_RATE,		/* optional, off by default (htg-policyd) */
 	HTG_RULE_COUNT
 };
 

@@ -331,9 +331,7 @@ int policy_rule_rate(const struct policy_ctx *ctx,
 	if (policy_rate_take(ctx->rate, user,
 			     ctx->now != 0 ? ctx->now : monotonic_now()))
 		return 0;
-	dec->rule = POLICY_RULE_RATE;
-	snprintf(dec->action, sizeof(dec->action), "%s", POLICY_ACTION_RATE);
-	return 1;
+	return decide_refuse(dec, HTG_RULE_RATE, NULL);
 }
 
 void policy_decide(const struct policy_ctx *ctx,

@@ -56,11 +56,6 @@
 #define POLICY_ACTION_BROKEN "DEFER_IF_PERMIT Service temporarily unavailable"
 /* The answer when the directory cannot be read. */
 #define POLICY_ACTION_TEMPFAIL "451 4.3.0 Directory temporarily unavailable"
-/* HTG-RATE is ours alone (not in DESIGN section 2): a 4xx, the client
-   tries again later. */
-#define POLICY_RULE_RATE "HTG-RATE"
-#define POLICY_ACTION_RATE "450 4.7.1 HTG-RATE: Too many messages from " \
-	"this account, try again later"
 
 struct policy_ctx {
 	struct htg_dir *dir;		/* NULL: not open */
