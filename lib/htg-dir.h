@@ -71,19 +71,6 @@ struct htg_audit_event {
 #define HTG_DIR_ENV "HTG_DIRECTORY"
 #ifndef HTG_DIR_DEFAULT
 #define HTG_DIR_DEFAULT "/var/lib/htg/directory"
-/* --- Message-IDs an account used (HTG-MSGID) --- */
-/* 1: recorded as used until now + window_s; 0: already used by this
-   account and not yet expired; -1 error. Atomic (one write txn). */
-int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
-			const char *msgid, int64_t window_s, int64_t now,
-			const char **error_r);
-/* forget a claim (the message was not accepted after all) */
-int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
-			  const char *msgid, const char **error_r);
-/* delete expired records */
-int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
-			const char **error_r);
-
 #endif
 
 int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,

@@ -1,0 +1,238 @@
+/*++
+/* NAME
+/*	htg-dir-audit 3
+/* SUMMARY
+/*	audit events in the HTG directory
+/* DESCRIPTION
+/*	Append-only table "audit": events come one per commit from
+/*	htg_dir_audit_append() or batched with retention records by
+/*	htg_dir_pickup_commit(); htgctl lists and expires them. The key
+/*	starts with the event time in microseconds, big endian, so a
+/*	cursor walks the events oldest first; process id and a per-handle
+/*	sequence number keep apart the events of one microsecond.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "htg-dir-private.h"
+
+/* --- audit ------------------------------------------------------------------ */
+
+/* Fields are tab separated; tabs and line breaks inside a field would
+   break the record, so they become spaces. */
+static void audit_field(char *dst, size_t *pos, size_t size, const char *s)
+{
+	for (; s != NULL && *s != '\0' && *pos + 2 < size; s++) {
+		char c = *s;
+		dst[(*pos)++] = (c == '\t' || c == '\n' || c == '\r') ? ' ' : c;
+	}
+	if (*pos + 1 < size)
+		dst[(*pos)++] = '\t';
+}
+
+int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
+			 const char **error_r)
+{
+	unsigned char kb[16];
+	char rec[2048], num[64];
+	size_t pos = 0;
+	int64_t t = ev->time_us;
+	uint32_t pid = (uint32_t)getpid(), seq;
+	MDB_txn *txn;
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc;
+
+	if (t == 0) {
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		t = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	}
+	seq = __atomic_add_fetch(&dir->audit_seq, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 8; i++)
+		kb[i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++) {
+		kb[8 + i] = (unsigned char)(pid >> (24 - 8 * i));
+		kb[12 + i] = (unsigned char)(seq >> (24 - 8 * i));
+	}
+	audit_field(rec, &pos, sizeof(rec), ev->event);
+	audit_field(rec, &pos, sizeof(rec), ev->account);
+	audit_field(rec, &pos, sizeof(rec), ev->message_id);
+	snprintf(num, sizeof(num), "%" PRIu64, ev->size);
+	audit_field(rec, &pos, sizeof(rec), num);
+	snprintf(num, sizeof(num), "%" PRIu32, ev->uid);
+	audit_field(rec, &pos, sizeof(rec), num);
+	audit_field(rec, &pos, sizeof(rec), ev->queue_id);
+	audit_field(rec, &pos, sizeof(rec), ev->rule);
+	audit_field(rec, &pos, sizeof(rec), ev->remote);
+	audit_field(rec, &pos, sizeof(rec), ev->tls);
+	audit_field(rec, &pos, sizeof(rec), ev->session);
+	v.mv_size = pos > 0 ? pos - 1 : 0;	/* drop the last tab */
+	v.mv_data = rec;
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if ((rc = mdb_put(txn, dir->dbi[DB_AUDIT], &k, &v, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "audit put", rc);
+	}
+	return dirp_commit(txn, error_r);
+}
+
+/* One event inside the caller's write transaction, for
+   htg_dir_pickup_commit(). The encoding is the one
+   htg_dir_audit_append() writes. */
+int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
+		   const struct htg_audit_event *ev, const char **error_r)
+{
+	unsigned char kb[16];
+	char rec[2048], num[64];
+	size_t pos = 0;
+	int64_t t = ev->time_us;
+	uint32_t pid = (uint32_t)getpid(), seq;
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc;
+
+	if (t == 0) {
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		t = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	}
+	seq = __atomic_add_fetch(&dir->audit_seq, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 8; i++)
+		kb[i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++) {
+		kb[8 + i] = (unsigned char)(pid >> (24 - 8 * i));
+		kb[12 + i] = (unsigned char)(seq >> (24 - 8 * i));
+	}
+	audit_field(rec, &pos, sizeof(rec), ev->event);
+	audit_field(rec, &pos, sizeof(rec), ev->account);
+	audit_field(rec, &pos, sizeof(rec), ev->message_id);
+	snprintf(num, sizeof(num), "%" PRIu64, ev->size);
+	audit_field(rec, &pos, sizeof(rec), num);
+	snprintf(num, sizeof(num), "%" PRIu32, ev->uid);
+	audit_field(rec, &pos, sizeof(rec), num);
+	audit_field(rec, &pos, sizeof(rec), ev->queue_id);
+	audit_field(rec, &pos, sizeof(rec), ev->rule);
+	audit_field(rec, &pos, sizeof(rec), ev->remote);
+	audit_field(rec, &pos, sizeof(rec), ev->tls);
+	audit_field(rec, &pos, sizeof(rec), ev->session);
+	v.mv_size = pos > 0 ? pos - 1 : 0;	/* drop the last tab */
+	v.mv_data = rec;
+	if ((rc = mdb_put(txn, dir->dbi[DB_AUDIT], &k, &v, 0)) != 0)
+		return dirp_fail(error_r, "audit put", rc);
+	return 0;
+}
+
+static void audit_copy(char *dst, size_t size, const char *s, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+}
+
+static int audit_row(const MDB_val *k, const MDB_val *v, void *_c)
+{
+	struct dirp_iter_ctx *c = _c;
+	struct htg_audit_event ev;
+	const unsigned char *kb = k->mv_data;
+	const char *p = v->mv_data, *end = p + v->mv_size;
+	char num[32];
+	int field = 0;
+
+	if (k->mv_size != 16)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	for (int i = 0; i < 8; i++)
+		ev.time_us = (int64_t)(((uint64_t)ev.time_us << 8) | kb[i]);
+	while (p <= end) {
+		const char *tab = memchr(p, '\t', (size_t)(end - p));
+		size_t len = (tab != NULL ? tab : end) - p;
+
+		switch (field++) {
+		case 0: audit_copy(ev.event, sizeof(ev.event), p, len); break;
+		case 1: audit_copy(ev.account, sizeof(ev.account), p, len); break;
+		case 2: audit_copy(ev.message_id, sizeof(ev.message_id), p, len); break;
+		case 3: audit_copy(num, sizeof(num), p, len);
+			ev.size = strtoull(num, NULL, 10); break;
+		case 4: audit_copy(num, sizeof(num), p, len);
+			ev.uid = (uint32_t)strtoul(num, NULL, 10); break;
+		case 5: audit_copy(ev.queue_id, sizeof(ev.queue_id), p, len); break;
+		case 6: audit_copy(ev.rule, sizeof(ev.rule), p, len); break;
+		case 7: audit_copy(ev.remote, sizeof(ev.remote), p, len); break;
+		case 8: audit_copy(ev.tls, sizeof(ev.tls), p, len); break;
+		case 9: audit_copy(ev.session, sizeof(ev.session), p, len); break;
+		default: break;
+		}
+		if (tab == NULL)
+			break;
+		p = tab + 1;
+	}
+	if (c->filter != NULL && strcmp(c->filter, ev.account) != 0)
+		return 0;
+	return c->ecb(&ev, c->ctx);
+}
+
+int htg_dir_audit_iter(struct htg_dir *dir, const char *account,
+		       htg_audit_cb *cb, void *ctx, const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	struct dirp_iter_ctx c = { .ecb = cb, .ctx = ctx };
+
+	if (account != NULL) {
+		NORMALISE(account, key, "user");
+		c.filter = key;
+	}
+	return dirp_scan(dir, DB_AUDIT, audit_row, &c, error_r);
+}
+
+/* --- expiry ------------------------------------------------------------ */
+
+int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
+			 unsigned long *count_r, const char **error_r)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, op = MDB_FIRST;
+
+	*count_r = 0;
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, dir->dbi[DB_AUDIT], &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "cursor", rc);
+	}
+	/* keys start with the big-endian time: oldest first */
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		const unsigned char *kb = k.mv_data;
+		int64_t t = 0;
+
+		op = MDB_NEXT;
+		if (k.mv_size != 16)
+			continue;
+		for (int i = 0; i < 8; i++)
+			t = (int64_t)(((uint64_t)t << 8) | kb[i]);
+		if (t >= before_us)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*count_r)++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "audit expire", rc);
+	}
+	return dirp_commit(txn, error_r);
+}

@@ -1,0 +1,178 @@
+/*++
+/* NAME
+/*	htg-dir-lmdb 3
+/* SUMMARY
+/*	LMDB access shared by the HTG directory files
+/* DESCRIPTION
+/*	Error strings, read and write transactions, text records by key
+/*	and a whole-table scan: the dirp_ helpers that htg-dir-private.h
+/*	declares for htg-dir.c and its siblings. The prefix keeps these
+/*	symbols apart from Dovecot's in the modules that link them.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "htg-dir-private.h"
+
+static _Thread_local char dir_errbuf[512];
+
+const char *dirp_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dir_errbuf, sizeof(dir_errbuf), fmt, ap);
+	va_end(ap);
+	return dir_errbuf;
+}
+
+/* Report an LMDB failure and return -1. */
+int dirp_fail(const char **error_r, const char *what, int rc)
+{
+	*error_r = dirp_err("directory %s: %s", what, mdb_strerror(rc));
+	return -1;
+}
+
+/* A full address: exactly one '@', non-empty local part and domain. */
+int dirp_is_address(const char *a)
+{
+	const char *at = strchr(a, '@');
+
+	return at != NULL && at != a && at[1] != '\0' &&
+	    strchr(at + 1, '@') == NULL;
+}
+
+/* --- low-level helpers ------------------------------------------------ */
+
+int dirp_rtxn(struct htg_dir *dir, MDB_txn **txn_r,
+	      const char **error_r)
+{
+	int rc = mdb_txn_begin(dir->env, NULL, MDB_RDONLY, txn_r);
+
+	return rc == 0 ? 0 : dirp_fail(error_r, "read", rc);
+}
+
+int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r,
+	      const char **error_r)
+{
+	int rc;
+
+	if (dir->rdonly) {
+		*error_r = "directory opened read-only";
+		return -1;
+	}
+	rc = mdb_txn_begin(dir->env, NULL, 0, txn_r);
+	return rc == 0 ? 0 : dirp_fail(error_r, "write", rc);
+}
+
+int dirp_commit(MDB_txn *txn, const char **error_r)
+{
+	int rc = mdb_txn_commit(txn);
+
+	return rc == 0 ? 1 : dirp_fail(error_r, "commit", rc);
+}
+
+MDB_val dirp_val(const char *s)
+{
+	MDB_val v = { strlen(s), (void *)s };
+
+	return v;
+}
+
+/* Get a text value into buf. 1 found, 0 not found, -1 error. */
+int dirp_get(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
+	     const char *key, char *buf, size_t size,
+	     const char **error_r)
+{
+	MDB_val k = dirp_val(key), v;
+	int rc = mdb_get(txn, dir->dbi[db], &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return dirp_fail(error_r, "get", rc);
+	if (buf != NULL) {
+		if (v.mv_size >= size) {
+			*error_r = dirp_err("directory %s: value for \"%s\" too long",
+					    dirp_db_names[db], key);
+			return -1;
+		}
+		memcpy(buf, v.mv_data, v.mv_size);
+		buf[v.mv_size] = '\0';
+	}
+	return 1;
+}
+
+/* One read transaction around one dirp_get. */
+int dirp_lookup(struct htg_dir *dir, enum dir_db db, const char *key,
+		char *buf, size_t size, const char **error_r)
+{
+	MDB_txn *txn;
+	int ret;
+
+	if (dirp_rtxn(dir, &txn, error_r) < 0)
+		return -1;
+	ret = dirp_get(dir, txn, db, key, buf, size, error_r);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+int dirp_put(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
+	     const char *key, const char *value, const char **error_r)
+{
+	MDB_val k = dirp_val(key), v = dirp_val(value);
+	int rc = mdb_put(txn, dir->dbi[db], &k, &v, 0);
+
+	return rc == 0 ? 0 : dirp_fail(error_r, "put", rc);
+}
+
+int dirp_del(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
+	     const char *key, const char **error_r)
+{
+	MDB_val k = dirp_val(key);
+	int rc = mdb_del(txn, dir->dbi[db], &k, NULL);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc == 0 ? 1 : dirp_fail(error_r, "delete", rc);
+}
+
+int dirp_scan(struct htg_dir *dir, enum dir_db db, dirp_row_cb *cb,
+	      void *ctx, const char **error_r)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, op = MDB_FIRST, stop = 0;
+
+	if (dirp_rtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, dir->dbi[db], &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "cursor", rc);
+	}
+	while (!stop && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		stop = cb(&k, &v, ctx);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return dirp_fail(error_r, "scan", rc);
+	return 1;
+}
+
+int dirp_val_str(const MDB_val *v, char *buf, size_t size)
+{
+	if (v->mv_size >= size)
+		return 0;
+	memcpy(buf, v->mv_data, v->mv_size);
+	buf[v->mv_size] = '\0';
+	return 1;
+}

@@ -1,0 +1,102 @@
+#ifndef HTG_DIR_PRIVATE_H
+#define HTG_DIR_PRIVATE_H
+
+/*++
+/* NAME
+/*	htg-dir-private 3h
+/* SUMMARY
+/*	internals shared by the HTG directory files
+/* SYNOPSIS
+/*	#include "htg-dir-private.h"
+/* DESCRIPTION
+/*	The directory handle, its tables and the helpers that htg-dir.c,
+/*	htg-dir-flow.c, htg-dir-audit.c, htg-dir-msgid.c and
+/*	htg-dir-retention.c share; htg-dir-lmdb.c defines the helpers.
+/*	They are global symbols with the prefix dirp_: this code is also
+/*	linked into Dovecot modules, so no internal name may collide with
+/*	one of Dovecot's.
+/*
+/*	Writers return 1 done, 0 refused (reason in *error_r), -1 error,
+/*	like the public API; the lower-level helpers say otherwise where
+/*	they differ.
+/*--*/
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+#include "htg-dir.h"
+
+/* Tables opened by htg_dir_open(). "msgids" and "retention" are opened
+   per transaction instead (htg-dir-msgid.c, htg-dir-retention.c). */
+enum dir_db {
+	DB_ACCOUNTS, DB_ADDRESSES, DB_DOMAINS, DB_FLOWS, DB_GRANTS, DB_AUDIT,
+	DB_COUNT
+};
+
+extern const char *const dirp_db_names[DB_COUNT];
+
+struct htg_dir {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	int rdonly;
+	uint32_t audit_seq;
+};
+
+/* errors: formatted into a per-thread buffer */
+const char *dirp_err(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+int dirp_fail(const char **error_r, const char *what, int rc);
+
+int dirp_is_address(const char *a);
+
+/* transactions: 0 begun / -1 error; commit: 1 / -1 */
+int dirp_rtxn(struct htg_dir *dir, MDB_txn **txn_r, const char **error_r);
+int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r, const char **error_r);
+int dirp_commit(MDB_txn *txn, const char **error_r);
+
+/* text records: get/lookup/del 1 found, 0 not found, -1 error;
+   put 0 / -1 */
+MDB_val dirp_val(const char *s);
+int dirp_get(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
+	     const char *key, char *buf, size_t size, const char **error_r);
+int dirp_lookup(struct htg_dir *dir, enum dir_db db, const char *key,
+		char *buf, size_t size, const char **error_r);
+int dirp_put(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
+	     const char *key, const char *value, const char **error_r);
+int dirp_del(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
+	     const char *key, const char **error_r);
+
+/* Normalise in into buf, or refuse the call (return 0) with a reason. */
+#define NORMALISE(in, buf, what) do { \
+	if (!htg_dir_normalise((in), (buf), sizeof(buf))) { \
+		*error_r = dirp_err("invalid %s \"%.100s\"", (what), \
+				    (in) != NULL ? (in) : ""); \
+		return 0; \
+	} \
+} while (0)
+
+/* whole-table scan in one read transaction; the callback returns 0 to
+   continue. 1 done, -1 error. */
+typedef int dirp_row_cb(const MDB_val *k, const MDB_val *v, void *ctx);
+
+int dirp_scan(struct htg_dir *dir, enum dir_db db, dirp_row_cb *cb,
+	      void *ctx, const char **error_r);
+int dirp_val_str(const MDB_val *v, char *buf, size_t size);
+
+/* what the public iterators hand to their dirp_scan() callback */
+struct dirp_iter_ctx {
+	htg_account_cb *acb;
+	htg_pair_cb *pcb;
+	htg_audit_cb *ecb;
+	const char *filter;
+	void *ctx;
+	int grants;
+};
+
+/* htg-dir-audit.c: one event inside the caller's write transaction;
+   0 / -1 */
+int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
+		   const struct htg_audit_event *ev, const char **error_r);
+
+#endif
