@@ -79,7 +79,7 @@ def run_once(build, tmp, body_path, boundary, n):
                        check=True, stdin=subprocess.DEVNULL)
     milter = subprocess.Popen([os.path.join(build, "milter", "htg-milter"), "-f", "-c",
                                "/nonexistent", "-o", "socket=unix:" + sock,
-                               "-o", "directory=" + directory, "-o", "temp_dir=" + tmp,
+                               "-o", "directory=" + os.environ.get("BENCH_DIRECTORY", directory), "-o", "temp_dir=" + tmp,
                                "-o", "log_file=" + os.path.join(tmp, "milter.log")])
     try:
         s = socket.socket(socket.AF_UNIX)

@@ -66,6 +66,10 @@ struct htg_audit_event {
 
 #define HTG_DIR_RDONLY	0x01
 #define HTG_DIR_CREATE	0x02
+/* Commits of this handle are not fsync'ed (LMDB MDB_NOSYNC): an operating
+   system crash may lose the last writes, never corrupt the store. For
+   records whose loss is harmless (the milter's Message-ID claims). */
+#define HTG_DIR_NOSYNC	0x04
 
 /* Environment variable and default path of the directory. */
 #define HTG_DIR_ENV "HTG_DIRECTORY"
