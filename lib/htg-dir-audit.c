@@ -39,57 +39,8 @@ static void audit_field(char *dst, size_t *pos, size_t size, const char *s)
 		dst[(*pos)++] = '\t';
 }
 
-int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
-			 const char **error_r)
-{
-	unsigned char kb[16];
-	char rec[2048], num[64];
-	size_t pos = 0;
-	int64_t t = ev->time_us;
-	uint32_t pid = (uint32_t)getpid(), seq;
-	MDB_txn *txn;
-	MDB_val k = { sizeof(kb), kb }, v;
-	int rc;
-
-	if (t == 0) {
-		struct timeval tv;
-
-		gettimeofday(&tv, NULL);
-		t = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-	}
-	seq = __atomic_add_fetch(&dir->audit_seq, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < 8; i++)
-		kb[i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
-	for (int i = 0; i < 4; i++) {
-		kb[8 + i] = (unsigned char)(pid >> (24 - 8 * i));
-		kb[12 + i] = (unsigned char)(seq >> (24 - 8 * i));
-	}
-	audit_field(rec, &pos, sizeof(rec), ev->event);
-	audit_field(rec, &pos, sizeof(rec), ev->account);
-	audit_field(rec, &pos, sizeof(rec), ev->message_id);
-	snprintf(num, sizeof(num), "%" PRIu64, ev->size);
-	audit_field(rec, &pos, sizeof(rec), num);
-	snprintf(num, sizeof(num), "%" PRIu32, ev->uid);
-	audit_field(rec, &pos, sizeof(rec), num);
-	audit_field(rec, &pos, sizeof(rec), ev->queue_id);
-	audit_field(rec, &pos, sizeof(rec), ev->rule);
-	audit_field(rec, &pos, sizeof(rec), ev->remote);
-	audit_field(rec, &pos, sizeof(rec), ev->tls);
-	audit_field(rec, &pos, sizeof(rec), ev->session);
-	v.mv_size = pos > 0 ? pos - 1 : 0;	/* drop the last tab */
-	v.mv_data = rec;
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
-		return -1;
-	if ((rc = mdb_put(txn, dir->dbi[DB_AUDIT], &k, &v, 0)) != 0) {
-		mdb_txn_abort(txn);
-		return dirp_fail(error_r, "audit put", rc);
-	}
-	return dirp_commit(txn, error_r);
-}
-
-/* One event inside the caller's write transaction, for
-   htg_dir_pickup_commit(). The encoding is the one
-   htg_dir_audit_append() writes. */
+/* One event inside the caller's write transaction: for
+   htg_dir_audit_append() and htg_dir_pickup_commit(). */
 int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
 		   const struct htg_audit_event *ev, const char **error_r)
 {
@@ -131,6 +82,20 @@ int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
 	if ((rc = mdb_put(txn, dir->dbi[DB_AUDIT], &k, &v, 0)) != 0)
 		return dirp_fail(error_r, "audit put", rc);
 	return 0;
+}
+
+int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
+			 const char **error_r)
+{
+	MDB_txn *txn;
+
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (dirp_audit_put(dir, txn, ev, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	return dirp_commit(txn, error_r);
 }
 
 static void audit_copy(char *dst, size_t size, const char *s, size_t len)
