@@ -140,15 +140,22 @@ static bool htg_input_next_cmd(struct client *client)
 	size_t size;
 
 	if (htg_client_has_tls(client)) {
-		/* right after STLS the loop asks again while the handshake
-		   is still running: the protocol is known from the first
-		   command sent over TLS on */
-		const char *proto = hclient->tls_forwarded ? NULL :
-			ssl_iostream_get_protocol_name(client->ssl_iostream);
+		/* Right after STLS the loop asks again while the handshake is
+		   still running. Read first: that drives the handshake, and
+		   when its end and the first command (AUTH) arrive together
+		   the protocol is known before pop3-login runs the command.
+		   Asking before the read raced with exactly that case. */
+		if (!hclient->tls_forwarded) {
+			const char *proto;
 
-		if (proto != NULL) {
-			hclient->tls_forwarded = TRUE;
-			client_add_forward_field(client, "htg_tls", proto);
+			(void)i_stream_read_more(client->input, &data, &size);
+			proto = ssl_iostream_get_protocol_name(
+				client->ssl_iostream);
+			if (proto != NULL) {
+				hclient->tls_forwarded = TRUE;
+				client_add_forward_field(client, "htg_tls",
+							 proto);
+			}
 		}
 		return hclient->module_ctx.super.input_next_cmd(client);
 	}
