@@ -23,7 +23,7 @@ names=("no milter" "no-op milter" "htg-milter")
 stop() {
 	postfix -c "$d/etc" stop >/dev/null 2>&1 || true
 	[ -f "$d/noop.pid" ] && kill "$(cat "$d/noop.pid")" 2>/dev/null || true
-	[ -f "$d/htg.pid" ] && kill "$(cat "$d/htg.pid")" 2>/dev/null || true
+	[ -f "$d/run/htg.pid" ] && kill "$(cat "$d/run/htg.pid")" 2>/dev/null || true
 	sleep 0.5
 }
 trap stop EXIT
