@@ -122,39 +122,11 @@ static int retained_decode(const MDB_val *k, const MDB_val *v,
 	return 0;
 }
 
+/* The same commit as a pickup's, without audit events. */
 int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
 			 unsigned int n, const char **error_r)
 {
-	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
-	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	int ret, rc;
-
-	for (unsigned int i = 0; i < n; i++) {
-		if ((ret = retained_encode(&r[i], key, sizeof(key), val,
-					   sizeof(val), error_r)) <= 0)
-			return ret;
-	}
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
-		return -1;
-	if (retention_dbi(txn, 1, &dbi, error_r) < 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		MDB_val k, v;
-
-		(void)retained_encode(&r[i], key, sizeof(key), val,
-				      sizeof(val), error_r);
-		k = dirp_val(key);
-		v = dirp_val(val);
-		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
-			mdb_txn_abort(txn);
-			return dirp_fail(error_r, "retention put", rc);
-		}
-	}
-	return dirp_commit(txn, error_r);
+	return htg_dir_pickup_commit(dir, r, n, NULL, 0, error_r);
 }
 
 int htg_dir_retained_del(struct htg_dir *dir, const char *account,

@@ -245,8 +245,11 @@ int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
 	return dirp_commit(txn, error_r);
 }
 
-int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
-			     const char *pwhash, const char **error_r)
+/* Read, change and write back one account record in one write
+   transaction: the shared body of every account update. */
+static int account_modify(struct htg_dir *dir, const char *user,
+			  void (*edit)(struct htg_account *a, const void *arg),
+			  const void *arg, const char **error_r)
 {
 	char key[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
 	struct htg_account a;
@@ -254,10 +257,6 @@ int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
 	int ret;
 
 	NORMALISE(user, key, "user");
-	if (strlen(pwhash) >= sizeof(a.pwhash) || strchr(pwhash, '\t') != NULL) {
-		*error_r = "invalid password hash";
-		return 0;
-	}
 	if (dirp_wtxn(dir, &txn, error_r) < 0)
 		return -1;
 	ret = dirp_get(dir, txn, DB_ACCOUNTS, key, rec, sizeof(rec), error_r);
@@ -273,7 +272,7 @@ int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
 				    key);
 		return -1;
 	}
-	strcpy(a.pwhash, pwhash);
+	edit(&a, arg);
 	account_encode(&a, rec, sizeof(rec));
 	if (dirp_put(dir, txn, DB_ACCOUNTS, key, rec, error_r) < 0) {
 		mdb_txn_abort(txn);
@@ -282,38 +281,39 @@ int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
 	return dirp_commit(txn, error_r);
 }
 
+static void edit_hash(struct htg_account *a, const void *arg)
+{
+	strcpy(a->pwhash, arg);		/* length checked by the caller */
+}
+
+int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
+			     const char *pwhash, const char **error_r)
+{
+	if (strlen(pwhash) >= HTG_HASH_MAX || strchr(pwhash, '\t') != NULL) {
+		*error_r = "invalid password hash";
+		return 0;
+	}
+	return account_modify(dir, user, edit_hash, pwhash, error_r);
+}
+
+struct flag_edit {
+	uint32_t set, clear;
+};
+
+static void edit_flags(struct htg_account *a, const void *arg)
+{
+	const struct flag_edit *f = arg;
+
+	a->flags = (a->flags | f->set) & ~f->clear;
+}
+
 int htg_dir_account_set_flags(struct htg_dir *dir, const char *user,
 			      uint32_t set, uint32_t clear,
 			      const char **error_r)
 {
-	char key[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
-	struct htg_account a;
-	MDB_txn *txn;
-	int ret;
+	struct flag_edit f = { set, clear };
 
-	NORMALISE(user, key, "user");
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
-		return -1;
-	ret = dirp_get(dir, txn, DB_ACCOUNTS, key, rec, sizeof(rec), error_r);
-	if (ret <= 0) {
-		mdb_txn_abort(txn);
-		if (ret == 0)
-			*error_r = dirp_err("no such account: %s", key);
-		return ret;
-	}
-	if (account_decode(key, rec, &a) < 0) {
-		mdb_txn_abort(txn);
-		*error_r = dirp_err("directory: corrupt account record for %s",
-				    key);
-		return -1;
-	}
-	a.flags = (a.flags | set) & ~clear;
-	account_encode(&a, rec, sizeof(rec));
-	if (dirp_put(dir, txn, DB_ACCOUNTS, key, rec, error_r) < 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	return dirp_commit(txn, error_r);
+	return account_modify(dir, user, edit_flags, &f, error_r);
 }
 
 /* Adjust the per-domain address count; removes the key at zero. */
