@@ -13,18 +13,24 @@ base64, whose file name must be rewritten (HTG-FILENAME), so the whole body
 is decoded, validated, spooled and sent back. For each size it prints the
 time, MB/s (message bytes in / wall time of header..EOM of the second message
 through a fresh milter per size; the first warms it up) and the milter's peak
-RSS (VmHWM). It asserts nothing.
+RSS (VmHWM). With the C client it sends a warm-up message and then
+BENCH_REPEAT (default 7) measured ones through the same milter, and prints
+the median time (and the slowest..fastest rate). It asserts nothing.
 """
 
 import base64
 import os
 import random
+import statistics
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+
+REPEAT = int(os.environ.get("BENCH_REPEAT", "7"))   # measured messages per size
 
 
 def packet(cmd, data=b""):
@@ -92,7 +98,9 @@ def run_once(build, tmp, body_path, boundary, n, use_c=True):
     milter = subprocess.Popen([os.path.join(build, "milter", "htg-milter"), "-f", "-c",
                                "/nonexistent", "-o", "socket=unix:" + sock,
                                "-o", "directory=" + os.environ.get("BENCH_DIRECTORY", directory), "-o", "temp_dir=" + tmp,
-                               "-o", "log_file=" + os.path.join(tmp, "milter.log")])
+                               "-o", "log_file=" + os.path.join(tmp, "milter.log")]
+                              + [a for o in os.environ.get("BENCH_OPTIONS", "").split()
+                                 for a in ("-o", o)])
     try:
         s = socket.socket(socket.AF_UNIX)
         for _ in range(200):
@@ -104,12 +112,16 @@ def run_once(build, tmp, body_path, boundary, n, use_c=True):
         if use_c:
             s.close()
             # a warm-up message first (thread, spool, first directory write),
-            # then the measured one through the same milter
-            for _ in range(2):
+            # then REPEAT measured ones through the same milter: the median
+            times = []
+            for i in range(1 + REPEAT):
                 out = subprocess.run([c_client(tmp), sock, body_path, boundary],
                                      check=True, capture_output=True,
                                      text=True).stdout.split()
-            return int(out[0]), int(out[1]), float(out[2]), vm_hwm_kb(milter.pid)
+                if i > 0:
+                    times.append(float(out[2]))
+            return (int(out[0]), int(out[1]), statistics.median(times),
+                    vm_hwm_kb(milter.pid), min(times), max(times))
         f = s.makefile("rwb", buffering=0)
         r = s.makefile("rb")
         f.write(packet(b"O", struct.pack("!III", 6, 0x1FF, 0)))
@@ -152,7 +164,7 @@ def run_once(build, tmp, body_path, boundary, n, use_c=True):
         elapsed = time.perf_counter() - t0
         f.write(packet(b"Q"))
         s.close()
-        return size, replaced, elapsed, vm_hwm_kb(milter.pid)
+        return size, replaced, elapsed, vm_hwm_kb(milter.pid), elapsed, elapsed
     finally:
         milter.terminate()
         milter.wait()
@@ -165,15 +177,17 @@ def main():
     sizes = [int(x) for x in args[1:]] or [1, 10, 50]
     print("htg-milter, milter protocol v6, multipart + base64 attachment renamed, "
           "%s client" % ("C" if use_c else "Python"))
-    print("%8s %12s %12s %9s %9s %12s" % ("size", "bytes in", "bytes back", "seconds",
-                                           "MB/s", "peak RSS"))
+    print("%8s %12s %12s %9s %9s %12s %17s" % ("size", "bytes in", "bytes back", "seconds",
+                                                "MB/s", "peak RSS", "MB/s min..max"))
     with tempfile.TemporaryDirectory(prefix="htg-bench-") as tmp:
         for mb in sizes:
             body = os.path.join(tmp, "body-%d" % mb)
             boundary = make_message(body, mb)
-            size, back, secs, hwm = run_once(build, tmp, body, boundary, mb, use_c)
-            print("%6d MB %12d %12d %9.3f %9.1f %9.1f MB" % (
-                mb, size, back, secs, size / secs / 1e6, hwm / 1024.0), flush=True)
+            size, back, secs, hwm, fast, slow = run_once(build, tmp, body, boundary,
+                                                          mb, use_c)
+            print("%6d MB %12d %12d %9.4f %9.1f %9.1f MB %8.1f..%.1f" % (
+                mb, size, back, secs, size / secs / 1e6, hwm / 1024.0,
+                size / slow / 1e6, size / fast / 1e6), flush=True)
             os.unlink(body)
 
 

@@ -125,7 +125,8 @@ static int spool_output(void *ctx, const void *data, size_t len)
 		}
 	}
 	if (milter_spool_write(p->spool, data, len) < 0) {
-		msg_warn("write body spool: %m");
+		msg_warn("write body spool (temp_dir %s): %m",
+			 milter_settings.temp_dir);
 		p->spool_failed = 1;
 		return -1;
 	}
