@@ -28,6 +28,7 @@
 /*	htgctl [-d DIR] retention purge [USER] [--now T]
 /*	htgctl [-d DIR] hygiene [USER] [--json] [--days N] [--retain]
 /*		[--now T] [--mail-root DIR]
+/*	htgctl [-d DIR] import < CHANGES
 /* DESCRIPTION
 /*	htgctl writes and reads the LMDB directory that htg-policyd,
 /*	htg-milter and the Dovecot modules read live: a change is in effect
@@ -41,6 +42,11 @@
 /*	/var/lib/htg/directory. Writing commands create it when missing.
 /*
 /*	--json prints one JSON array of objects.
+/*
+/*	import reads account, address, flow, grant and revoke changes
+/*	from stdin, one per line, and applies them through one handle
+/*	with a single fsync at the end (provisioning thousands of
+/*	accounts; see htgctl-import.c).
 /* EXIT STATUS
 /*	0 success; 1 the request was refused (reason on stderr);
 /*	2 usage error.
@@ -89,7 +95,11 @@ void usage(void)
 	      "       htgctl [-d DIR] retention restore USER MESSAGE-ID\n"
 	      "       htgctl [-d DIR] retention purge [USER] [--now T]\n"
 	      "       htgctl [-d DIR] hygiene [USER] [--json] [--days N] "
-	      "[--retain] [--now T] [--mail-root DIR]\n",
+	      "[--retain] [--now T] [--mail-root DIR]\n"
+	      "       htgctl [-d DIR] import < CHANGES  (lines: account USER "
+	      "PASSWORD | address ADDRESS USER |\n"
+	      "                 flow FLOW DELIVER-TO | grant|revoke USER FLOW; "
+	      "fields tab-separated)\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
@@ -494,6 +504,8 @@ int main(int argc, char **argv)
 		ret = cmd_retention(n - 1, args + 1);
 	else if (strcmp(args[0], "hygiene") == 0)
 		ret = cmd_hygiene(n - 1, args + 1);
+	else if (strcmp(args[0], "import") == 0)
+		ret = cmd_import(n - 1, args + 1);
 	else
 		usage();
 	free(args);
