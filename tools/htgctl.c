@@ -23,7 +23,7 @@
 /*	htgctl [-d DIR] audit [USER] [--json] [--event E] [--message-id ID]
 /*		[--since T] [--until T]
 /*	htgctl [-d DIR] audit expire --days N [--now T]
-/*	htgctl [-d DIR] retention list USER [--json]
+/*	htgctl [-d DIR] retention list [USER] [--json]
 /*	htgctl [-d DIR] retention restore USER MESSAGE-ID
 /*	htgctl [-d DIR] retention purge [USER] [--now T]
 /*	htgctl [-d DIR] hygiene [USER] [--json] [--days N] [--retain]
@@ -91,7 +91,7 @@ void usage(void)
 	      "       htgctl [-d DIR] audit [USER] [--json] [--event E] "
 	      "[--message-id ID] [--since T] [--until T]\n"
 	      "       htgctl [-d DIR] audit expire --days N [--now T]\n"
-	      "       htgctl [-d DIR] retention list USER [--json]\n"
+	      "       htgctl [-d DIR] retention list [USER] [--json]\n"
 	      "       htgctl [-d DIR] retention restore USER MESSAGE-ID\n"
 	      "       htgctl [-d DIR] retention purge [USER] [--now T]\n"
 	      "       htgctl [-d DIR] hygiene [USER] [--json] [--days N] "

@@ -124,5 +124,8 @@ printf 'grant imp1@bedrijf.nl dms\n' | $I import >/dev/null 2>&1
 [ $? = 1 ]
 expect "import wants tab-separated fields" $?
 t "import takes no arguments" 2 $I import extra
+t "retention list of every account" 0 $I retention list --json
+[ "$(cat "$d/out")" = '[]' ]
+expect "retention list without USER is one (empty) array" $?
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
