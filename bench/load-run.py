@@ -41,7 +41,9 @@ submit, inject and pickup; default 1/60, the spec's sizing, 004 1.3) times
 named "lab"), runs steps of --step-seconds at rising rates (--start-rate,
 times --step-factor) until p99 > 1 s for an operation or errors appear
 (tempfails, give-ups, unexpected refusals, lost, duplicated, unchecked),
-and reports the highest sustainable rate per config. Each config is a lab
+and reports the highest sustainable rate per config. A step that misses
+only the latency target is tried once more (--no-confirm: not); latency
+figures leave out the first --warmup seconds of arrivals. Each config is a lab
 that is already running (e.g. a stock-ish and a tuned one on other ports).
 
 --fault: each scenario runs the load for --duration seconds and, at a third
@@ -359,6 +361,7 @@ def account_run(lab, args, out, rows, ops, run_id, t_start, extra_fail=None):
         "picked_not_in_retention", "picked_not_in_audit", "tempfails")}
     refused_by_rule, tempfail_kinds, unexpected = {}, {}, []
     lat = {"submit": [], "inject": [], "pickup": []}
+    warm = getattr(args, "warmup", 0)
     submitted_tokens = set()
     picked = []        # (account, message-id) deleted
     for o in ops:
@@ -370,7 +373,7 @@ def account_run(lab, args, out, rows, ops, run_id, t_start, extra_fail=None):
             if op == "submit":
                 c["offered"] += 1
             continue
-        if "lat_ms" in o:
+        if "lat_ms" in o and o.get("sched_s", 0) >= warm:
             lat[op].append(o["lat_ms"])
         if o.get("attempts", 1) > 1 or "tf_code" in o:
             c["tempfails"] += 1
@@ -906,15 +909,24 @@ def find_max(args, labs):
     for lab in labs:
         rate, best, steps = args.start_rate, None, []
         while rate <= args.max_rate:
-            res = one_run(args, lab, [rate, rate, rate], args.step_seconds,
-                          "find-max %s: %.1f/s each" % (lab.name, rate))
-            p99 = max((res["latency_ms"][k]["p99"] or 0) for k in res["latency_ms"])
-            c = res["counts"]
-            errors = (res["failures"] + c["tempfails"] + c["gave_up"] +
-                      c["answers_gave_up"] + c["pickups_failed"] + c["not_started"])
-            good = p99 <= 1000 and errors == 0
-            steps.append({"rate": rate, "p99_ms": p99, "errors": errors, "ok": good,
-                          "loadavg": res["loadavg"]})
+            for attempt in (1, 2):
+                res = one_run(args, lab, [rate, rate, rate], args.step_seconds,
+                              "find-max %s: %.1f/s each" % (lab.name, rate))
+                p99 = max((res["latency_ms"][k]["p99"] or 0) for k in res["latency_ms"])
+                c = res["counts"]
+                errors = (res["failures"] + c["tempfails"] + c["gave_up"] +
+                          c["answers_gave_up"] + c["pickups_failed"] + c["not_started"])
+                good = p99 <= 1000 and errors == 0
+                steps.append({"rate": rate, "p99_ms": p99, "errors": errors, "ok": good,
+                              "p99_by_op": {k: res["latency_ms"][k]["p99"]
+                                            for k in res["latency_ms"]},
+                              "loadavg": res["loadavg"],
+                              "generator_cpu_s": (res["generator"]["cpu_user_s"] or 0) +
+                              (res["generator"]["cpu_sys_s"] or 0)})
+                # a step that only missed the latency target gets one more
+                # try: a shared machine stalls now and then
+                if good or errors or attempt == 2 or not args.confirm:
+                    break
             if not good:
                 break
             best = rate
@@ -927,8 +939,10 @@ def find_max(args, labs):
                             "(= %d accounts at 1/min)" % (r["best_rate"], r["best_rate"],
                                                           r["best_rate"], r["best_rate"] * 60)))
         for s in r["steps"]:
-            print("    %7.1f/s  p99 %7.0f ms  errors %d  %s  (load %s)" % (
-                s["rate"], s["p99_ms"], s["errors"], "ok" if s["ok"] else "STOP",
+            print("    %7.1f/s  p99 %7.0f ms (%s)  errors %d  %s  gen cpu %.1f s  (load %s)" % (
+                s["rate"], s["p99_ms"], ", ".join("%s %s" % (k, fmt(v)) for k, v in
+                                                  s["p99_by_op"].items()),
+                s["errors"], "ok" if s["ok"] else "miss", s["generator_cpu_s"],
                 s["loadavg"]))
     with open(os.path.join(args.out, "find-max.json"), "w") as f:
         json.dump(report, f, indent=1)
@@ -982,6 +996,12 @@ def main():
     ap.add_argument("--step-factor", type=float, default=1.5)
     ap.add_argument("--max-rate", type=float, default=400)
     ap.add_argument("--step-seconds", type=float, default=30)
+    ap.add_argument("--warmup", type=float, default=2,
+                    help="arrivals in the first seconds are accounted but left out "
+                    "of the latency figures (default 2)")
+    ap.add_argument("--no-confirm", dest="confirm", action="store_false",
+                    help="--find-max: stop at the first step over 1 s (default: "
+                    "a step that only missed the latency target is tried once more)")
     ap.add_argument("--fault", help="comma-separated: %s, or all" % ", ".join(FAULTS))
     ap.add_argument("--down", type=float, default=5, help="seconds a part stays down")
     args = ap.parse_args()
