@@ -573,11 +573,82 @@ def print_table(res, title):
     if g.get("wall_s"):
         print("generator: %.1f s wall, %.2f s CPU (%.1f %% of one core), peak RSS %s kB" % (
             g["wall_s"], cpu, 100 * cpu / g["wall_s"], g.get("max_rss_kb")))
+    if "cpu_s" in res:
+        c2 = res["cpu_s"]
+        print("CPU seconds during the run (%s s, 2 cores = %s CPU-s): %s; machine busy %s %%"
+              % (c2["wall_s"], round(2 * c2["wall_s"]), ", ".join(
+                  "%s %s" % (k, c2[k]) for k in ("postfix", "dovecot", "htg-milter",
+                                                 "htg-policyd", "htg-load") if k in c2),
+                 None if c2["machine_busy_share"] is None else
+                 round(100 * c2["machine_busy_share"])))
     for k in ("settle_s", "fault"):
         if k in res:
             print("%s: %s" % (k, res[k]))
     print("RESULT: %s (%d failures)" % ("ok" if res["ok"] else "FAIL", res["failures"]))
     sys.stdout.flush()
+
+
+def proc_table():
+    """pid -> (ppid, comm, cpu seconds of itself and its reaped children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    t = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        rest = st[st.rindex(")") + 2:].split()
+        cpu = sum(int(x) for x in rest[11:15]) / tick   # utime stime cutime cstime
+        t[int(d)] = (int(rest[1]), comm, cpu)
+    return t
+
+
+def cpu_snapshot(lab, gen_pid=None):
+    """CPU seconds so far of each part of the gateway (process trees) and of
+    the whole machine: per-connection processes that exited are in their
+    master's cutime/cstime."""
+    t = proc_table()
+    kids = {}
+    for pid, (ppid, _, _) in t.items():
+        kids.setdefault(ppid, []).append(pid)
+
+    def tree(root):
+        if root is None or root not in t:
+            return 0.0
+        total, todo = 0.0, [root]
+        while todo:
+            p = todo.pop()
+            total += t[p][2]
+            todo += kids.get(p, [])
+        return total
+    snap = {
+        "postfix": tree(postfix_master(lab)),
+        "dovecot": tree(dovecot_master(lab)),
+        "htg-milter": tree(read_pid(os.path.join(lab.run, "htg-milter.pid"))),
+        "htg-policyd": tree(read_pid(os.path.join(lab.run, "htg-policyd.pid"))),
+    }
+    if gen_pid:
+        snap["htg-load"] = tree(gen_pid)
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    snap["machine_busy"] = (sum(v) - v[3] - v[4]) / tick
+    snap["machine_all"] = sum(v) / tick
+    return snap
+
+
+def cpu_delta(a, b, wall):
+    out = {k: round(b[k] - a.get(k, 0), 2) for k in b if not k.startswith("machine")
+           if k in a}
+    all_ = b["machine_all"] - a["machine_all"]
+    out["machine_busy_share"] = round((b["machine_busy"] - a["machine_busy"]) / all_, 3) \
+        if all_ > 0 else None
+    out["wall_s"] = round(wall, 1)
+    return out
 
 
 def loadavg():
@@ -593,12 +664,16 @@ def one_run(args, lab, rates, duration, title, fault=None, out=None):
     max_attempts = args.max_attempts
     t_start = time.time()
     la0 = loadavg()
+    cpu0, w0 = cpu_snapshot(lab), time.time()
     p, log = start_generator(args, lab, out, acct_file, rates, duration, run_id,
                              max_attempts)
+    cpu0["htg-load"] = 0.0
     fault_info = None
     if fault is not None:
         fault_info = run_fault(fault, lab, args, duration, p)
+    # the generator's CPU: from its own getrusage (it is gone after wait)
     wait_generator(p, duration, args.drain)
+    cpu1, w1 = cpu_snapshot(lab), time.time()
     la1 = loadavg()
     st = settle(lab, args.settle)
     with open(log) as f:
@@ -608,6 +683,11 @@ def one_run(args, lab, rates, duration, title, fault=None, out=None):
         extra += 1
     res = account_run(lab, args, out, rows, ops, run_id, t_start, extra)
     res["loadavg"] = "%s at start, %s at end" % (la0, la1)
+    if fault is None:
+        cpu = cpu_delta(cpu0, cpu1, w1 - w0)
+        g = res["generator"]
+        cpu["htg-load"] = round((g.get("cpu_user_s") or 0) + (g.get("cpu_sys_s") or 0), 2)
+        res["cpu_s"] = cpu
     res["settle_s"] = None if st is None else round(st, 1)
     if st is None:
         res["ok"] = False
