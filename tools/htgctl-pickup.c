@@ -425,11 +425,11 @@ int cmd_retention(int argc, char **argv)
 			else
 				usage();
 		}
-	} else if (!((strcmp(argv[0], "list") == 0 && argc == 2) ||
+	} else if (!((strcmp(argv[0], "list") == 0 && argc <= 2) ||
 		     (strcmp(argv[0], "restore") == 0 && argc == 3))) {
 		usage();
 	} else {
-		user = argv[1];
+		user = argc > 1 ? argv[1] : NULL;	/* list: NULL = all */
 	}
 	dir = open_dir(strcmp(argv[0], "list") != 0);
 	if (user != NULL && !account_known(dir, user)) {

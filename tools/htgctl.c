@@ -23,11 +23,12 @@
 /*	htgctl [-d DIR] audit [USER] [--json] [--event E] [--message-id ID]
 /*		[--since T] [--until T]
 /*	htgctl [-d DIR] audit expire --days N [--now T]
-/*	htgctl [-d DIR] retention list USER [--json]
+/*	htgctl [-d DIR] retention list [USER] [--json]
 /*	htgctl [-d DIR] retention restore USER MESSAGE-ID
 /*	htgctl [-d DIR] retention purge [USER] [--now T]
 /*	htgctl [-d DIR] hygiene [USER] [--json] [--days N] [--retain]
 /*		[--now T] [--mail-root DIR]
+/*	htgctl [-d DIR] import < CHANGES
 /* DESCRIPTION
 /*	htgctl writes and reads the LMDB directory that htg-policyd,
 /*	htg-milter and the Dovecot modules read live: a change is in effect
@@ -41,6 +42,11 @@
 /*	/var/lib/htg/directory. Writing commands create it when missing.
 /*
 /*	--json prints one JSON array of objects.
+/*
+/*	import reads account, address, flow, grant and revoke changes
+/*	from stdin, one per line, and applies them through one handle
+/*	with a single fsync at the end (provisioning thousands of
+/*	accounts; see htgctl-import.c).
 /* EXIT STATUS
 /*	0 success; 1 the request was refused (reason on stderr);
 /*	2 usage error.
@@ -85,11 +91,15 @@ void usage(void)
 	      "       htgctl [-d DIR] audit [USER] [--json] [--event E] "
 	      "[--message-id ID] [--since T] [--until T]\n"
 	      "       htgctl [-d DIR] audit expire --days N [--now T]\n"
-	      "       htgctl [-d DIR] retention list USER [--json]\n"
+	      "       htgctl [-d DIR] retention list [USER] [--json]\n"
 	      "       htgctl [-d DIR] retention restore USER MESSAGE-ID\n"
 	      "       htgctl [-d DIR] retention purge [USER] [--now T]\n"
 	      "       htgctl [-d DIR] hygiene [USER] [--json] [--days N] "
-	      "[--retain] [--now T] [--mail-root DIR]\n",
+	      "[--retain] [--now T] [--mail-root DIR]\n"
+	      "       htgctl [-d DIR] import < CHANGES  (lines: account USER "
+	      "PASSWORD | address ADDRESS USER |\n"
+	      "                 flow FLOW DELIVER-TO | grant|revoke USER FLOW; "
+	      "fields tab-separated)\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
@@ -494,6 +504,8 @@ int main(int argc, char **argv)
 		ret = cmd_retention(n - 1, args + 1);
 	else if (strcmp(args[0], "hygiene") == 0)
 		ret = cmd_hygiene(n - 1, args + 1);
+	else if (strcmp(args[0], "import") == 0)
+		ret = cmd_import(n - 1, args + 1);
 	else
 		usage();
 	free(args);

@@ -9,7 +9,7 @@
 /* DESCRIPTION
 /*	htgctl.c: directory commands, output helpers, main();
 /*	htgctl-pickup.c: audit and retention; htgctl-hygiene.c: pickup
-/*	hygiene (004 4.1.1).
+/*	hygiene (004 4.1.1); htgctl-import.c: bulk changes from stdin.
 /*--*/
 
 #include <stddef.h>
@@ -45,5 +45,6 @@ void audit_note(struct htg_dir *dir, struct htg_audit_event *ev);
 int cmd_audit(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
 int cmd_hygiene(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

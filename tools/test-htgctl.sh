@@ -105,5 +105,27 @@ t "address list after account del" 0 $C address list --json
 [ "$(cat "$d/out")" = '[]' ]
 expect "account del removes its addresses" $?
 t "reading a missing directory is refused" 1 $HTGCTL -d "$d/none" account list
+# import: many changes from stdin, one handle, one fsync
+I="$HTGCTL -d $d/imp"
+printf 'account\tImp1@Bedrijf.nl\tPw one\n# comment\n\naddress\ts1@bedrijf.nl\timp1@bedrijf.nl\nflow\tdms\tdms@overheid.nl\ngrant\timp1@bedrijf.nl\tdms\nrevoke\timp1@bedrijf.nl\tdms\nrevoke\timp1@bedrijf.nl\tdms\ngrant\timp1@bedrijf.nl\tdms\naccount\timp1@bedrijf.nl\tPw two\n' |
+	$I import >/dev/null 2>"$d/err"
+expect "import applies account, address, flow, grant and revoke lines" $?
+grep -q 'import: 8 changes' "$d/err"
+expect "import counts its changes" $?
+$I grant list --json >"$d/out" 2>/dev/null
+[ "$(cat "$d/out")" = '[{"user":"imp1@bedrijf.nl","flow":"dms"}]' ]
+expect "import: the grant is in the directory" $?
+! grep -q 'Pw one\|Pw two' "$d/imp/data.mdb"
+expect "import stores no clear password" $?
+printf 'address\tx@bedrijf.nl\tnobody@bedrijf.nl\n' | $I import >/dev/null 2>"$d/err"
+[ $? = 1 ] && grep -q 'line 1' "$d/err"
+expect "import stops at a refused line and names it" $?
+printf 'grant imp1@bedrijf.nl dms\n' | $I import >/dev/null 2>&1
+[ $? = 1 ]
+expect "import wants tab-separated fields" $?
+t "import takes no arguments" 2 $I import extra
+t "retention list of every account" 0 $I retention list --json
+[ "$(cat "$d/out")" = '[]' ]
+expect "retention list without USER is one (empty) array" $?
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
