@@ -36,5 +36,14 @@ res "a value with | is refused" $?
 (unset HTG_HOST; "$src/render" "$src/postfix/master.cf.in" "$d/x" 2>/dev/null)
 [ $? != 0 ]
 res "a missing value is refused" $?
+HTG_TUNING=tuned "$src/render" "$src/dovecot/dovecot.conf.in" "$d/tuned" &&
+	grep -q '^ *service_count = 0' "$d/tuned"
+res "tuned: the capacity settings are in dovecot.conf" $?
+HTG_TUNING=stock "$src/render" "$src/dovecot/dovecot.conf.in" "$d/stock" &&
+	HTG_TUNING=stock "$src/render" "$src/postfix/main.cf.in" "$d/stock-main" &&
+	! grep -q 'service_count\|process_min_avail\|#@tuning' "$d/stock" &&
+	! grep -q 'service_throttle_time' "$d/stock-main" &&
+	grep -q 'vsz_limit' "$d/stock"
+res "stock: no capacity setting, everything else kept" $?
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
