@@ -14,6 +14,7 @@
 #include "userdb.h"
 
 #include "htg-authdb.h"
+#include "htg-dc-dir.h"
 
 const char *authdb_htg_version = DOVECOT_ABI_VERSION;
 
@@ -27,4 +28,5 @@ void authdb_htg_deinit(void)
 {
 	userdb_unregister_module(&htg_userdb_iface);
 	passdb_unregister_module(&htg_passdb_iface);
+	htg_dc_dir_deinit();
 }

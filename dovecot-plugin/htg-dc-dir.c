@@ -25,15 +25,24 @@ static unsigned int dc_refcount;
 
 const char *htg_dc_dir_path(void)
 {
-	return dc_path;
+	return dc_refcount > 0 ? dc_path : NULL;
 }
 
 void htg_dc_dir_ref(const char *path, int flags)
 {
 	if (dc_refcount++ == 0) {
-		i_assert(dc_path == NULL);
-		dc_path = i_strdup(path);
-		dc_flags = flags;
+		/* the handle kept from this process's previous user is
+		   reused if it is the same directory, opened writable
+		   enough */
+		if (dc_path != NULL &&
+		    (strcmp(dc_path, path) != 0 ||
+		     ((dc_flags & HTG_DIR_RDONLY) != 0 &&
+		      (flags & HTG_DIR_RDONLY) == 0)))
+			htg_dc_dir_deinit();
+		if (dc_path == NULL) {
+			dc_path = i_strdup(path);
+			dc_flags = flags;
+		}
 		return;
 	}
 	/* a reader and a writer in one process share the writable handle */
@@ -58,8 +67,17 @@ int htg_dc_dir_get(struct htg_dir **dir_r, const char **error_r)
 void htg_dc_dir_unref(void)
 {
 	i_assert(dc_refcount > 0);
-	if (--dc_refcount > 0)
-		return;
+	/* the handle stays open for the next user of this process (a pop3
+	   process serves up to service_count sessions): mdb_env_open and
+	   the map of the next session are saved; htg_dc_dir_deinit() closes
+	   it when the module unloads */
+	--dc_refcount;
+}
+
+void htg_dc_dir_deinit(void)
+{
+	if (dc_refcount > 0)
+		return;		/* still in use: the process exit closes it */
 	if (dc_dir != NULL)
 		htg_dir_close(&dc_dir);
 	i_free(dc_path);

@@ -12,6 +12,7 @@
 /*	void	htg_dc_dir_ref(const char *path, int flags);
 /*	int	htg_dc_dir_get(struct htg_dir **dir_r, const char **error_r);
 /*	void	htg_dc_dir_unref(void);
+/*	void	htg_dc_dir_deinit(void);
 /* DESCRIPTION
 /*	LMDB forbids opening one environment twice in a process (closing
 /*	either copy drops the other's locks), yet an auth process has a
@@ -30,7 +31,10 @@
 /*	using it), returns 1 and the handle, or -1 with an error (the next
 /*	call tries again).
 /*
-/*	htg_dc_dir_unref() closes the handle when its last user is gone.
+/*	htg_dc_dir_unref() drops a user; the handle stays open for the
+/*	process's next user of the same directory (a pop3 process serves
+/*	many sessions one after the other). htg_dc_dir_deinit() closes
+/*	it; each module calls it from its deinit, after its last unref.
 /*--*/
 
 #include "htg-dir.h"
@@ -40,5 +44,6 @@ const char *htg_dc_dir_path(void);
 void htg_dc_dir_ref(const char *path, int flags);
 int htg_dc_dir_get(struct htg_dir **dir_r, const char **error_r);
 void htg_dc_dir_unref(void);
+void htg_dc_dir_deinit(void);
 
 #endif

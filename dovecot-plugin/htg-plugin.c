@@ -584,4 +584,5 @@ void htg_plugin_init(struct module *module)
 void htg_plugin_deinit(void)
 {
 	mail_storage_hooks_remove(&htg_mail_storage_hooks);
+	htg_dc_dir_deinit();
 }
