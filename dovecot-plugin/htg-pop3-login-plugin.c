@@ -31,6 +31,12 @@
 /*	to the fields forwarded to auth as forward_htg_tls; the htg userdb
 /*	hands it to the pop3 process as the setting htg_tls, where the
 /*	mail plugin writes it into every audit event (issue 5.4).
+/*
+/*	When the auth process dies with a login in flight, pop3-login
+/*	answers "-ERR [AUTH] Authentication failed." although the password
+/*	was never judged (measured: kill -9 of auth under load, bench/
+/*	faults). A client must retry that, not report a wrong password, so
+/*	such a failure is answered as what it is: -ERR [SYS/TEMP].
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
@@ -185,6 +191,21 @@ static bool htg_input_next_cmd(struct client *client)
 	return TRUE;
 }
 
+static void
+htg_auth_result(struct client *client, enum client_auth_result result,
+		const struct client_auth_reply *reply, const char *text)
+{
+	struct htg_login_client *hclient = HTG_LOGIN_CONTEXT(client);
+
+	if (client->auth_process_comm_fail &&
+	    (result == CLIENT_AUTH_RESULT_AUTHFAILED ||
+	     result == CLIENT_AUTH_RESULT_AUTHFAILED_REASON)) {
+		result = CLIENT_AUTH_RESULT_TEMPFAIL;
+		text = "Temporary authentication failure, try again later";
+	}
+	hclient->module_ctx.super.auth_result(client, result, reply, text);
+}
+
 static void htg_login_client_allocated(struct client *client)
 {
 	struct htg_login_client *hclient;
@@ -195,6 +216,7 @@ static void htg_login_client_allocated(struct client *client)
 	client->vlast = &hclient->module_ctx.super;
 	v->input_next_cmd = htg_input_next_cmd;
 	v->send_raw_data = htg_send_raw_data;
+	v->auth_result = htg_auth_result;
 	MODULE_CONTEXT_SET(client, htg_login_client_module, hclient);
 }
 
