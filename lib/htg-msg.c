@@ -44,9 +44,9 @@ void msg_init(const char *progname, const char *logfile)
 	}
 }
 
-static void msg_vprintf(const char *level, const char *fmt, va_list ap)
+size_t msg_format(char *line, size_t size, const char *level,
+		  const char *fmt, va_list ap)
 {
-	char line[2048];
 	struct timeval tv;
 	struct tm tm;
 	size_t len;
@@ -54,25 +54,35 @@ static void msg_vprintf(const char *level, const char *fmt, va_list ap)
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line + len, sizeof(line) - len, ".%06ldZ %s[%ld]: %s%s",
+	len = strftime(line, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line + len, size - len, ".%06ldZ %s[%ld]: %s%s",
 		     (long)tv.tv_usec, msg_progname, (long)getpid(),
 		     level, *level ? ": " : "");
 	if (n > 0)
 		len += (size_t)n;
-	if (len < sizeof(line)) {
+	if (len < size) {
 		errno = saved_errno;	/* for %m */
-		n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+		n = vsnprintf(line + len, size - len, fmt, ap);
 		if (n > 0)
 			len += (size_t)n;
 	}
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
+	if (len > size - 2)
+		len = size - 2;
 	/* one line, always: a newline in the text would forge log lines */
 	for (size_t i = 0; i < len; i++)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	line[len++] = '\n';
+	errno = saved_errno;
+	return len;
+}
+
+static void msg_vprintf(const char *level, const char *fmt, va_list ap)
+{
+	char line[2048];
+	size_t len = msg_format(line, sizeof(line), level, fmt, ap);
+	int saved_errno = errno;
+
 	if (write(msg_fd, line, len) < 0) {
 		/* nowhere left to report it */
 	}

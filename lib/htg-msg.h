@@ -15,6 +15,9 @@
 /*	void	msg_error(const char *fmt, ...);
 /*	void	msg_fatal(const char *fmt, ...);
 /*	void	msg_panic(const char *fmt, ...);
+/*
+/*	size_t	msg_format(char *line, size_t size, const char *level,
+/*			   const char *fmt, va_list ap);
 /* DESCRIPTION
 /*	One line per call: "<time> <progname>[pid]: <level>: text". With a
 /*	log file each line is written with one write(2) on an O_APPEND
@@ -30,6 +33,11 @@
 extern int msg_verbose;
 
 void msg_init(const char *progname, const char *logfile);
+/* one log line as msg_* write it ("<UTC time> prog[pid]: level: text\n",
+   CR/LF in the text blanked), for callers that buffer their lines;
+   returns its length (size >= 64) */
+size_t msg_format(char *line, size_t size, const char *level,
+		  const char *fmt, va_list ap);
 void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

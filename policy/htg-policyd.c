@@ -370,7 +370,7 @@ int main(int argc, char **argv)
 		ready_fd = daemonize();
 		detach_stdio(*log_file == '\0' && isatty(2) == 0);
 	}
-	policy_log_open(argv[0], log_file);
+	policy_log_open(log_file);
 	if (*pid_file != '\0')
 		write_pid_file(pid_file);
 	drop_privileges(htg_conf_get(conf, "user", ""), server);

@@ -16,10 +16,8 @@
 #include "htg-config.h"
 
 #include <fcntl.h>
-#include <stdio.h>
+#include <stdarg.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "htg-msg.h"
@@ -29,18 +27,11 @@
 #define LOG_LINE_MAX 2048
 
 static int log_fd = -1;
-static char log_prog[64];
-static long log_pid;
 static char log_buf[LOG_BUF_SIZE];
 static size_t log_len;
 
-void policy_log_open(const char *progname, const char *path)
+void policy_log_open(const char *path)
 {
-	const char *slash = strrchr(progname, '/');
-
-	snprintf(log_prog, sizeof(log_prog), "%s",
-		 slash != NULL ? slash + 1 : progname);
-	log_pid = (long)getpid();
 	if (path == NULL || *path == '\0')
 		return;
 	log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -62,33 +53,28 @@ void policy_log_flush(void)
 	log_len = 0;
 }
 
+static size_t format_line(char *line, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	len = msg_format(line, size, "", fmt, ap);
+	va_end(ap);
+	return len;
+}
+
 void policy_log_line(const char *text)
 {
 	char line[LOG_LINE_MAX];
-	struct timeval tv;
-	struct tm tm;
 	size_t len;
-	int n;
 
 	if (log_fd < 0) {
 		msg_info("%s", text);
 		return;
 	}
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line + len, sizeof(line) - len, ".%06ldZ %s[%ld]: %s",
-		     (long)tv.tv_usec, log_prog, log_pid, text);
-	if (n < 0)
-		return;
-	len += (size_t)n;
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	/* one line, always: a newline in the text would forge log lines */
-	for (size_t i = 0; i < len; i++)
-		if (line[i] == '\n' || line[i] == '\r')
-			line[i] = ' ';
-	line[len++] = '\n';
+	/* the same line msg_info() writes, buffered */
+	len = format_line(line, sizeof(line), "%s", text);
 	if (log_len + len > sizeof(log_buf))
 		policy_log_flush();
 	memcpy(log_buf + log_len, line, len);

@@ -9,7 +9,7 @@
 /* SYNOPSIS
 /*	#include "policy-log.h"
 /*
-/*	void	policy_log_open(const char *progname, const char *path);
+/*	void	policy_log_open(const char *path);
 /*	void	policy_log_line(const char *text);
 /*	void	policy_log_flush(void);
 /*	void	policy_log_close(void);
@@ -22,16 +22,14 @@
 /*	page cache) before Postfix acts on it, even if the daemon is killed
 /*	right after.
 /*
-/*	The lines look exactly like msg_info() lines (lib/htg-msg.c) and go
+/*	The lines are msg_info() lines (msg_format(), lib/htg-msg.c: the
+/*	program name given to msg_init(), the current process id) and go
 /*	to the same file, opened a second time with O_APPEND: whole lines,
 /*	never interleaved. Without a log file policy_log_line() is
 /*	msg_info().
-/*
-/*	policy_log_open() must be called in the process that will write
-/*	(after daemonizing): it records the process id.
 /*--*/
 
-void policy_log_open(const char *progname, const char *path);
+void policy_log_open(const char *path);
 void policy_log_line(const char *text);
 void policy_log_flush(void);
 void policy_log_close(void);

@@ -17,7 +17,7 @@ import uuid
 
 import htglab
 from htglab import (ENV, TIMEOUT, DELIVERY_WAIT, test, check, expect_reply, ctl,
-                    smtp_submission, cmd, flow_rcpt, inbound_send,
+                    smtp_submission, cmd, flow_rcpt, inbound_send, submit,
                     wait_for_message)
 
 
@@ -136,24 +136,8 @@ def message(token, sender, size=0):
 
 def session(user, password, sender, msg, mail_args="", rcpt=None):
     """One submission in its own session: (stage, code, text)."""
-    s = smtp_submission(user, password)
-    try:
-        code, text = cmd(s, ("MAIL FROM:<%s> %s" % (sender, mail_args)).strip())
-        if code != 250:
-            return "MAIL", code, text
-        code, text = cmd(s, "RCPT TO:<%s>" % (rcpt or flow_rcpt()))
-        if code != 250:
-            return "RCPT", code, text
-        try:
-            code, text = s.data(msg.encode())
-        except smtplib.SMTPDataError as e:
-            return "DATA", e.smtp_code, e.smtp_error.decode("utf-8", "replace")
-        return ("ok" if code == 250 else "DATA"), code, text.decode()
-    finally:
-        try:
-            s.quit()
-        except Exception:
-            pass
+    return submit(msg, sender=sender, rcpt=rcpt, user=user, password=password,
+                  mail_args=mail_args)
 
 
 def demo_session(token, **kw):

@@ -91,11 +91,14 @@ def htg_message(token, extra_headers="", to=None):
                              token, body)
 
 
-def submit(message, sender=None, rcpt=None):
-    """Returns (stage, code, text) of the first refusal, or ('ok', 250, '')."""
-    s = smtp_submission()
+def submit(message, sender=None, rcpt=None, user=None, password=None,
+           mail_args=""):
+    """One submission in its own session (as user, default the demo
+    account): (stage, code, text) of the first refusal, or ('ok', 250, ...)."""
+    s = smtp_submission(user, password)
     try:
-        code, msg = cmd(s, "MAIL FROM:<%s>" % (sender or ENV["HTG_DEMO_SENDER"]))
+        code, msg = cmd(s, ("MAIL FROM:<%s> %s" % (
+            sender or ENV["HTG_DEMO_SENDER"], mail_args)).strip())
         if code != 250:
             return "MAIL", code, msg
         code, msg = cmd(s, "RCPT TO:<%s>" % (rcpt or flow_rcpt()))
