@@ -28,6 +28,9 @@
 /*		expunges nothing (RFC 1939 section 6) and records nothing.
 /*	expunge	any other expunge (autoexpunge, a non-POP3 service).
 /*
+/*	Delivery de-duplication (issue 6): in lmtp, a message Postfix
+/*	hands over twice is saved once (htg-deliver.c).
+/*
 /*	Retention (issue 5.3): before POP3's QUIT expunges a message, a
 /*	copy is kept with its own deadline (htg-retention.c). If keeping
 /*	any copy fails, the whole QUIT transaction is rolled back: nothing
@@ -69,6 +72,7 @@
 #include "htg-dc-dir.h"
 #include "htg-retention.h"
 #include "htg-legacy-lock.h"
+#include "htg-deliver.h"
 #include "htg-plugin.h"
 
 #include <string.h>
@@ -579,10 +583,12 @@ static struct mail_storage_hooks htg_mail_storage_hooks = {
 void htg_plugin_init(struct module *module)
 {
 	mail_storage_hooks_add(module, &htg_mail_storage_hooks);
+	htg_deliver_init();
 }
 
 void htg_plugin_deinit(void)
 {
+	htg_deliver_deinit();
 	mail_storage_hooks_remove(&htg_mail_storage_hooks);
 	htg_dc_dir_deinit();
 }

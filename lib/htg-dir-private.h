@@ -67,6 +67,11 @@ int dirp_put(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
 int dirp_del(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
 	     const char *key, const char **error_r);
 
+/* htg-dir-delivery.c: a pending delivery record becomes done, in txn
+   (0 nothing to do, -1 error) */
+int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
+		       const char **error_r);
+
 /* Normalise in into buf, or refuse the call (return 0) with a reason. */
 #define NORMALISE(in, buf, what) do { \
 	if (!htg_dir_normalise((in), (buf), sizeof(buf))) { \

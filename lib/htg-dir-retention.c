@@ -249,7 +249,10 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 		}
 	}
 	for (unsigned int i = 0; i < nev; i++) {
-		if (dirp_audit_put(dir, txn, &ev[i], error_r) < 0) {
+		if (dirp_audit_put(dir, txn, &ev[i], error_r) < 0 ||
+		    (strcmp(ev[i].event, "deliver") == 0 &&
+		     dirp_delivery_done(txn, ev[i].account, ev[i].message_id,
+					error_r) < 0)) {
 			mdb_txn_abort(txn);
 			return -1;
 		}

@@ -158,6 +158,24 @@ int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
 /* delete expired records */
 int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			const char **error_r);
+/* --- delivery de-duplication (LMTP at-least-once; htg-dir-delivery.c) --- */
+#define HTG_DELIVERY_NEW	1	/* recorded as pending: deliver */
+#define HTG_DELIVERY_PENDING	2	/* a save started before: look */
+#define HTG_DELIVERY_DONE	3	/* delivered before: skip */
+/* Before a save: HTG_DELIVERY_* above; 0 the key is unusable (Message-ID
+   too long, bad account: deliver without de-duplication); -1 error.
+   Atomic (one write txn, synced only when it records). */
+int htg_dir_delivery_begin(struct htg_dir *dir, const char *account,
+			   const char *msgid, int64_t window_s, int64_t now,
+			   const char **error_r);
+/* A pending delivery found in the mailbox: record it as done. Also done
+   by htg_dir_pickup_commit() for every "deliver" audit event. 1 / -1. */
+int htg_dir_delivery_mark(struct htg_dir *dir, const char *account,
+			  const char *msgid, const char **error_r);
+/* delete expired records */
+int htg_dir_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
+			   const char **error_r);
+
 /* --- appended: account flags, retention records, audit expiry --- */
 
 /* Set and clear HTG_ACCOUNT_* flags (e.g. disable/enable a login). */

@@ -193,6 +193,60 @@ static void test_msgids(void)
 	test_end();
 }
 
+static void deliver_event(struct htg_audit_event *ev, const char *account,
+			  const char *msgid)
+{
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->event, sizeof(ev->event), "deliver");
+	snprintf(ev->account, sizeof(ev->account), "%s", account);
+	snprintf(ev->message_id, sizeof(ev->message_id), "%s", msgid);
+}
+
+static void test_deliveries(void)
+{
+	struct htg_dir *dir = open_dir(0);
+	struct htg_audit_event ev;
+	char longid[HTG_USER_MAX + 8];
+	const char *error;
+	long purged = -1;
+
+	test_begin("delivery records: pending, done, window, purge");
+	/* first delivery: recorded pending; a retry before the deliver
+	   event finds it pending */
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", "<1@x>", 100, 1000, &error) == HTG_DELIVERY_NEW);
+	test_assert(htg_dir_delivery_begin(dir, "A@B.NL", "<1@x>", 100, 1010, &error) == HTG_DELIVERY_PENDING);
+	/* the deliver audit event completes it in the same commit */
+	deliver_event(&ev, "a@b.nl", "<1@x>");
+	test_assert(htg_dir_pickup_commit(dir, NULL, 0, &ev, 1, &error) == 1);
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", "<1@x>", 100, 1020, &error) == HTG_DELIVERY_DONE);
+	/* other account, other id: independent */
+	test_assert(htg_dir_delivery_begin(dir, "c@d.nl", "<1@x>", 100, 1020, &error) == HTG_DELIVERY_NEW);
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", "<2@x>", 100, 1020, &error) == HTG_DELIVERY_NEW);
+	/* a deliver event without a record writes none */
+	deliver_event(&ev, "e@f.nl", "<9@x>");
+	test_assert(htg_dir_pickup_commit(dir, NULL, 0, &ev, 1, &error) == 1);
+	test_assert(htg_dir_delivery_begin(dir, "e@f.nl", "<9@x>", 100, 1020, &error) == HTG_DELIVERY_NEW);
+	/* a pending one found in the mailbox is marked done */
+	test_assert(htg_dir_delivery_mark(dir, "a@b.nl", "<2@x>", &error) == 1);
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", "<2@x>", 100, 1030, &error) == HTG_DELIVERY_DONE);
+	/* after the window: new again */
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", "<1@x>", 100, 1100, &error) == HTG_DELIVERY_NEW);
+	/* unusable keys: no de-duplication, no record */
+	memset(longid, 'x', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", longid, 100, 1000, &error) == 0);
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", "", 100, 1000, &error) == 0);
+	test_assert(htg_dir_delivery_begin(dir, "not an account", "<1@x>", 100, 1000, &error) == 0);
+	/* at 1125: c@d.nl <1@x> (1120), a@b.nl <2@x> (1120), e@f.nl (1120)
+	   expired; a@b.nl <1@x> (1200) stays */
+	test_assert(htg_dir_delivery_purge(dir, 1125, &purged, &error) == 1);
+	test_assert(purged == 3);
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", "<1@x>", 100, 1125, &error) == HTG_DELIVERY_PENDING);
+	test_assert(htg_dir_delivery_begin(dir, "a@b.nl", "<2@x>", 100, 1125, &error) == HTG_DELIVERY_NEW);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 static void test_passwd(void)
 {
 	char hash[HTG_HASH_MAX], hash2[HTG_HASH_MAX];
@@ -221,6 +275,7 @@ int main(void)
 	test_addresses_flows_grants();
 	test_audit();
 	test_msgids();
+	test_deliveries();
 	test_passwd();
 	ret = test_exit();
 	{

@@ -29,6 +29,7 @@
 /*	htgctl [-d DIR] hygiene [USER] [--json] [--days N] [--retain]
 /*		[--now T] [--mail-root DIR]
 /*	htgctl [-d DIR] import < CHANGES
+/*	htgctl [-d DIR] expire [--now T]
 /* DESCRIPTION
 /*	htgctl writes and reads the LMDB directory that htg-policyd,
 /*	htg-milter and the Dovecot modules read live: a change is in effect
@@ -47,6 +48,12 @@
 /*	from stdin, one per line, and applies them through one handle
 /*	with a single fsync at the end (provisioning thousands of
 /*	accounts; see htgctl-import.c).
+/*
+/*	expire deletes the records whose window has passed: Message-IDs
+/*	claimed by submissions (HTG-MSGID, htg-milter.conf msgid_window)
+/*	and LMTP delivery records (htg_delivery_window). Run it from the
+/*	same timer as retention purge; a record past its window counts
+/*	as absent either way, so expire only bounds the directory's size.
 /* EXIT STATUS
 /*	0 success; 1 the request was refused (reason on stderr);
 /*	2 usage error.
@@ -99,7 +106,8 @@ void usage(void)
 	      "       htgctl [-d DIR] import < CHANGES  (lines: account USER "
 	      "PASSWORD | address ADDRESS USER |\n"
 	      "                 flow FLOW DELIVER-TO | grant|revoke USER FLOW; "
-	      "fields tab-separated)\n",
+	      "fields tab-separated)\n"
+	      "       htgctl [-d DIR] expire [--now T]\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
@@ -466,6 +474,32 @@ static int cmd_grant(int argc, char **argv, int revoke)
 	return result(ret, error);
 }
 
+/* expire [--now T]: records whose window has passed */
+static int cmd_expire(int argc, char **argv)
+{
+	struct htg_dir *dir;
+	const char *error = NULL;
+	long msgids = 0, deliveries = 0;
+	int64_t now;
+	int ret;
+
+	if (argc == 2 && strcmp(argv[0], "--now") == 0)
+		now = parse_now(argv[1]);
+	else if (argc == 0)
+		now = parse_now(NULL);
+	else
+		usage();
+	dir = open_dir(1);
+	ret = htg_dir_msgid_purge(dir, now, &msgids, &error);
+	if (ret == 1)
+		ret = htg_dir_delivery_purge(dir, now, &deliveries, &error);
+	htg_dir_close(&dir);
+	if (ret == 1)
+		printf("expired %ld Message-ID claims, %ld delivery records\n",
+		       msgids, deliveries);
+	return result(ret, error);
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1, n = 0;
@@ -506,6 +540,8 @@ int main(int argc, char **argv)
 		ret = cmd_hygiene(n - 1, args + 1);
 	else if (strcmp(args[0], "import") == 0)
 		ret = cmd_import(n - 1, args + 1);
+	else if (strcmp(args[0], "expire") == 0)
+		ret = cmd_expire(n - 1, args + 1);
 	else
 		usage();
 	free(args);

@@ -1,0 +1,219 @@
+/*++
+/* NAME
+/*	htg-dir-delivery 3
+/* SUMMARY
+/*	delivery de-duplication records (LMTP at-least-once)
+/* DESCRIPTION
+/*	Postfix hands a message to LMTP at least once: when the LMTP
+/*	process dies after the mailbox commit but before Postfix reads its
+/*	250, Postfix delivers the message again. The Dovecot mail plugin
+/*	keeps one record per (account, Message-ID) so that the second
+/*	delivery is recognised (htg-deliver.c):
+/*
+/*	Table "deliveries": "account<TAB>Message-ID" -> "P expiry" or
+/*	"D expiry" (expiry: unix time, text).
+/*
+/*	htg_dir_delivery_begin() runs before the mailbox save. It
+/*	records P ("pending": a save is about to start) and returns
+/*	HTG_DELIVERY_NEW, or, when an unexpired record exists, returns
+/*	HTG_DELIVERY_PENDING or HTG_DELIVERY_DONE without writing.
+/*
+/*	htg_dir_pickup_commit() turns P into D in the same commit as the
+/*	"deliver" audit event, i.e. right after the mailbox commit. So a
+/*	crash before the mailbox commit leaves P and no message, a crash
+/*	between the two commits leaves P and the message, and a crash
+/*	after them leaves D: the plugin skips a D and, for a P, searches
+/*	the mailbox for the Message-ID (htg_dir_delivery_mark() records
+/*	what it found).
+/*
+/*	The key is used as is (no digest), so it must fit LMDB's key
+/*	limit: a Message-ID of HTG_USER_MAX bytes or more is refused
+/*	(return 0) and the caller delivers without de-duplication.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "htg-dir-private.h"
+
+/* Table "deliveries", opened in each transaction (like "msgids"): a
+   directory made before the table existed stays readable. */
+static int delivery_dbi(MDB_txn *txn, MDB_dbi *dbi_r, const char **error_r)
+{
+	int rc = mdb_dbi_open(txn, "deliveries", MDB_CREATE, dbi_r);
+
+	return rc == 0 ? 0 : dirp_fail(error_r, "deliveries table", rc);
+}
+
+/* "account<TAB>msgid" into key; 0 when it does not fit (or the account
+   is not a valid name), 1 done. */
+static int delivery_key(const char *account, const char *msgid,
+			char *key, size_t size)
+{
+	char user[HTG_USER_MAX];
+	int n;
+
+	if (!htg_dir_normalise(account, user, sizeof(user)) ||
+	    msgid == NULL || *msgid == '\0' || strlen(msgid) >= HTG_USER_MAX)
+		return 0;
+	n = snprintf(key, size, "%s\t%s", user, msgid);
+	return n > 0 && (size_t)n < size;
+}
+
+/* Parse "S expiry": the state letter, or 0 when malformed. */
+static char delivery_parse(const MDB_val *v, long long *expiry_r)
+{
+	char buf[32];
+
+	if (v->mv_size < 3 || v->mv_size >= sizeof(buf))
+		return 0;
+	memcpy(buf, v->mv_data, v->mv_size);
+	buf[v->mv_size] = '\0';
+	if ((buf[0] != 'P' && buf[0] != 'D') || buf[1] != ' ')
+		return 0;
+	*expiry_r = strtoll(buf + 2, NULL, 10);
+	return buf[0];
+}
+
+static int delivery_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, char state,
+			long long expiry, const char **error_r)
+{
+	char val[32];
+	MDB_val v;
+	int rc;
+
+	snprintf(val, sizeof(val), "%c %lld", state, expiry);
+	v = dirp_val(val);
+	rc = mdb_put(txn, dbi, k, &v, 0);
+	return rc == 0 ? 0 : dirp_fail(error_r, "deliveries put", rc);
+}
+
+int htg_dir_delivery_begin(struct htg_dir *dir, const char *account,
+			   const char *msgid, int64_t window_s, int64_t now,
+			   const char **error_r)
+{
+	char key[2 * HTG_USER_MAX + 2];
+	MDB_val k, v;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	long long expiry;
+	char state;
+	int rc;
+
+	if (!delivery_key(account, msgid, key, sizeof(key))) {
+		*error_r = "account or Message-ID unusable as a key";
+		return 0;
+	}
+	k = dirp_val(key);
+	/* check and record in one write transaction */
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (delivery_dbi(txn, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0 && (state = delivery_parse(&v, &expiry)) != 0 &&
+	    expiry > now) {
+		mdb_txn_abort(txn);	/* nothing written: no sync */
+		return state == 'D' ? HTG_DELIVERY_DONE : HTG_DELIVERY_PENDING;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "deliveries get", rc);
+	}
+	if (delivery_put(txn, dbi, &k, 'P', (long long)(now + window_s),
+			 error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	return dirp_commit(txn, error_r) < 0 ? -1 : HTG_DELIVERY_NEW;
+}
+
+/* P -> D for an existing record, in the caller's transaction. A missing
+   record (de-duplication off, or expired and purged) stays missing. */
+int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
+		       const char **error_r)
+{
+	char key[2 * HTG_USER_MAX + 2];
+	MDB_val k, v;
+	MDB_dbi dbi;
+	long long expiry;
+	int rc;
+
+	if (!delivery_key(account, msgid, key, sizeof(key)))
+		return 0;
+	k = dirp_val(key);
+	/* a directory without the table has no record to complete */
+	if ((rc = mdb_dbi_open(txn, "deliveries", 0, &dbi)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return dirp_fail(error_r, "deliveries table", rc);
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return dirp_fail(error_r, "deliveries get", rc);
+	if (delivery_parse(&v, &expiry) != 'P')
+		return 0;
+	return delivery_put(txn, dbi, &k, 'D', expiry, error_r);
+}
+
+int htg_dir_delivery_mark(struct htg_dir *dir, const char *account,
+			  const char *msgid, const char **error_r)
+{
+	MDB_txn *txn;
+
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (dirp_delivery_done(txn, account, msgid, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	return dirp_commit(txn, error_r);
+}
+
+int htg_dir_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
+			   const char **error_r)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_dbi dbi;
+	long long expiry;
+	long purged = 0;
+	int rc, op = MDB_FIRST;
+
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (delivery_dbi(txn, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "cursor", rc);
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		/* a malformed record is useless: purge it too */
+		if (delivery_parse(&v, &expiry) != 0 && expiry > now)
+			continue;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		purged++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "deliveries purge", rc);
+	}
+	if (purged_r != NULL)
+		*purged_r = purged;
+	return dirp_commit(txn, error_r);
+}
