@@ -12,6 +12,10 @@
 /*	every reply and modification (the replaced body included), and
 /*	prints "bytes_in bytes_back seconds" for the header..EOM exchange.
 /*	A client in C keeps the client's own cost out of the figure.
+/*
+/*	Like Postfix's milter8 client it offers the no-reply options
+/*	(SMFIP_NR_HDR, SMFIP_NR_BODY, ...) and waits for a header or body
+/*	reply only when the milter did not take them.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -27,6 +31,10 @@
 #include <unistd.h>
 
 static int fd;
+static uint32_t nr_flags;	/* no-reply options the milter took */
+
+#define NR_HDR	0x00000080	/* SMFIP_NR_HDR */
+#define NR_BODY	0x00080000	/* SMFIP_NR_BODY */
 static unsigned char rbuf[1 << 20];
 
 static void die(const char *what)
@@ -92,14 +100,17 @@ static void header(const char *name, const char *value)
 	memcpy(buf, name, a);
 	memcpy(buf + a, value, b);
 	put('L', buf, (uint32_t)(a + b));
-	expect_continue(name);
+	if (!(nr_flags & NR_HDR))
+		expect_continue(name);
 }
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sun;
 	unsigned char opt[12], *chunk;
-	uint32_t v[3] = { htonl(6), htonl(0x1ff), htonl(0) }, len;
+	/* version 6, every action, every protocol option up to
+	   SMFIP_HDR_LEADSPC (what Postfix offers) */
+	uint32_t v[3] = { htonl(6), htonl(0x1ff), htonl(0x1fffff) }, len;
 	char ctype[200], msgid[100];
 	unsigned long long in = 0, back = 0;
 	struct timespec t0, t1;
@@ -120,8 +131,10 @@ int main(int argc, char **argv)
 		die("body");
 	memcpy(opt, v, 12);
 	put('O', opt, 12);
-	if (get(&len) != 'O')
+	if (get(&len) != 'O' || len < 12)
 		die("option negotiation");
+	memcpy(&nr_flags, rbuf + 1 + 8, 4);	/* after the command byte */
+	nr_flags = ntohl(nr_flags) & (NR_HDR | NR_BODY);
 	put('D', "M{auth_authen}\0bench@x.nl", 26);
 	put('M', "<ik@x.nl>", 10);
 	expect_continue("MAIL");
@@ -141,7 +154,8 @@ int main(int argc, char **argv)
 	while ((n = fread(chunk, 1, 65535, body)) > 0) {
 		in += n;
 		put('B', chunk, (uint32_t)n);
-		expect_continue("BODY");
+		if (!(nr_flags & NR_BODY))
+			expect_continue("BODY");
 	}
 	put('E', NULL, 0);
 	while ((c = get(&len)) != 'c' && c != 'a') {

@@ -37,6 +37,10 @@ struct milter_priv {
 	struct htg_check *check;
 	struct milter_spool *spool;
 	int spool_failed;
+	/* per connection: SMFIP_NR_HDR / SMFIP_NR_BODY negotiated */
+	unsigned long no_reply;
+	/* the stage where a no-reply callback found the refusal */
+	const char *stopped_at;
 };
 
 static const char *macro(SMFICTX *ctx, const char *name)
@@ -53,6 +57,7 @@ static void priv_reset(struct milter_priv *p)
 	p->spool_failed = 0;
 	p->reported = 0;
 	p->rcpts = 0;
+	p->stopped_at = NULL;
 }
 
 static struct milter_priv *priv_get(SMFICTX *ctx)
@@ -109,6 +114,27 @@ static sfsistat verdict(SMFICTX *ctx, struct milter_priv *p, const char *stage)
 	if (!v->refused || v->rule == HTG_RULE_COUNT)
 		return tempfail(ctx, p, v->refused ? v->detail : "checker failed");
 	return refuse(ctx, p, v->rule, v->detail, stage);
+}
+
+/* A header or body chunk was taken: no reply when the MTA agreed to
+   that (SMFIP_NR_*), else "continue". */
+static sfsistat no_reply(const struct milter_priv *p, unsigned long flag)
+{
+	return (p->no_reply & flag) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* The checker stopped in a header or body chunk. Without a reply for
+   this stage the verdict waits for the next one that has a reply (end
+   of header, end of message); the checker keeps it and takes no more
+   input. */
+static sfsistat stop(SMFICTX *ctx, struct milter_priv *p, unsigned long flag,
+		     const char *stage)
+{
+	if ((p->no_reply & flag) == 0)
+		return verdict(ctx, p, stage);
+	if (p->stopped_at == NULL)
+		p->stopped_at = stage;
+	return SMFIS_NOREPLY;
 }
 
 static int spool_output(void *ctx, const void *data, size_t len)
@@ -181,10 +207,10 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 	if (p == NULL || p->check == NULL)
 		return tempfail(ctx, p, "no transaction");
 	if (p->reported)
-		return SMFIS_CONTINUE;
+		return no_reply(p, SMFIP_NR_HDR);
 	if (htg_check_header(p->check, name, value) < 0)
-		return verdict(ctx, p, "HEADER");
-	return SMFIS_CONTINUE;
+		return stop(ctx, p, SMFIP_NR_HDR, "HEADER");
+	return no_reply(p, SMFIP_NR_HDR);
 }
 
 static sfsistat cb_eoh(SMFICTX *ctx)
@@ -196,7 +222,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 	if (p->reported)
 		return SMFIS_CONTINUE;
 	if (htg_check_eoh(p->check) < 0)
-		return verdict(ctx, p, "HEADER");
+		return verdict(ctx, p, p->stopped_at ? p->stopped_at : "HEADER");
 	return SMFIS_CONTINUE;
 }
 
@@ -207,10 +233,10 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 	if (p == NULL || p->check == NULL)
 		return tempfail(ctx, p, "no transaction");
 	if (p->reported)
-		return SMFIS_CONTINUE;
+		return no_reply(p, SMFIP_NR_BODY);
 	if (htg_check_body(p->check, data, len) < 0)
-		return verdict(ctx, p, "BODY");
-	return SMFIS_CONTINUE;
+		return stop(ctx, p, SMFIP_NR_BODY, "BODY");
+	return no_reply(p, SMFIP_NR_BODY);
 }
 
 /* HTG-MSGID, 004 table 4: "De verzender kan deze invullen mits deze
@@ -304,7 +330,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	}
 	if (htg_check_eom(p->check) < 0)
-		return verdict(ctx, p, "EOM");
+		return verdict(ctx, p, p->stopped_at ? p->stopped_at : "EOM");
 	if ((r = rule_msgid_unique(ctx, p, &claimed)) != SMFIS_CONTINUE ||
 	    p->reported)
 		return r;
@@ -346,6 +372,41 @@ static sfsistat cb_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
+/* Protocol options (Sendmail 8.14 milter v6; Postfix since 2.6). The
+   MTA sends every header and 64 KB body chunk and, by default, waits for
+   a reply to each: a 50 MB message costs 800 round trips between two
+   processes. We take SMFIP_NR_HDR and SMFIP_NR_BODY (no reply; a
+   refusal found there is given at end of header / end of message, with
+   the same rule id and text) and skip the events we have no callback
+   for. libmilter answers for us when the MTA lacks a no-reply option. */
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+			     unsigned long f2, unsigned long f3,
+			     unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3)
+{
+	const unsigned long actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS |
+		SMFIF_CHGBODY;
+	const unsigned long want = SMFIP_NR_HDR | SMFIP_NR_BODY |
+		SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
+		SMFIP_NODATA;
+	struct milter_priv *p = priv_get(ctx);
+
+	(void)f2;
+	(void)f3;
+	if (p == NULL)
+		return SMFIS_REJECT;	/* out of memory: no filter */
+	if ((f0 & actions) != actions) {
+		msg_warn("the MTA cannot add/change headers and replace the "
+			 "body (actions 0x%lx): refusing the connection", f0);
+		return SMFIS_REJECT;
+	}
+	*pf0 = actions;
+	*pf1 = f1 & want;
+	*pf2 = *pf3 = 0;
+	p->no_reply = *pf1 & (SMFIP_NR_HDR | SMFIP_NR_BODY);
+	return SMFIS_CONTINUE;
+}
+
 struct smfiDesc milter_desc = {
 	.xxfi_name = "htg-milter",
 	.xxfi_version = SMFI_VERSION,
@@ -358,4 +419,5 @@ struct smfiDesc milter_desc = {
 	.xxfi_eom = cb_eom,
 	.xxfi_abort = cb_abort,
 	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
 };
