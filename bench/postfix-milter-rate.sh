@@ -2,8 +2,9 @@
 # postfix-milter-rate.sh - messages/s through Postfix: no milter, a no-op
 # libmilter milter (the protocol floor) and htg-milter, in one run.
 #
-# usage: bench/postfix-milter-rate.sh BUILD_DIR [MESSAGES [SESSIONS]]
-#        (defaults 2000 messages, 10 parallel sessions; run as root)
+# usage: bench/postfix-milter-rate.sh BUILD_DIR [MESSAGES [SESSIONS [ROUNDS]]]
+#        (defaults 2000 messages per listener, 10 parallel sessions,
+#        5 rounds; run as root)
 #
 # A private Postfix instance (build/bench-postfix) gets three smtpd
 # listeners on 127.0.0.1 that differ only in smtpd_milters; mail is
@@ -98,20 +99,57 @@ msg = ("From: <ik@mijnbedrijf.nl>\r\nTo: <dms@htpoort.nl>\r\nSubject: bench\r\n"
 open(sys.argv[1], "w").write(msg)
 PY
 
-echo "Postfix $(postconf -d -h mail_version), $count messages of $(wc -c <"$d/message") bytes," \
-	"$sessions sessions, $(nproc) cores"
-declare -a rate
-for i in 0 1 2; do
-	port=${ports[$i]}
-	# warm up, then measure
-	smtp-source -s "$sessions" -m 50 -F "$d/message" -f ik@mijnbedrijf.nl \
-		-t dms@msa-smtp.htpoort.nl "127.0.0.1:$port" >/dev/null 2>&1
+rounds=${4:-5}
+per=$((count / rounds))
+echo "Postfix $(postconf -d -h mail_version), $rounds rounds of $per messages of" \
+	"$(wc -c <"$d/message") bytes per listener, $sessions sessions, $(nproc) cores"
+
+# wait until Postfix has delivered (discarded) everything queued, so one
+# listener's deliveries do not run into the next one's measurement
+drain() {
+	local n
+	for _ in $(seq 1 600); do
+		n=$(postqueue -c "$d/etc" -j 2>/dev/null | wc -l)
+		[ "$n" -eq 0 ] && return
+		sleep 0.1
+	done
+}
+
+# messages/s of one listener: per messages, after the queue drained
+measure() {
+	local port=${ports[$1]} t0 t1
+	drain
 	t0=$(date +%s.%N)
-	smtp-source -s "$sessions" -m "$count" -F "$d/message" -f ik@mijnbedrijf.nl \
+	smtp-source -s "$sessions" -m "$per" -F "$d/message" -f ik@mijnbedrijf.nl \
 		-t dms@msa-smtp.htpoort.nl "127.0.0.1:$port"
 	t1=$(date +%s.%N)
-	rate[$i]=$(echo "$count / ($t1 - $t0)" | bc -l)
-	printf '%-14s %8.1f msg/s\n' "${names[$i]}" "${rate[$i]}"
+	echo "$per / ($t1 - $t0)" | bc -l
+}
+
+for i in 0 1 2; do	# warm up each listener
+	smtp-source -s "$sessions" -m 50 -F "$d/message" -f ik@mijnbedrijf.nl \
+		-t dms@msa-smtp.htpoort.nl "127.0.0.1:${ports[$i]}" >/dev/null 2>&1
+done
+# rounds rotate the order (A B C, B C A, C A B, ...) so drift on the
+# machine hits the three alike; the median of each is compared
+declare -a r0 r1 r2
+for ((round = 0; round < rounds; round++)); do
+	line="round $((round + 1)):"
+	for k in 0 1 2; do
+		i=$(((round + k) % 3))
+		v=$(measure "$i")
+		eval "r$i+=(\"$v\")"
+		line="$line $(printf '%s %.1f' "${names[$i]}" "$v"),"
+	done
+	echo "${line%,}"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+declare -a rate
+rate[0]=$(median "${r0[@]}")
+rate[1]=$(median "${r1[@]}")
+rate[2]=$(median "${r2[@]}")
+for i in 0 1 2; do
+	printf '%-14s %8.1f msg/s (median)\n' "${names[$i]}" "${rate[$i]}"
 done
 printf 'no-op milter / no milter:  %.2f\n' "$(echo "${rate[1]} / ${rate[0]}" | bc -l)"
 printf 'htg-milter / no milter:    %.2f\n' "$(echo "${rate[2]} / ${rate[0]}" | bc -l)"
