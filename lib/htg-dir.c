@@ -103,8 +103,8 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 	}
 	if (dir->rdonly)
 		envflags |= MDB_RDONLY;
-	if ((flags & HTG_DIR_NOSYNC) != 0)
-		envflags |= MDB_NOSYNC;
+	if ((flags & HTG_DIR_LAZYSYNC) != 0)
+		envflags |= MDB_NOMETASYNC;
 	if ((rc = mdb_env_open(dir->env, path, envflags, 0660)) != 0) {
 		*error_r = dirp_err("open directory %s: %s", path,
 				    mdb_strerror(rc));

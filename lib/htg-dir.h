@@ -66,10 +66,14 @@ struct htg_audit_event {
 
 #define HTG_DIR_RDONLY	0x01
 #define HTG_DIR_CREATE	0x02
-/* Commits of this handle are not fsync'ed (LMDB MDB_NOSYNC): an operating
-   system crash may lose the last writes, never corrupt the store. For
-   records whose loss is harmless (the milter's Message-ID claims). */
-#define HTG_DIR_NOSYNC	0x04
+/* Commits of this handle flush the data pages but not the meta page (LMDB
+   MDB_NOMETASYNC): one disk flush per commit instead of two; the next
+   commit of any process (or the kernel's writeback) makes it durable. An
+   operating system crash may undo the last commit, never corrupt the
+   store. (MDB_NOSYNC could: the meta page may reach the disk before the
+   pages it points to, and the whole directory is one file.) For records
+   whose loss is harmless (the milter's Message-ID claims). */
+#define HTG_DIR_LAZYSYNC	0x04
 
 /* Environment variable and default path of the directory. */
 #define HTG_DIR_ENV "HTG_DIRECTORY"

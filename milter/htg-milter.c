@@ -134,7 +134,7 @@ static void directory_open(void)
 	/* Claims are not fsync'ed: an OS crash can forget the last seconds
 	   of Message-IDs (a reuse then passes), but a claim costs no disk
 	   flush per message (4 ms on the lab machine; bench/README.md). */
-	if (htg_dir_open(path, HTG_DIR_NOSYNC, &milter_settings.dir,
+	if (htg_dir_open(path, HTG_DIR_LAZYSYNC, &milter_settings.dir,
 			 &error) != 1)
 		msg_fatal("%s", error);
 }
