@@ -22,7 +22,12 @@ TIMEOUT = 30          # above Dovecot's auth failure delay
 DELIVERY_WAIT = 30    # seconds a message may take through the queue
 
 
+ENV_PATH = None     # the lab.env file ENV came from
+
+
 def load_env(path):
+    global ENV_PATH
+    ENV_PATH = os.path.abspath(path)
     with open(path) as f:
         for line in f:
             line = line.strip()
