@@ -26,54 +26,44 @@ the kill lands depends on timing (the outcome must not).
 """
 
 import argparse
+import importlib.util
 import os
-import shlex
-import signal
 import smtplib
 import subprocess
 import sys
 import time
 import uuid
 
-ENV = {}
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+import htglab  # noqa: E402  (lab.env, htgctl: the e2e suites' helpers)
+from htglab import ENV  # noqa: E402
 
 
-def load_env(path):
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                ENV[k] = shlex.split(v)[0] if v else ""
+def _load_run():
+    """bench/load-run.py as a module, for its /proc and kill helpers."""
+    spec = importlib.util.spec_from_file_location(
+        "load_run", os.path.join(HERE, "load-run.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+LR = _load_run()
 
 
 def ctl(*args, stdin=None):
-    r = subprocess.run(shlex.split(ENV["HTG_CTL"]) + list(args),
-                       input=stdin, capture_output=True, text=True)
+    r = htglab.ctl(*args, stdin=stdin)
     if r.returncode != 0:
         sys.exit("htgctl %s: %s" % (" ".join(args), r.stderr.strip()))
 
 
-def children_named(ppid, name):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        rest = st[st.rindex(")") + 2:].split()
-        if comm == name and int(rest[1]) == ppid:
-            out.append(int(d))
-    return out
+def lmtp_pids(master):
+    return [pid for pid, comm in LR.proc_children(master) if comm == "lmtp"]
 
 
 def dovecot_master():
-    with open(os.path.join(ENV["HTG_LAB_DIR"], "dovecot/run/master.pid")) as f:
-        return int(f.read().split()[0])
+    return LR.read_pid(os.path.join(ENV["HTG_LAB_DIR"], "dovecot/run/master.pid"))
 
 
 def in_queue(address):
@@ -120,7 +110,7 @@ def attempt(i, log):
     flush()
     # the lmtp processes, found before the message arrives (a /proc scan
     # takes milliseconds; the window is shorter), rescanned now and then
-    pids, rescan = children_named(master, "lmtp"), time.time() + 0.05
+    pids, rescan = lmtp_pids(master), time.time() + 0.05
     t_end = time.time() + 60
     while time.time() < t_end:
         try:
@@ -128,15 +118,11 @@ def attempt(i, log):
         except FileNotFoundError:
             arrived = False
         if arrived:
-            for pid in pids + children_named(master, "lmtp"):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed += 1
-                except ProcessLookupError:
-                    pass
+            for pid in pids + lmtp_pids(master):
+                killed += LR.kill9(pid)
             break
         if time.time() > rescan:
-            pids, rescan = children_named(master, "lmtp"), time.time() + 0.05
+            pids, rescan = lmtp_pids(master), time.time() + 0.05
     # let Postfix retry until the message has left its queue
     t_end = time.time() + 60
     while in_queue(address) and time.time() < t_end:
@@ -168,7 +154,7 @@ def main():
     ap.add_argument("env", nargs="?", default="lab/lab.env")
     ap.add_argument("-n", type=int, default=20)
     args = ap.parse_args()
-    load_env(args.env)
+    htglab.load_env(args.env)
     log = os.path.join(ENV["HTG_LOG_DIR"], "dovecot.log")
     summary = {}
     bad = 0

@@ -178,42 +178,17 @@ int htg_dir_delivery_mark(struct htg_dir *dir, const char *account,
 	return dirp_commit(txn, error_r);
 }
 
+/* past its window; a malformed record is useless: purged too */
+static int delivery_expired(const MDB_val *v, int64_t now)
+{
+	long long expiry;
+
+	return delivery_parse(v, &expiry) == 0 || expiry <= now;
+}
+
 int htg_dir_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			   const char **error_r)
 {
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	MDB_dbi dbi;
-	long long expiry;
-	long purged = 0;
-	int rc, op = MDB_FIRST;
-
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
-		return -1;
-	if (delivery_dbi(txn, &dbi, error_r) < 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return dirp_fail(error_r, "cursor", rc);
-	}
-	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		/* a malformed record is useless: purge it too */
-		if (delivery_parse(&v, &expiry) != 0 && expiry > now)
-			continue;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-		purged++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return dirp_fail(error_r, "deliveries purge", rc);
-	}
-	if (purged_r != NULL)
-		*purged_r = purged;
-	return dirp_commit(txn, error_r);
+	return dirp_purge(dir, "deliveries", delivery_expired, now, purged_r,
+			  error_r);
 }

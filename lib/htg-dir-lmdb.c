@@ -176,3 +176,38 @@ int dirp_val_str(const MDB_val *v, char *buf, size_t size)
 	buf[v->mv_size] = '\0';
 	return 1;
 }
+
+int dirp_purge(struct htg_dir *dir, const char *table, dirp_expired_cb *expired,
+	       int64_t now, long *purged_r, const char **error_r)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_dbi dbi;
+	long purged = 0;
+	int rc, op = MDB_FIRST;
+
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if ((rc = mdb_dbi_open(txn, table, MDB_CREATE, &dbi)) != 0 ||
+	    (rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, table, rc);
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (!expired(&v, now))
+			continue;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		purged++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, table, rc);
+	}
+	if (purged_r != NULL)
+		*purged_r = purged;
+	return dirp_commit(txn, error_r);
+}

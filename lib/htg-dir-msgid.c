@@ -124,45 +124,20 @@ int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
 	return dirp_commit(txn, error_r);
 }
 
+/* a claim past its expiry; a malformed value is kept (as before) */
+static int msgid_expired(const MDB_val *v, int64_t now)
+{
+	char val[32];
+
+	if (v->mv_size >= sizeof(val))
+		return 0;
+	memcpy(val, v->mv_data, v->mv_size);
+	val[v->mv_size] = '\0';
+	return strtoll(val, NULL, 10) <= now;
+}
+
 int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			const char **error_r)
 {
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	MDB_dbi dbi;
-	char val[32];
-	long purged = 0;
-	int rc, op = MDB_FIRST;
-
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
-		return -1;
-	if (msgid_dbi(txn, &dbi, error_r) < 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return dirp_fail(error_r, "cursor", rc);
-	}
-	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (v.mv_size >= sizeof(val))
-			continue;
-		memcpy(val, v.mv_data, v.mv_size);
-		val[v.mv_size] = '\0';
-		if (strtoll(val, NULL, 10) > now)
-			continue;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-		purged++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return dirp_fail(error_r, "msgid purge", rc);
-	}
-	if (purged_r != NULL)
-		*purged_r = purged;
-	return dirp_commit(txn, error_r);
+	return dirp_purge(dir, "msgids", msgid_expired, now, purged_r, error_r);
 }

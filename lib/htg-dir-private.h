@@ -67,6 +67,13 @@ int dirp_put(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
 int dirp_del(struct htg_dir *dir, MDB_txn *txn, enum dir_db db,
 	     const char *key, const char **error_r);
 
+/* Expiring tables ("msgids", "deliveries"): delete every row whose value
+   the callback calls expired (1) at now, in one write transaction;
+   1 done, -1 error. The table is created when missing. */
+typedef int dirp_expired_cb(const MDB_val *v, int64_t now);
+int dirp_purge(struct htg_dir *dir, const char *table, dirp_expired_cb *expired,
+	       int64_t now, long *purged_r, const char **error_r);
+
 /* htg-dir-delivery.c: a pending delivery record becomes done, in txn
    (0 nothing to do, -1 error) */
 int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
