@@ -23,9 +23,11 @@
 /*		size scan by the reason it passes when it opens the stream
 /*		("RETR", "TOP"); everything else (sizes, UIDL, header
 /*		parsing, our own retention copy) is not a retrieval.
-/*	dele	a POP3 session expunged a message at QUIT, recorded only
-/*		once the expunge is committed. A dropped connection
-/*		expunges nothing (RFC 1939 section 6) and records nothing.
+/*	dele	a POP3 session expunged a message at QUIT: written with
+/*		the message's retention record, just before the mailbox
+/*		commit, and deleted with it if that commit fails. A
+/*		dropped connection expunges nothing (RFC 1939 section 6)
+/*		and records nothing.
 /*	expunge	any other expunge (autoexpunge, a non-POP3 service).
 /*
 /*	Delivery de-duplication (issue 6): in lmtp, a message Postfix
@@ -44,15 +46,17 @@
 /*	which the pop3-login plugin forwards) and the session id.
 /*
 /*	Durability (issue 5.4): events are written in as few LMDB commits
-/*	(each synced to disk) as the guarantees allow. RETR/TOP events
-/*	are kept in memory and written with the next transaction commit -
-/*	POP3 commits at QUIT before it answers, together with the
-/*	retention records of the DELEd messages - or when the session
-/*	ends without QUIT. dele/deliver/expunge events are written in one
-/*	commit right after the mailbox commit. So a crash loses no event
-/*	of a completed session; only a crash of the pop3 process itself
-/*	loses the retrievals of the session it was serving. A failed write
-/*	is logged and never fails the mail operation (except a failed
+/*	(each synced to disk) as the guarantees allow. A POP3 session
+/*	writes once: RETR/TOP events are kept in memory and written at
+/*	QUIT, before pop3 answers, in one commit with the retention
+/*	records and dele events of the DELEd messages (or when the
+/*	session ends without QUIT). deliver/expunge events are written in
+/*	one commit right after the mailbox commit. So a crash loses no
+/*	event of a completed session; only a crash of the pop3 process
+/*	itself loses the retrievals of the session it was serving, and a
+/*	crash between our commit and the mailbox's leaves dele events
+/*	(and copies) of messages still in the inbox. A failed write is
+/*	logged and never fails the mail operation (except a failed
 /*	retention record, which cancels the expunge).
 /* LICENSE
 /*	See the top-level COPYING file.
@@ -73,6 +77,7 @@
 #include "htg-retention.h"
 #include "htg-legacy-lock.h"
 #include "htg-deliver.h"
+#include "htg-mail-msgid.h"
 #include "htg-plugin.h"
 
 #include <string.h>
@@ -135,10 +140,11 @@ static void htg_event_tls(struct htg_audit_event *ev, struct mail_user *user)
 	htg_copy_str(ev->tls, sizeof(ev->tls), tls);
 }
 
-/* Describe mail for the audit; never fails (missing values stay empty). */
+/* Describe mail for the audit; never fails (missing values stay empty).
+   input: the stream pop3 opened for RETR/TOP, or NULL. */
 static void
 htg_event_fill(struct htg_audit_event *ev, const char *event,
-	       struct mail *mail)
+	       struct mail *mail, struct istream *input)
 {
 	struct mail_user *user = mail->box->storage->user;
 	const char *msgid = NULL;
@@ -151,9 +157,15 @@ htg_event_fill(struct htg_audit_event *ev, const char *event,
 	ev->time_us = (int64_t)now.tv_sec * 1000000 + now.tv_usec;
 	htg_copy_str(ev->event, sizeof(ev->event), event);
 	htg_copy_str(ev->account, sizeof(ev->account), user->username);
-	if (mail_get_first_header(mail, "Message-ID", &msgid) > 0)
+	if (strcmp(event, "deliver") != 0) {
+		/* pop3: from the message, not through the index cache */
+		htg_mail_message_id(mail, input, ev->message_id,
+				    sizeof(ev->message_id));
+	} else if (mail_get_first_header(mail, "Message-ID", &msgid) > 0) {
+		/* lmtp: the save has just parsed the header */
 		htg_copy_str(ev->message_id, sizeof(ev->message_id),
 			     t_str_trim(msgid, " \t"));
+	}
 	if (mail_get_virtual_size(mail, &size) == 0)
 		ev->size = size;
 	ev->uid = mail->uid;
@@ -224,7 +236,7 @@ htg_txn_add(struct mailbox_transaction_context *t, const char *event,
 		i_array_init(&ht->pending, 8);
 	p = array_append_space(&ht->pending);
 	T_BEGIN {
-		htg_event_fill(&p->ev, event, mail);
+		htg_event_fill(&p->ev, event, mail, NULL);
 	} T_END;
 	p->saved = saved;
 	if (saved) {
@@ -441,16 +453,14 @@ htg_mail_get_stream(struct mail *_mail, bool get_body,
 		htg_retrieval_event(mail->get_stream_reason) : NULL;
 	struct htg_user *huser = HTG_USER_CONTEXT(_mail->box->storage->user);
 	struct htg_audit_event ev;
-	uoff_t offset;
 
 	if (hmail->super.get_stream(_mail, get_body, hdr_size, body_size,
 				    stream_r) < 0)
 		return -1;
 	if (event != NULL && huser != NULL) {
-		/* reading the Message-ID may move the stream pop3 sends */
-		offset = (*stream_r)->v_offset;
-		htg_event_fill(&ev, event, _mail);
-		i_stream_seek(*stream_r, offset);
+		/* reads the Message-ID from the stream pop3 sends; the
+		   stream's offset is kept */
+		htg_event_fill(&ev, event, _mail, *stream_r);
 		array_push_back(&huser->retrievals, &ev);
 	}
 	return 0;
@@ -462,12 +472,12 @@ static void htg_mail_expunge(struct mail *_mail)
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
 	struct mail_user *user = _mail->box->storage->user;
 	struct htg_transaction *ht = HTG_CONTEXT(_mail->transaction);
-	const char *event = "expunge", *error;
+	struct htg_audit_event ev;
+	const char *error;
 
 	/* pop3 expunges only at QUIT, for messages the client DELEd */
 	if (!mail->autoexpunged && strcmp(user->service, "pop3") == 0 &&
 	    ht != NULL) {
-		event = "dele";
 		if (ht->retention_failed)
 			return;	/* the commit rolls everything back */
 		if (ht->retention == NULL)
@@ -487,8 +497,15 @@ static void htg_mail_expunge(struct mail *_mail)
 			ht->retention_failed = TRUE;
 			return;
 		}
+		/* written with the retention record, before the commit */
+		T_BEGIN {
+			htg_event_fill(&ev, "dele", _mail, NULL);
+		} T_END;
+		htg_retention_add_event(ht->retention, &ev);
+		hmail->super.expunge(_mail);
+		return;
 	}
-	htg_txn_add(_mail->transaction, event, _mail, FALSE);
+	htg_txn_add(_mail->transaction, "expunge", _mail, FALSE);
 	hmail->super.expunge(_mail);
 }
 

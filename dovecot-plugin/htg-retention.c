@@ -25,6 +25,7 @@
 #include "mail-storage-private.h"
 
 #include "htg-dc-dir.h"
+#include "htg-mail-msgid.h"
 #include "htg-pickup.h"
 #include "htg-retention.h"
 
@@ -38,6 +39,8 @@
 
 struct htg_retention {
 	ARRAY(struct htg_retained) kept;
+	/* the dele events, written with the records */
+	ARRAY(struct htg_audit_event) events;
 	char *dir;
 	bool recorded;
 };
@@ -49,7 +52,14 @@ struct htg_retention *htg_retention_new(void)
 	struct htg_retention *rt = i_new(struct htg_retention, 1);
 
 	i_array_init(&rt->kept, 8);
+	i_array_init(&rt->events, 8);
 	return rt;
+}
+
+void htg_retention_add_event(struct htg_retention *rt,
+			     const struct htg_audit_event *ev)
+{
+	array_push_back(&rt->events, ev);
 }
 
 unsigned int htg_retention_count(const struct htg_retention *rt)
@@ -158,7 +168,7 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 	struct mail_user *user = mail->box->storage->user;
 	struct htg_retained *r;
 	struct timeval now;
-	const char *path, *msgid = NULL, *inbox;
+	const char *path, *inbox;
 	uoff_t size;
 	int fd, ret;
 
@@ -180,9 +190,7 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 	r->deadline = htg_retention_deadline(now.tv_sec,
 					     htg_retention_days(user));
 	r->uid = mail->uid;
-	if (mail_get_first_header(mail, "Message-ID", &msgid) > 0)
-		htg_str_set(r->message_id, sizeof(r->message_id),
-			    t_str_trim(msgid, " \t"));
+	htg_mail_message_id(mail, NULL, r->message_id, sizeof(r->message_id));
 	if (mail_get_virtual_size(mail, &size) == 0)
 		r->size = size;
 	/* only a Maildir inbox can take the copy back without Dovecot */
@@ -216,26 +224,38 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 			 const struct htg_audit_event *ev, unsigned int nev,
 			 const char **error_r)
 {
+	const struct htg_retained *kept;
+	struct htg_audit_event *all, *e;
 	struct htg_dir *dir;
+	struct timeval now;
+	unsigned int n = 0, nkept;
 	int fd;
 
-	if (array_count(&rt->kept) == 0)
-		return htg_dc_dir_get(&dir, error_r) < 0 ||
-			htg_dir_pickup_commit(dir, NULL, 0, ev, nev,
-					      error_r) <= 0 ? -1 : 0;
-	/* the new directory entries must be durable too */
-	if ((fd = open(rt->dir, O_RDONLY | O_DIRECTORY)) < 0 ||
-	    fsync(fd) < 0) {
-		*error_r = t_strdup_printf("fsync(%s) failed: %m", rt->dir);
-		if (fd >= 0)
-			i_close_fd(&fd);
-		return -1;
+	/* the session's retrievals, then the dele events; those get an
+	   explicit time, so htg_retention_forget() can find them again */
+	all = t_new(struct htg_audit_event, nev + array_count(&rt->events) + 1);
+	for (unsigned int i = 0; i < nev; i++)
+		all[n++] = ev[i];
+	i_gettimeofday(&now);
+	array_foreach_modifiable(&rt->events, e) {
+		e->time_us = (int64_t)now.tv_sec * 1000000 + now.tv_usec;
+		all[n++] = *e;
 	}
-	i_close_fd(&fd);
+	if (array_count(&rt->kept) > 0) {
+		/* the new directory entries must be durable first */
+		if ((fd = open(rt->dir, O_RDONLY | O_DIRECTORY)) < 0 ||
+		    fsync(fd) < 0) {
+			*error_r = t_strdup_printf("fsync(%s) failed: %m",
+						   rt->dir);
+			if (fd >= 0)
+				i_close_fd(&fd);
+			return -1;
+		}
+		i_close_fd(&fd);
+	}
+	kept = array_get(&rt->kept, &nkept);	/* may be empty */
 	if (htg_dc_dir_get(&dir, error_r) < 0 ||
-	    htg_dir_pickup_commit(dir, array_front(&rt->kept),
-				  array_count(&rt->kept), ev, nev,
-				  error_r) <= 0) {
+	    htg_dir_pickup_commit(dir, kept, nkept, all, n, error_r) <= 0) {
 		e_error(user->event, "htg: retention records not written");
 		return -1;
 	}
@@ -246,18 +266,24 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 void htg_retention_forget(struct htg_retention *rt, struct mail_user *user)
 {
 	const struct htg_retained *r;
+	const struct htg_audit_event *ev;
 	struct htg_dir *dir;
 	const char *error;
+	unsigned int nr, nev;
 
-	array_foreach(&rt->kept, r) {
-		if (rt->recorded &&
-		    (htg_dc_dir_get(&dir, &error) < 0 ||
-		     htg_dir_retained_del(dir, r->account, r->id, &error) < 0))
-			e_error(user->event, "htg: retention record %s: %s",
-				r->id, error);
-		i_unlink_if_exists(r->path);
+	r = array_get(&rt->kept, &nr);
+	ev = array_get(&rt->events, &nev);
+	if (rt->recorded &&
+	    (htg_dc_dir_get(&dir, &error) < 0 ||
+	     htg_dir_pickup_undo(dir, r, nr, ev, nev, &error) < 0)) {
+		e_error(user->event, "htg: %u retention records and dele "
+			"events of a QUIT that deleted nothing were not "
+			"removed: %s", nr, error);
 	}
+	array_foreach(&rt->kept, r)
+		i_unlink_if_exists(r->path);
 	array_clear(&rt->kept);
+	array_clear(&rt->events);
 	rt->recorded = FALSE;
 }
 
@@ -267,6 +293,7 @@ void htg_retention_free(struct htg_retention **_rt)
 
 	*_rt = NULL;
 	array_free(&rt->kept);
+	array_free(&rt->events);
 	i_free(rt->dir);
 	i_free(rt);
 }

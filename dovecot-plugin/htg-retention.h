@@ -12,6 +12,8 @@
 /*	struct htg_retention *htg_retention_new(void);
 /*	int	htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 /*				   const char **error_r);
+/*	void	htg_retention_add_event(struct htg_retention *rt,
+/*					const struct htg_audit_event *ev);
 /*	int	htg_retention_record(struct htg_retention *rt,
 /*				     struct mail_user *user,
 /*				     const struct htg_audit_event *ev,
@@ -30,15 +32,20 @@
 /*	account's retention_days from the directory. Returns -1 when no
 /*	durable copy could be made: the caller must then expunge nothing.
 /*
-/*	htg_retention_record() commits the records of every copy kept so
-/*	far, with the audit events ev (the session's retrievals), to the
-/*	HTG directory in one transaction (before the expunge is
-/*	committed: a crash in between leaves a copy of a message that is
-/*	still in the inbox, never a deleted message without a copy).
+/*	htg_retention_add_event() adds the dele event of a kept message.
 /*
-/*	htg_retention_forget() undoes both when the expunge does not
-/*	happen (a failed keep of another message, a failed commit):
-/*	records deleted, files removed.
+/*	htg_retention_record() fsyncs the retention directory, then
+/*	commits the records of every copy kept so far, the audit events
+/*	ev (the session's retrievals) and the dele events to the HTG
+/*	directory in one transaction, before the expunge is committed: a
+/*	crash in between leaves a copy (and a dele event) of a message
+/*	that is still in the inbox, never a deleted message without a
+/*	copy or without its dele event.
+/*
+/*	htg_retention_forget() undoes all but the retrievals when the
+/*	expunge does not happen (a failed keep of another message, a
+/*	failed mailbox commit): records and dele events deleted in one
+/*	transaction, files removed.
 /*--*/
 
 struct mail;
@@ -49,6 +56,8 @@ struct htg_retention *htg_retention_new(void);
 int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 		       const char **error_r);
 struct htg_audit_event;
+void htg_retention_add_event(struct htg_retention *rt,
+			     const struct htg_audit_event *ev);
 int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 			 const struct htg_audit_event *ev, unsigned int nev,
 			 const char **error_r);

@@ -39,16 +39,50 @@ static void audit_field(char *dst, size_t *pos, size_t size, const char *s)
 		dst[(*pos)++] = '\t';
 }
 
+/* The 16-byte key (time, pid, sequence) and the record of an event. */
+static void audit_key(unsigned char *kb, int64_t t, uint32_t pid, uint32_t seq)
+{
+	for (int i = 0; i < 8; i++)
+		kb[i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++) {
+		kb[8 + i] = (unsigned char)(pid >> (24 - 8 * i));
+		kb[12 + i] = (unsigned char)(seq >> (24 - 8 * i));
+	}
+}
+
+static MDB_val audit_record(const struct htg_audit_event *ev, char *rec,
+			    size_t size)
+{
+	char num[64];
+	size_t pos = 0;
+	MDB_val v;
+
+	audit_field(rec, &pos, size, ev->event);
+	audit_field(rec, &pos, size, ev->account);
+	audit_field(rec, &pos, size, ev->message_id);
+	snprintf(num, sizeof(num), "%" PRIu64, ev->size);
+	audit_field(rec, &pos, size, num);
+	snprintf(num, sizeof(num), "%" PRIu32, ev->uid);
+	audit_field(rec, &pos, size, num);
+	audit_field(rec, &pos, size, ev->queue_id);
+	audit_field(rec, &pos, size, ev->rule);
+	audit_field(rec, &pos, size, ev->remote);
+	audit_field(rec, &pos, size, ev->tls);
+	audit_field(rec, &pos, size, ev->session);
+	v.mv_size = pos > 0 ? pos - 1 : 0;	/* drop the last tab */
+	v.mv_data = rec;
+	return v;
+}
+
 /* One event inside the caller's write transaction: for
    htg_dir_audit_append() and htg_dir_pickup_commit(). */
 int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
 		   const struct htg_audit_event *ev, const char **error_r)
 {
 	unsigned char kb[16];
-	char rec[2048], num[64];
-	size_t pos = 0;
+	char rec[2048];
 	int64_t t = ev->time_us;
-	uint32_t pid = (uint32_t)getpid(), seq;
+	uint32_t seq;
 	MDB_val k = { sizeof(kb), kb }, v;
 	int rc;
 
@@ -59,29 +93,45 @@ int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
 		t = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 	}
 	seq = __atomic_add_fetch(&dir->audit_seq, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < 8; i++)
-		kb[i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
-	for (int i = 0; i < 4; i++) {
-		kb[8 + i] = (unsigned char)(pid >> (24 - 8 * i));
-		kb[12 + i] = (unsigned char)(seq >> (24 - 8 * i));
-	}
-	audit_field(rec, &pos, sizeof(rec), ev->event);
-	audit_field(rec, &pos, sizeof(rec), ev->account);
-	audit_field(rec, &pos, sizeof(rec), ev->message_id);
-	snprintf(num, sizeof(num), "%" PRIu64, ev->size);
-	audit_field(rec, &pos, sizeof(rec), num);
-	snprintf(num, sizeof(num), "%" PRIu32, ev->uid);
-	audit_field(rec, &pos, sizeof(rec), num);
-	audit_field(rec, &pos, sizeof(rec), ev->queue_id);
-	audit_field(rec, &pos, sizeof(rec), ev->rule);
-	audit_field(rec, &pos, sizeof(rec), ev->remote);
-	audit_field(rec, &pos, sizeof(rec), ev->tls);
-	audit_field(rec, &pos, sizeof(rec), ev->session);
-	v.mv_size = pos > 0 ? pos - 1 : 0;	/* drop the last tab */
-	v.mv_data = rec;
+	audit_key(kb, t, (uint32_t)getpid(), seq);
+	v = audit_record(ev, rec, sizeof(rec));
 	if ((rc = mdb_put(txn, dir->dbi[DB_AUDIT], &k, &v, 0)) != 0)
 		return dirp_fail(error_r, "audit put", rc);
 	return 0;
+}
+
+/* Delete the event this process wrote with dirp_audit_put() and an
+   explicit ev->time_us: the first record under (time, pid) equal to
+   ev's. 1 deleted, 0 not found, -1 error. */
+int dirp_audit_del(struct htg_dir *dir, MDB_txn *txn,
+		   const struct htg_audit_event *ev, const char **error_r)
+{
+	unsigned char kb[16];
+	char rec[2048];
+	MDB_val k = { sizeof(kb), kb }, v, want;
+	MDB_cursor *cur;
+	int rc, found = 0;
+
+	if (ev->time_us == 0)
+		return 0;
+	audit_key(kb, ev->time_us, (uint32_t)getpid(), 0);
+	want = audit_record(ev, rec, sizeof(rec));
+	if ((rc = mdb_cursor_open(txn, dir->dbi[DB_AUDIT], &cur)) != 0)
+		return dirp_fail(error_r, "cursor", rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == 16 && memcmp(k.mv_data, kb, 12) == 0) {
+		if (v.mv_size == want.mv_size &&
+		    memcmp(v.mv_data, want.mv_data, v.mv_size) == 0) {
+			rc = mdb_cursor_del(cur, 0);
+			found = rc == 0;
+			break;
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return dirp_fail(error_r, "audit delete", rc);
+	return found;
 }
 
 int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,

@@ -110,5 +110,7 @@ struct dirp_iter_ctx {
    0 / -1 */
 int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
 		   const struct htg_audit_event *ev, const char **error_r);
+int dirp_audit_del(struct htg_dir *dir, MDB_txn *txn,
+		   const struct htg_audit_event *ev, const char **error_r);
 
 #endif

@@ -259,3 +259,44 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 	}
 	return dirp_commit(txn, error_r);
 }
+
+int htg_dir_pickup_undo(struct htg_dir *dir,
+			const struct htg_retained *r, unsigned int nr,
+			const struct htg_audit_event *ev, unsigned int nev,
+			const char **error_r)
+{
+	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
+	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
+	MDB_txn *txn;
+	MDB_dbi dbi = 0;
+	int rc;
+
+	if (nr == 0 && nev == 0)
+		return 1;
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (nr > 0 && retention_dbi(txn, 1, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	for (unsigned int i = 0; i < nr; i++) {
+		MDB_val k;
+
+		if (retained_encode(&r[i], key, sizeof(key), val, sizeof(val),
+				    error_r) <= 0)
+			continue;	/* never written */
+		k = dirp_val(key);
+		rc = mdb_del(txn, dbi, &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return dirp_fail(error_r, "retention delete", rc);
+		}
+	}
+	for (unsigned int i = 0; i < nev; i++) {
+		if (dirp_audit_del(dir, txn, &ev[i], error_r) < 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+	}
+	return dirp_commit(txn, error_r);
+}

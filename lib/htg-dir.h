@@ -223,6 +223,14 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 			  const struct htg_retained *r, unsigned int nr,
 			  const struct htg_audit_event *ev, unsigned int nev,
 			  const char **error_r);
+/* Undo such a commit whose mailbox change then failed: the records r
+   and the events ev deleted in one transaction. Only in the process
+   that wrote them, and only events written with ev->time_us set (an
+   event's key holds its time and the writer's process id). 1 / -1. */
+int htg_dir_pickup_undo(struct htg_dir *dir,
+			const struct htg_retained *r, unsigned int nr,
+			const struct htg_audit_event *ev, unsigned int nev,
+			const char **error_r);
 
 /* Deletes audit events older than before_us; *count_r = how many. */
 int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,

@@ -247,6 +247,67 @@ static void test_deliveries(void)
 	test_end();
 }
 
+static int count_retained_cb(const struct htg_retained *r, void *ctx)
+{
+	(void)r;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_any_cb(const struct htg_audit_event *ev, void *ctx)
+{
+	(void)ev;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_pickup_undo(void)
+{
+	struct htg_dir *dir = open_dir(0);
+	struct htg_audit_event ev[3];
+	struct htg_retained r;
+	const char *error;
+	int n;
+
+	test_begin("pickup commit and its undo");
+	memset(&r, 0, sizeof(r));
+	strcpy(r.account, "undo@bedrijf.nl");
+	strcpy(r.id, "1.2.3.4");
+	strcpy(r.path, "/nonexistent/1.2.3.4.eml");
+	r.deadline = 100;
+	memset(ev, 0, sizeof(ev));
+	for (int i = 0; i < 3; i++) {
+		strcpy(ev[i].account, "undo@bedrijf.nl");
+		strcpy(ev[i].message_id, "<u@x>");
+		ev[i].uid = 7;
+		ev[i].time_us = 5000000;	/* one microsecond for all */
+	}
+	strcpy(ev[0].event, "retr");
+	strcpy(ev[1].event, "dele");
+	strcpy(ev[2].event, "dele");
+	ev[2].uid = 8;
+	test_assert(htg_dir_pickup_commit(dir, &r, 1, ev, 3, &error) == 1);
+	n = 0;
+	test_assert(htg_dir_audit_iter(dir, "undo@bedrijf.nl", count_any_cb, &n, &error) == 1);
+	test_assert(n == 3);
+	/* the mailbox commit failed: records and dele events go, the
+	   retrieval stays (it happened) */
+	test_assert(htg_dir_pickup_undo(dir, &r, 1, &ev[1], 2, &error) == 1);
+	n = 0;
+	test_assert(htg_dir_audit_iter(dir, "undo@bedrijf.nl", count_any_cb, &n, &error) == 1);
+	test_assert(n == 1);
+	n = 0;
+	test_assert(htg_dir_retained_iter(dir, "undo@bedrijf.nl", count_retained_cb, &n, &error) == 1);
+	test_assert(n == 0);
+	/* twice, or events never written: nothing to delete, no error */
+	test_assert(htg_dir_pickup_undo(dir, &r, 1, &ev[1], 2, &error) == 1);
+	n = 0;
+	test_assert(htg_dir_audit_iter(dir, "undo@bedrijf.nl", count_any_cb, &n, &error) == 1);
+	test_assert(n == 1);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 static void test_passwd(void)
 {
 	char hash[HTG_HASH_MAX], hash2[HTG_HASH_MAX];
@@ -276,6 +337,7 @@ int main(void)
 	test_audit();
 	test_msgids();
 	test_deliveries();
+	test_pickup_undo();
 	test_passwd();
 	ret = test_exit();
 	{
