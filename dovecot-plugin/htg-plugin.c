@@ -65,8 +65,6 @@
 #include "lib.h"
 #include "array.h"
 #include "istream.h"
-#include "net.h"
-#include "time-util.h"
 #include "seq-range-array.h"
 #include "module-context.h"
 #include "mail-user.h"
@@ -77,7 +75,7 @@
 #include "htg-retention.h"
 #include "htg-legacy-lock.h"
 #include "htg-deliver.h"
-#include "htg-mail-msgid.h"
+#include "htg-event.h"
 #include "htg-plugin.h"
 
 #include <string.h>
@@ -117,81 +115,6 @@ static MODULE_CONTEXT_DEFINE_INIT(htg_user_module,
 static MODULE_CONTEXT_DEFINE_INIT(htg_storage_module,
 				  &mail_storage_module_register);
 static MODULE_CONTEXT_DEFINE_INIT(htg_mail_module, &mail_module_register);
-
-/* --- events ----------------------------------------------------------- */
-
-static void htg_copy_str(char *dst, size_t size, const char *src)
-{
-	if (src == NULL)
-		src = "";
-	i_assert(size > 0);
-	(void)i_strocpy(dst, src, size);
-}
-
-/* The session's TLS protocol as the login process saw it; "TLS" when
-   the session was encrypted but the version did not reach us (an auth
-   module without the htg_tls field). Empty for LMTP. */
-static void htg_event_tls(struct htg_audit_event *ev, struct mail_user *user)
-{
-	const char *tls = mail_user_plugin_getenv(user, "htg_tls");
-
-	if ((tls == NULL || *tls == '\0') && user->conn.ssl_secured)
-		tls = "TLS";
-	htg_copy_str(ev->tls, sizeof(ev->tls), tls);
-}
-
-/* Describe mail for the audit; never fails (missing values stay empty).
-   input: the stream pop3 opened for RETR/TOP, or NULL. */
-static void
-htg_event_fill(struct htg_audit_event *ev, const char *event,
-	       struct mail *mail, struct istream *input)
-{
-	struct mail_user *user = mail->box->storage->user;
-	const char *msgid = NULL;
-	uoff_t size;
-
-	struct timeval now;
-
-	i_zero(ev);
-	i_gettimeofday(&now);
-	ev->time_us = (int64_t)now.tv_sec * 1000000 + now.tv_usec;
-	htg_copy_str(ev->event, sizeof(ev->event), event);
-	htg_copy_str(ev->account, sizeof(ev->account), user->username);
-	if (strcmp(event, "deliver") != 0) {
-		/* pop3: from the message, not through the index cache */
-		htg_mail_message_id(mail, input, ev->message_id,
-				    sizeof(ev->message_id));
-	} else if (mail_get_first_header(mail, "Message-ID", &msgid) > 0) {
-		/* lmtp: the save has just parsed the header */
-		htg_copy_str(ev->message_id, sizeof(ev->message_id),
-			     t_str_trim(msgid, " \t"));
-	}
-	if (mail_get_virtual_size(mail, &size) == 0)
-		ev->size = size;
-	ev->uid = mail->uid;
-	if (user->conn.remote_ip != NULL &&
-	    user->conn.remote_ip->family != 0)
-		htg_copy_str(ev->remote, sizeof(ev->remote),
-			     net_ip2addr(user->conn.remote_ip));
-	htg_copy_str(ev->session, sizeof(ev->session), user->session_id);
-	htg_event_tls(ev, user);
-}
-
-/* n events in one directory commit (one sync). */
-static void htg_events_write(struct mail_user *user,
-			     const struct htg_audit_event *ev, unsigned int n)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (n == 0)
-		return;
-	if (htg_dc_dir_get(&dir, &error) < 0 ||
-	    htg_dir_pickup_commit(dir, NULL, 0, ev, n, &error) <= 0) {
-		e_error(user->event, "htg: %u audit events (%s uid=%u ...) "
-			"not recorded: %s", n, ev->event, ev->uid, error);
-	}
-}
 
 static const struct htg_audit_event *
 htg_user_retrievals(struct mail_user *user, unsigned int *count_r)

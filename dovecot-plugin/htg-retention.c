@@ -25,7 +25,7 @@
 #include "mail-storage-private.h"
 
 #include "htg-dc-dir.h"
-#include "htg-mail-msgid.h"
+#include "htg-event.h"
 #include "htg-pickup.h"
 #include "htg-retention.h"
 
