@@ -212,10 +212,12 @@ int htg_dir_retained_iter(struct htg_dir *dir, const char *account,
    One LMDB commit (one fsync) for what a POP3 QUIT or an LMTP transaction
    produces, instead of one per event. */
 
-int htg_dir_pickup_commit(struct htg_dir *dir,
-			  const struct htg_retained *r, unsigned int nr,
-			  const struct htg_audit_event *ev, unsigned int nev,
-			  const char **error_r)
+/* Write (undo = 0) or delete (undo = 1) retention records and audit
+   events in one transaction. */
+static int pickup_apply(struct htg_dir *dir, int undo,
+			const struct htg_retained *r, unsigned int nr,
+			const struct htg_audit_event *ev, unsigned int nev,
+			const char **error_r)
 {
 	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
 	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
@@ -223,7 +225,7 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 	MDB_dbi dbi = 0;
 	int ret, rc;
 
-	for (unsigned int i = 0; i < nr; i++) {
+	for (unsigned int i = 0; i < nr && !undo; i++) {
 		if ((ret = retained_encode(&r[i], key, sizeof(key), val,
 					   sizeof(val), error_r)) <= 0)
 			return ret;
@@ -239,20 +241,27 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 	for (unsigned int i = 0; i < nr; i++) {
 		MDB_val k, v;
 
-		(void)retained_encode(&r[i], key, sizeof(key), val,
-				      sizeof(val), error_r);
+		if (retained_encode(&r[i], key, sizeof(key), val, sizeof(val),
+				    error_r) <= 0)
+			continue;	/* undo: never written */
 		k = dirp_val(key);
 		v = dirp_val(val);
-		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
+		rc = undo ? mdb_del(txn, dbi, &k, NULL) :
+			mdb_put(txn, dbi, &k, &v, 0);
+		if (rc != 0 && !(undo && rc == MDB_NOTFOUND)) {
 			mdb_txn_abort(txn);
-			return dirp_fail(error_r, "retention put", rc);
+			return dirp_fail(error_r, undo ? "retention delete" :
+					 "retention put", rc);
 		}
 	}
 	for (unsigned int i = 0; i < nev; i++) {
-		if (dirp_audit_put(dir, txn, &ev[i], error_r) < 0 ||
-		    (strcmp(ev[i].event, "deliver") == 0 &&
-		     dirp_delivery_done(txn, ev[i].account, ev[i].message_id,
-					error_r) < 0)) {
+		if (undo)
+			ret = dirp_audit_del(dir, txn, &ev[i], error_r);
+		else if ((ret = dirp_audit_put(dir, txn, &ev[i], error_r)) == 0 &&
+			 strcmp(ev[i].event, "deliver") == 0)
+			ret = dirp_delivery_done(txn, ev[i].account,
+						 ev[i].message_id, error_r);
+		if (ret < 0) {
 			mdb_txn_abort(txn);
 			return -1;
 		}
@@ -260,43 +269,18 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 	return dirp_commit(txn, error_r);
 }
 
+int htg_dir_pickup_commit(struct htg_dir *dir,
+			  const struct htg_retained *r, unsigned int nr,
+			  const struct htg_audit_event *ev, unsigned int nev,
+			  const char **error_r)
+{
+	return pickup_apply(dir, 0, r, nr, ev, nev, error_r);
+}
+
 int htg_dir_pickup_undo(struct htg_dir *dir,
 			const struct htg_retained *r, unsigned int nr,
 			const struct htg_audit_event *ev, unsigned int nev,
 			const char **error_r)
 {
-	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
-	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
-	MDB_txn *txn;
-	MDB_dbi dbi = 0;
-	int rc;
-
-	if (nr == 0 && nev == 0)
-		return 1;
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
-		return -1;
-	if (nr > 0 && retention_dbi(txn, 1, &dbi, error_r) < 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	for (unsigned int i = 0; i < nr; i++) {
-		MDB_val k;
-
-		if (retained_encode(&r[i], key, sizeof(key), val, sizeof(val),
-				    error_r) <= 0)
-			continue;	/* never written */
-		k = dirp_val(key);
-		rc = mdb_del(txn, dbi, &k, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND) {
-			mdb_txn_abort(txn);
-			return dirp_fail(error_r, "retention delete", rc);
-		}
-	}
-	for (unsigned int i = 0; i < nev; i++) {
-		if (dirp_audit_del(dir, txn, &ev[i], error_r) < 0) {
-			mdb_txn_abort(txn);
-			return -1;
-		}
-	}
-	return dirp_commit(txn, error_r);
+	return pickup_apply(dir, 1, r, nr, ev, nev, error_r);
 }

@@ -4,24 +4,17 @@ cache), so these tests pin down what it reads. Registered into
 htglab.TESTS; run by tests/e2e.py.
 """
 
-import smtplib
 import uuid
 
-from htglab import TIMEOUT, test, check
-from e2e_dovecot import Account, audit, kept, lmtp_socket
+from htglab import test, check
+from e2e_dovecot import Account, audit, kept, lmtp_send
 
 
 def deliver_raw(acct, header_block, token):
     msg = ("From: <dms-inbox@douane.overheid.nl>\r\nTo: <%s>\r\n"
            "Subject: antwoord %s\r\n%s\r\nAntwoord %s\r\n"
            % (acct.address, token, header_block, token))
-    lm = smtplib.LMTP(lmtp_socket(), timeout=TIMEOUT)
-    try:
-        refused = lm.sendmail("dms-inbox@douane.overheid.nl",
-                              [acct.address], msg)
-    finally:
-        lm.quit()
-    check(not refused, "LMTP refused %r" % refused)
+    lmtp_send(acct.address, msg)
 
 
 def pickup_first(acct):

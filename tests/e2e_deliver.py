@@ -17,7 +17,7 @@ import uuid
 
 from htglab import ENV, TIMEOUT, test, check, ctl
 from e2e_dovecot import Account, audit, find, lmtp_deliver, lmtp_message, \
-    lmtp_socket
+    lmtp_send, lmtp_socket
 
 
 def copies(acct, msgid):
@@ -140,13 +140,7 @@ def lmtp_message_without_message_id_is_delivered_each_time():
     msg = ("From: <dms-inbox@douane.overheid.nl>\r\nTo: <%s>\r\n"
            "Subject: zonder id\r\n\r\nbody\r\n" % a.address)
     for _ in range(2):
-        lm = smtplib.LMTP(lmtp_socket(), timeout=TIMEOUT)
-        try:
-            refused = lm.sendmail("dms-inbox@douane.overheid.nl",
-                                  [a.address], msg)
-        finally:
-            lm.quit()
-        check(not refused, "LMTP refused %r" % refused)
+        lmtp_send(a.address, msg)
     p = a.login()
     try:
         n = len(p.list()[1])

@@ -68,14 +68,18 @@ def lmtp_message(rcpt, token, size=0):
                    % (rcpt, token, msgid, body))
 
 
-def lmtp_deliver(rcpt, token):
-    msgid, msg = lmtp_message(rcpt, token)
+def lmtp_send(rcpt, msg):
     lm = smtplib.LMTP(lmtp_socket(), timeout=TIMEOUT)
     try:
         refused = lm.sendmail("dms-inbox@douane.overheid.nl", [rcpt], msg)
     finally:
         lm.quit()
     check(not refused, "LMTP refused %r" % refused)
+
+
+def lmtp_deliver(rcpt, token):
+    msgid, msg = lmtp_message(rcpt, token)
+    lmtp_send(rcpt, msg)
     return msgid
 
 
