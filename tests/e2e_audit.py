@@ -1,13 +1,13 @@
-"""Pickup audit details (issue 5.4): the Message-ID the mail plugin
-records is read from the message itself (not through Dovecot's index
-cache), so these tests pin down what it reads. Registered into
-htglab.TESTS; run by tests/e2e.py.
+"""Pickup audit (issue 5.4) on the live gateway: what counts as a
+retrieval, htgctl audit's filters and expiry, and the Message-ID the mail
+plugin records (read from the message itself, not through Dovecot's
+index cache). Registered into htglab.TESTS; run by tests/e2e.py.
 """
 
 import uuid
 
-from htglab import test, check
-from e2e_dovecot import Account, audit, kept, lmtp_send
+from htglab import test, check, ctl
+from e2e_dovecot import Account, audit, find, kept, lmtp_send
 
 
 def deliver_raw(acct, header_block, token):
@@ -63,3 +63,60 @@ def audit_message_id_first_header_and_none():
     ev = audit(b.user, "--event", "retr") + audit(b.user, "--event", "dele")
     check(len(ev) == 2 and all(e["message_id"] == "" for e in ev),
           "events without Message-ID: %r" % ev)
+
+
+@test
+def audit_counts_only_real_retrievals():
+    """LIST, UIDL and STAT are size scans, not retrievals; TOP is 'top'."""
+    a = Account()
+    msgid = a.deliver()
+    p = a.login()
+    p.stat()
+    p.list()
+    p.uidl()
+    p.quit()
+    check(audit(a.user, "--event", "retr") == [] and
+          audit(a.user, "--event", "top") == [], "a size scan was audited")
+    p = a.login()
+    p.top(1, 5)
+    p.quit()
+    ev = audit(a.user, "--message-id", msgid)
+    check([e["event"] for e in ev] == ["deliver", "top"], "events %r" % ev)
+
+
+@test
+def audit_filters_on_the_live_gateway():
+    a = Account()
+    m1, m2 = a.deliver(), a.deliver()
+    p = a.login()
+    p.retr(find(p, m1))
+    p.quit()
+    ev = audit(a.user, "--message-id", m1)
+    check([e["event"] for e in ev] == ["deliver", "top", "retr"],
+          "--message-id: %r" % [e["event"] for e in ev])
+    only_retr = audit(a.user, "--event", "retr")
+    check(len(only_retr) == 1 and only_retr[0]["message_id"] == m1,
+          "--event retr: %r" % only_retr)
+    everything = audit(a.user)
+    t_first = everything[0]["time"]
+    later = audit(a.user, "--since", everything[1]["time"])
+    check(len(later) == len(everything) - 1, "--since is not inclusive")
+    earlier = audit(a.user, "--until", everything[1]["time"])
+    check(len(earlier) == 1 and earlier[0]["time"] == t_first,
+          "--until is not exclusive: %r" % earlier)
+    check(audit(a.user, "--message-id", m2, "--event", "retr") == [],
+          "filters are not combined")
+
+
+@test
+def audit_expire_bounds_the_trail():
+    a = Account()
+    a.deliver()
+    cut = audit()[-1]["time"]
+    r = ctl("audit", "expire", "--days", "1", "--now", cut)
+    check(r.returncode == 0, "expire: " + r.stderr)
+    check(r.stdout.startswith("expired "), "expire said %r" % r.stdout)
+    r = ctl("audit", "expire", "--days", "0", "--now", cut)
+    check(r.returncode == 0, "expire: " + r.stderr)
+    left = audit()
+    check(left and left[0]["time"] >= cut, "older events left: %r" % left[:1])
