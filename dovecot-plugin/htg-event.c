@@ -67,8 +67,9 @@ htg_msgid_parse(struct istream *input, char *dst, size_t size)
 	message_parse_header_deinit(&ctx);
 }
 
-void htg_mail_message_id(struct mail *mail, struct istream *input,
-			 char *dst, size_t size)
+static void
+htg_mail_message_id(struct mail *mail, struct istream *input, char *dst,
+		    size_t size)
 {
 	uoff_t offset;
 

@@ -14,9 +14,6 @@
 /*	void	htg_events_write(struct mail_user *user,
 /*				 const struct htg_audit_event *ev,
 /*				 unsigned int n);
-/*	void	htg_mail_message_id(struct mail *mail,
-/*				    struct istream *input,
-/*				    char *dst, size_t size);
 /* DESCRIPTION
 /*	htg_event_fill() describes mail for the audit (DESIGN 3): time,
 /*	account, Message-ID, size, UID, remote address, TLS version,
@@ -26,16 +23,15 @@
 /*	htg_events_write() writes n events in one directory commit (one
 /*	sync); a failure is logged, never returned.
 /*
-/*	htg_mail_message_id() copies the value of the first Message-ID
-/*	header of mail (folding undone, surrounding blanks trimmed) to dst;
-/*	"" when there is none or the message cannot be read. The header is parsed from input
-/*	(the stream pop3 just opened for RETR/TOP) or, when input is NULL,
-/*	from the mail's own stream; either stream is left at the offset
-/*	it had.
+/*	In pop3 the Message-ID is read from the message: the first
+/*	Message-ID header, folding undone, blanks around it trimmed; ""
+/*	when there is none or the message cannot be read. The header is
+/*	parsed from input or, when input is NULL, from the mail's own
+/*	stream; either stream is left at the offset it had.
 /*
 /*	Why not mail_get_first_header() (still used for a delivery, whose
-/*	save has just parsed the header): in pop3 it adds hdr.Message-ID to the
-/*	mailbox's dovecot.index.cache, which pop3 otherwise never writes:
+/*	save has just parsed the header): in pop3 it adds hdr.Message-ID
+/*	to the mailbox's dovecot.index.cache, which pop3 otherwise never writes:
 /*	a cache lock and writes at the next commit and a cache purge at
 /*	the expunge, in every pickup session (measured with strace; see
 /*	bench/README.md). The header of one message is a few hundred
@@ -51,7 +47,5 @@ void htg_event_fill(struct htg_audit_event *ev, const char *event,
 		    struct mail *mail, struct istream *input);
 void htg_events_write(struct mail_user *user,
 		      const struct htg_audit_event *ev, unsigned int n);
-void htg_mail_message_id(struct mail *mail, struct istream *input,
-			 char *dst, size_t size);
 
 #endif

@@ -405,7 +405,13 @@ static void htg_mail_expunge(struct mail *_mail)
 			return;	/* the commit rolls everything back */
 		if (ht->retention == NULL)
 			ht->retention = htg_retention_new();
-		if (htg_retention_keep(ht->retention, _mail, &error) < 0) {
+		T_BEGIN {
+			htg_event_fill(&ev, "dele", _mail, NULL);
+		} T_END;
+		/* the record takes the event's Message-ID and size, and the
+		   event is written with it, before the commit */
+		if (htg_retention_keep(ht->retention, _mail, &ev,
+				       &error) < 0) {
 			enum mail_error err;
 
 			(void)mailbox_get_last_error(_mail->box, &err);
@@ -420,11 +426,6 @@ static void htg_mail_expunge(struct mail *_mail)
 			ht->retention_failed = TRUE;
 			return;
 		}
-		/* written with the retention record, before the commit */
-		T_BEGIN {
-			htg_event_fill(&ev, "dele", _mail, NULL);
-		} T_END;
-		htg_retention_add_event(ht->retention, &ev);
 		hmail->super.expunge(_mail);
 		return;
 	}

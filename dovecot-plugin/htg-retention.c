@@ -25,7 +25,6 @@
 #include "mail-storage-private.h"
 
 #include "htg-dc-dir.h"
-#include "htg-event.h"
 #include "htg-pickup.h"
 #include "htg-retention.h"
 
@@ -54,12 +53,6 @@ struct htg_retention *htg_retention_new(void)
 	i_array_init(&rt->kept, 8);
 	i_array_init(&rt->events, 8);
 	return rt;
-}
-
-void htg_retention_add_event(struct htg_retention *rt,
-			     const struct htg_audit_event *ev)
-{
-	array_push_back(&rt->events, ev);
 }
 
 unsigned int htg_retention_count(const struct htg_retention *rt)
@@ -163,13 +156,12 @@ static void htg_str_set(char *dst, size_t size, const char *src)
 }
 
 int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
-		       const char **error_r)
+		       const struct htg_audit_event *dele, const char **error_r)
 {
 	struct mail_user *user = mail->box->storage->user;
 	struct htg_retained *r;
 	struct timeval now;
 	const char *path, *inbox;
-	uoff_t size;
 	int fd, ret;
 
 	if (htg_retention_dir(rt, user, error_r) < 0)
@@ -190,17 +182,20 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 	r->deadline = htg_retention_deadline(now.tv_sec,
 					     htg_retention_days(user));
 	r->uid = mail->uid;
-	htg_mail_message_id(mail, NULL, r->message_id, sizeof(r->message_id));
-	if (mail_get_virtual_size(mail, &size) == 0)
-		r->size = size;
+	/* the dele event has read them already */
+	htg_str_set(r->message_id, sizeof(r->message_id), dele->message_id);
+	r->size = dele->size;
 	/* only a Maildir inbox can take the copy back without Dovecot */
 	if (strcmp(mail->box->storage->name, "maildir") == 0 &&
 	    mailbox_get_path_to(mail->box, MAILBOX_LIST_PATH_TYPE_MAILBOX,
 				&inbox) > 0)
 		htg_str_set(r->restore_to, sizeof(r->restore_to), inbox);
 
-	if (htg_retention_link(mail, path))
-		return 0;	/* made durable by the directory fsync */
+	if (htg_retention_link(mail, path)) {
+		/* made durable by the directory fsync */
+		array_push_back(&rt->events, dele);
+		return 0;
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd < 0) {
 		*error_r = t_strdup_printf("open(%s) failed: %m", path);
@@ -217,6 +212,7 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 		array_pop_back(&rt->kept);
 		return -1;
 	}
+	array_push_back(&rt->events, dele);
 	return 0;
 }
 

@@ -11,9 +11,8 @@
 /*
 /*	struct htg_retention *htg_retention_new(void);
 /*	int	htg_retention_keep(struct htg_retention *rt, struct mail *mail,
+/*				   const struct htg_audit_event *dele,
 /*				   const char **error_r);
-/*	void	htg_retention_add_event(struct htg_retention *rt,
-/*					const struct htg_audit_event *ev);
 /*	int	htg_retention_record(struct htg_retention *rt,
 /*				     struct mail_user *user,
 /*				     const struct htg_audit_event *ev,
@@ -31,8 +30,8 @@
 /*	so POP3 never shows it) and syncs it to disk; the deadline is the
 /*	account's retention_days from the directory. Returns -1 when no
 /*	durable copy could be made: the caller must then expunge nothing.
-/*
-/*	htg_retention_add_event() adds the dele event of a kept message.
+/*	dele is the message's dele event (htg-event.h): the record takes
+/*	its Message-ID and size, and it is written with the record.
 /*
 /*	htg_retention_record() fsyncs the retention directory, then
 /*	commits the records of every copy kept so far, the audit events
@@ -53,11 +52,9 @@ struct mail_user;
 struct htg_retention;
 
 struct htg_retention *htg_retention_new(void);
-int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
-		       const char **error_r);
 struct htg_audit_event;
-void htg_retention_add_event(struct htg_retention *rt,
-			     const struct htg_audit_event *ev);
+int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
+		       const struct htg_audit_event *dele, const char **error_r);
 int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 			 const struct htg_audit_event *ev, unsigned int nev,
 			 const char **error_r);
