@@ -28,6 +28,7 @@
 #include "htg-pickup.h"
 #include "htg-retention.h"
 
+#include <aio.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -216,6 +217,60 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 	return 0;
 }
 
+/* fsync() of a directory, started now and waited for later: an
+   aio_fsync() (glibc runs it in its own thread, which touches nothing of
+   Dovecot's), or, if that cannot start, a plain fsync() now. */
+struct htg_dirsync {
+	struct aiocb cb;
+	const char *path;
+	int fd;
+	bool queued;
+};
+
+static int
+htg_dirsync_start(struct htg_dirsync *s, const char *path,
+		  const char **error_r)
+{
+	s->path = path;
+	if ((s->fd = open(path, O_RDONLY | O_DIRECTORY)) < 0) {
+		*error_r = t_strdup_printf("open(%s) failed: %m", path);
+		return -1;
+	}
+	i_zero(&s->cb);
+	s->cb.aio_fildes = s->fd;
+	s->cb.aio_sigevent.sigev_notify = SIGEV_NONE;
+	s->queued = aio_fsync(O_SYNC, &s->cb) == 0;
+	if (!s->queued && fsync(s->fd) < 0) {
+		*error_r = t_strdup_printf("fsync(%s) failed: %m", path);
+		i_close_fd(&s->fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wait for the fsync htg_dirsync_start() began; 0 if none was begun. */
+static int htg_dirsync_finish(struct htg_dirsync *s, const char **error_r)
+{
+	const struct aiocb *list[1] = { &s->cb };
+	int err = 0;
+
+	if (s->fd < 0)
+		return 0;
+	if (s->queued) {
+		while ((err = aio_error(&s->cb)) == EINPROGRESS)
+			(void)aio_suspend(list, 1, NULL);
+		if (aio_return(&s->cb) == 0)
+			err = 0;
+	}
+	i_close_fd(&s->fd);
+	if (err != 0) {
+		errno = err;
+		*error_r = t_strdup_printf("fsync(%s) failed: %m", s->path);
+		return -1;
+	}
+	return 0;
+}
+
 int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 			 const struct htg_audit_event *ev, unsigned int nev,
 			 const char **error_r)
@@ -223,9 +278,10 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 	const struct htg_retained *kept;
 	struct htg_audit_event *all, *e;
 	struct htg_dir *dir;
+	struct htg_dirsync sync = { .fd = -1 };
 	struct timeval now;
 	unsigned int n = 0, nkept;
-	int fd;
+	const char *error;
 
 	/* the session's retrievals, then the dele events; those get an
 	   explicit time, so htg_retention_forget() can find them again */
@@ -237,26 +293,22 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 		e->time_us = (int64_t)now.tv_sec * 1000000 + now.tv_usec;
 		all[n++] = *e;
 	}
-	if (array_count(&rt->kept) > 0) {
-		/* the new directory entries must be durable first */
-		if ((fd = open(rt->dir, O_RDONLY | O_DIRECTORY)) < 0 ||
-		    fsync(fd) < 0) {
-			*error_r = t_strdup_printf("fsync(%s) failed: %m",
-						   rt->dir);
-			if (fd >= 0)
-				i_close_fd(&fd);
-			return -1;
-		}
-		i_close_fd(&fd);
-	}
+	/* the new directory entries must be durable before the expunge,
+	   like the records: the directory's fsync runs beside the LMDB
+	   commit (glibc's aio thread), the expunge waits for both */
+	if (array_count(&rt->kept) > 0 &&
+	    htg_dirsync_start(&sync, rt->dir, error_r) < 0)
+		return -1;
 	kept = array_get(&rt->kept, &nkept);	/* may be empty */
 	if (htg_dc_dir_get(&dir, error_r) < 0 ||
 	    htg_dir_pickup_commit(dir, kept, nkept, all, n, error_r) <= 0) {
+		(void)htg_dirsync_finish(&sync, &error);
 		e_error(user->event, "htg: retention records not written");
 		return -1;
 	}
+	/* from here on a failure must undo the records */
 	rt->recorded = TRUE;
-	return 0;
+	return htg_dirsync_finish(&sync, error_r);
 }
 
 void htg_retention_forget(struct htg_retention *rt, struct mail_user *user)

@@ -71,11 +71,21 @@ int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r,
 	return rc == 0 ? 0 : dirp_fail(error_r, "write", rc);
 }
 
+/* Commit; on a durable handle, flush the meta page after LMDB's writer
+   lock is released (htg-dir.h, HTG_DIR_LAZYSYNC). A failed flush is
+   reported: the commit is visible but may not survive a system crash. */
 int dirp_commit(MDB_txn *txn, const char **error_r)
 {
+	MDB_env *env = mdb_txn_env(txn);
+	const struct htg_dir *dir = mdb_env_get_userctx(env);
 	int rc = mdb_txn_commit(txn);
 
-	return rc == 0 ? 1 : dirp_fail(error_r, "commit", rc);
+	if (rc != 0)
+		return dirp_fail(error_r, "commit", rc);
+	if (dir != NULL && !dir->lazysync &&
+	    (rc = mdb_env_sync(env, 1)) != 0)
+		return dirp_fail(error_r, "sync", rc);
+	return 1;
 }
 
 MDB_val dirp_val(const char *s)

@@ -40,6 +40,7 @@ struct htg_dir {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
 	int rdonly;
+	int lazysync;		/* HTG_DIR_LAZYSYNC: no flush after commit */
 	uint32_t audit_seq;
 };
 

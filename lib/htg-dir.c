@@ -94,6 +94,7 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		return -1;
 	}
 	dir->rdonly = (flags & HTG_DIR_RDONLY) != 0;
+	dir->lazysync = (flags & HTG_DIR_LAZYSYNC) != 0;
 	if ((rc = mdb_env_create(&dir->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(dir->env, DB_COUNT + 4)) != 0 ||
 	    (rc = mdb_env_set_mapsize(dir->env, DIR_MAPSIZE)) != 0 ||
@@ -103,13 +104,14 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 	}
 	if (dir->rdonly)
 		envflags |= MDB_RDONLY;
-	if ((flags & HTG_DIR_LAZYSYNC) != 0)
+	else	/* the meta page is flushed by dirp_commit(), unless lazy */
 		envflags |= MDB_NOMETASYNC;
 	if ((rc = mdb_env_open(dir->env, path, envflags, 0660)) != 0) {
 		*error_r = dirp_err("open directory %s: %s", path,
 				    mdb_strerror(rc));
 		goto fail;
 	}
+	(void)mdb_env_set_userctx(dir->env, dir);
 	if ((rc = mdb_txn_begin(dir->env, NULL, dir->rdonly ? MDB_RDONLY : 0,
 				&txn)) != 0) {
 		*error_r = dirp_err("open directory %s: %s", path,

@@ -66,13 +66,23 @@ struct htg_audit_event {
 
 #define HTG_DIR_RDONLY	0x01
 #define HTG_DIR_CREATE	0x02
-/* Commits of this handle flush the data pages but not the meta page (LMDB
-   MDB_NOMETASYNC): one disk flush per commit instead of two; the next
-   commit of any process (or the kernel's writeback) makes it durable. An
-   operating system crash may undo the last commit, never corrupt the
-   store. (MDB_NOSYNC could: the meta page may reach the disk before the
-   pages it points to, and the whole directory is one file.) For records
-   whose loss is harmless (the milter's Message-ID claims). */
+/* Durability of a commit. By default a commit returns once it is on disk,
+   as LMDB's own synchronous commit would, but the second of its two disk
+   flushes is done after LMDB's writer lock is released (MDB_NOMETASYNC,
+   then mdb_env_sync()): the data pages are flushed under the lock, the
+   meta page that makes them current after it. So a writer holds the lock
+   one flush shorter, and concurrent writers' flushes can share the disk's
+   cache flush. Another process may see a commit a flush before it is
+   durable; an operating system crash in that window undoes it (never
+   corrupts the store), as it would have undone the not yet answered
+   request that made it.
+
+   HTG_DIR_LAZYSYNC: commits of this handle skip that second flush: the
+   next commit of any process (or the kernel's writeback) makes them
+   durable. An operating system crash may undo the last commit, never
+   corrupt the store. (MDB_NOSYNC could: the meta page may reach the disk
+   before the pages it points to, and the whole directory is one file.)
+   For records whose loss is harmless (the milter's Message-ID claims). */
 #define HTG_DIR_LAZYSYNC	0x04
 
 /* Environment variable and default path of the directory. */

@@ -13,12 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 #include "htg-dir.h"
 #include "htg-passwd.h"
 #include "htg-test.h"
 
 static char tmpdir[] = "/tmp/htg-test-dir.XXXXXX";
+
+/* LMDB's flushes land here: the test program's symbol interposes libc's
+   for the shared liblmdb. */
+static unsigned int fdatasync_calls;
+
+int fdatasync(int fd)
+{
+	fdatasync_calls++;
+	return (int)syscall(SYS_fdatasync, fd);
+}
 
 static struct htg_dir *open_dir(int flags)
 {
@@ -165,6 +176,30 @@ static void test_audit(void)
 	n = 0;
 	test_assert(htg_dir_audit_iter(dir, "demo@bedrijf.nl", count_cb, &n, &error) == 1);
 	test_assert(n == 0);
+	htg_dir_close(&dir);
+	test_end();
+}
+
+/* A durable handle's commit is on disk when it returns: data pages flushed
+   under LMDB's writer lock, then the meta page after (two flushes); a
+   lazy handle flushes the data pages only. */
+static void test_commit_flushes(void)
+{
+	struct htg_dir *dir = open_dir(0), *lazy = open_dir(HTG_DIR_LAZYSYNC);
+	struct htg_audit_event ev;
+	const char *error;
+
+	test_begin("commit flushes: durable handle two, lazy handle one");
+	memset(&ev, 0, sizeof(ev));
+	strcpy(ev.event, "retr");
+	strcpy(ev.account, "flush@bedrijf.nl");
+	fdatasync_calls = 0;
+	test_assert(htg_dir_audit_append(dir, &ev, &error) == 1);
+	test_assert(fdatasync_calls == 2);
+	fdatasync_calls = 0;
+	test_assert(htg_dir_audit_append(lazy, &ev, &error) == 1);
+	test_assert(fdatasync_calls == 1);
+	htg_dir_close(&lazy);
 	htg_dir_close(&dir);
 	test_end();
 }
@@ -335,6 +370,7 @@ int main(void)
 	test_accounts();
 	test_addresses_flows_grants();
 	test_audit();
+	test_commit_flushes();
 	test_msgids();
 	test_deliveries();
 	test_pickup_undo();
