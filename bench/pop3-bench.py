@@ -3,7 +3,7 @@
 Dovecot plugins, in one run (issue 5.8). Prints figures, asserts nothing.
 
 usage: bench/pop3-bench.py LAB_ENV [-c CLIENTS] [-m MESSAGES] [-r ROUNDS]
-                           [-s SIZE]
+                           [-s SIZE] [--cpu-detail]
 
 One session = connect, STLS (TLS 1.3), AUTH PLAIN, LIST, RETR 1, DELE 1,
 QUIT: a business picking up one government answer of SIZE bytes (default
@@ -13,6 +13,13 @@ back against each Dovecot; sessions/s = all sessions / wall time. The two
 alternate ROUNDS times (default 4), in the order A B B A A B ..., so drift
 on the machine and the warm-up of whichever runs second hit both alike;
 the median rate of each is compared.
+
+Where the difference goes, per round and side: the CPU time all of that
+Dovecot's processes used per session (user + system, from /proc; its
+master's reaped children included; the kernel's own flush work and the
+clients are not), by kind of process with --cpu-detail ("reaped" holds
+processes that exited during the round), and the median time from
+sending QUIT to its answer (the synced writes of "with" happen there).
 
   with     the lab's Dovecot (LAB_ENV): htg passdb/userdb on the LMDB
            directory, the pop3-login plugin, the mail plugin (audit
@@ -198,28 +205,59 @@ def session(port, user, password, ctx):
     cmd(f, w, "RETR 1")
     multiline(f)
     cmd(f, w, "DELE 1")
+    t0 = time.perf_counter()
     cmd(f, w, "QUIT")
+    quit_s = time.perf_counter() - t0
     t.close()
+    return quit_s
 
 
 def client(port, user, password, sessions, result):
     ctx = ssl.create_default_context(cafile=ENV["HTG_CA_FILE"])
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     n = errors = 0
+    quits = []
     for _ in range(sessions):
         try:
-            session(port, user, password, ctx)
+            quits.append(session(port, user, password, ctx))
             n += 1
         except Exception:
             errors += 1
-    result.put((n, errors))
+    result.put((n, errors, quits))
 
 
-def run_round(port, accounts, sessions):
+def cpu_ticks(pidfile):
+    """CPU time (clock ticks, user + system) used so far by a Dovecot
+    instance, by kind of process (pop3, pop3-login, auth, ...; "reaped"
+    is what its master has collected from exited children)."""
+    with open(pidfile) as f:
+        master = f.read().strip()
+    kinds = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/cmdline" % pid) as f:
+                kind = f.read().split("\0")[0].split("/")[-1].split(" ")[0]
+        except OSError:
+            continue        # gone meanwhile: its time is in cutime now
+        # st[1] = ppid; st[11..14] = utime stime cutime cstime
+        if pid == master:
+            kinds["master"] = int(st[11]) + int(st[12])
+            kinds["reaped"] = int(st[13]) + int(st[14])
+        elif st[1] == master:
+            kinds[kind] = kinds.get(kind, 0) + int(st[11]) + int(st[12])
+    return kinds
+
+
+def run_round(port, accounts, sessions, pidfile):
     q = multiprocessing.Queue()
     procs = [multiprocessing.Process(target=client,
                                      args=(port, u, p, sessions, q))
              for u, p in accounts]
+    c0 = cpu_ticks(pidfile)
     t0 = time.time()
     for p in procs:
         p.start()
@@ -227,7 +265,15 @@ def run_round(port, accounts, sessions):
     for p in procs:
         p.join()
     elapsed = time.time() - t0
-    return sum(n for n, _ in got) / elapsed, sum(e for _, e in got)
+    done = sum(n for n, _, _ in got)
+    c1 = cpu_ticks(pidfile)
+    tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK") / max(done, 1)
+    kinds = {k: (c1.get(k, 0) - c0.get(k, 0)) * tick_ms
+             for k in set(c0) | set(c1)}
+    quits = [x for _, _, qs in got for x in qs]
+    return {"rate": done / elapsed, "errors": sum(e for _, e, _ in got),
+            "cpu": sum(kinds.values()), "kinds": kinds,
+            "quit": statistics.median(quits) * 1000 if quits else 0.0}
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -239,6 +285,8 @@ def main():
     ap.add_argument("-m", "--messages", type=int, default=40)
     ap.add_argument("-r", "--rounds", type=int, default=4)
     ap.add_argument("-s", "--size", type=int, default=10240)
+    ap.add_argument("--cpu-detail", action="store_true",
+                    help="CPU per session by kind of Dovecot process")
     a = ap.parse_args()
     load_env(a.lab_env)
     lab = ENV["HTG_LAB_DIR"]
@@ -271,18 +319,19 @@ def main():
     rates = {"without": [], "with": []}
     try:
         # warm-up, not counted: processes, page cache, the auth process
-        sides = [("without", port, base_accounts),
-                 ("with", int(ENV["HTG_POP3_PORT"]), accounts)]
-        for name, p, accts in sides:
+        sides = [("without", port, base_accounts, bench + "/run/master.pid"),
+                 ("with", int(ENV["HTG_POP3_PORT"]), accounts,
+                  os.path.join(lab, "dovecot", "run", "master.pid"))]
+        for name, p, accts, pidfile in sides:
             for user, _ in accts:
                 fill(os.path.join(lab, "mail", user, "Maildir"), 10, a.size,
                      owner)
-            run_round(p, accts, 10)
+            run_round(p, accts, 10, pidfile)
         for rnd in range(a.rounds):
             order = list(sides)
             if rnd % 2 == 1:
                 order.reverse()     # ABBA: the second of a pair runs warmer
-            for name, p, accts in order:
+            for name, p, accts, pidfile in order:
                 for user, _ in accts:
                     # a fresh mailbox each round: Dovecot's index and log
                     # of the previous rounds would slow both sides down
@@ -293,11 +342,13 @@ def main():
                 # the fill's dirty pages go to disk now, not in the first
                 # fsync of whichever Dovecot syncs during the round
                 os.sync()
-                rate, errors = run_round(p, accts, a.messages)
-                rates[name].append(rate)
-                print("round %d %-7s %7.1f sessions/s%s" % (
-                    rnd + 1, name, rate,
-                    " (%d errors)" % errors if errors else ""), flush=True)
+                r = run_round(p, accts, a.messages, pidfile)
+                rates[name].append(r)
+                print("round %d %-7s %7.1f sessions/s  %5.2f CPU-ms/session"
+                      "  QUIT %5.2f ms%s" % (
+                          rnd + 1, name, r["rate"], r["cpu"], r["quit"],
+                          " (%d errors)" % r["errors"] if r["errors"] else ""),
+                      flush=True)
     finally:
         stop_baseline(conf)
         for user, _ in accounts:
@@ -305,9 +356,12 @@ def main():
             ctl("account", "del", user)
         for user, _ in accounts + base_accounts:
             shutil.rmtree(os.path.join(lab, "mail", user), ignore_errors=True)
-    without = statistics.median(rates["without"])
-    with_ = statistics.median(rates["with"])
-    pairs = [w / wo for w, wo in zip(rates["with"], rates["without"])]
+    def med(name, key):
+        return statistics.median(r[key] for r in rates[name])
+
+    without, with_ = med("without", "rate"), med("with", "rate")
+    pairs = [w["rate"] / wo["rate"]
+             for w, wo in zip(rates["with"], rates["without"])]
     print("POP3 pickup sessions/s (STLS, AUTH PLAIN, LIST, RETR, DELE, QUIT; "
           "%d B messages, %d clients x %d sessions, %d rounds)"
           % (a.size, a.clients, a.messages, a.rounds))
@@ -316,6 +370,23 @@ def main():
     print("  ratio with/without:  %7.3f (target >= 0.95)" % (with_ / without))
     print("  per-round ratios:    %s (median %.3f)"
           % (" ".join("%.3f" % r for r in pairs), statistics.median(pairs)))
+    # where the difference goes: Dovecot's own CPU per session (all its
+    # processes; not the kernel's flush threads) and the QUIT round trip
+    # the client waits for (the synced writes of "with" happen there)
+    print("  Dovecot CPU-ms/session: without %.2f, with %.2f (ratio %.3f)"
+          % (med("without", "cpu"), med("with", "cpu"),
+             med("with", "cpu") / med("without", "cpu")))
+    if a.cpu_detail:
+        for k in sorted(set(rates["with"][0]["kinds"]) |
+                        set(rates["without"][0]["kinds"])):
+            print("    %-12s CPU-ms/session: without %.3f, with %.3f" % (
+                k, statistics.median(r["kinds"].get(k, 0)
+                                     for r in rates["without"]),
+                statistics.median(r["kinds"].get(k, 0)
+                                  for r in rates["with"])))
+    print("  QUIT median ms:         without %.2f, with %.2f (+%.2f)"
+          % (med("without", "quit"), med("with", "quit"),
+             med("with", "quit") - med("without", "quit")))
     return 0
 
 

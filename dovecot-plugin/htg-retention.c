@@ -193,7 +193,7 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 		htg_str_set(r->restore_to, sizeof(r->restore_to), inbox);
 
 	if (htg_retention_link(mail, path)) {
-		/* made durable by the directory fsync */
+		/* made durable by the directory fdatasync */
 		array_push_back(&rt->events, dele);
 		return 0;
 	}
@@ -217,9 +217,12 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 	return 0;
 }
 
-/* fsync() of a directory, started now and waited for later: an
-   aio_fsync() (glibc runs it in its own thread, which touches nothing of
-   Dovecot's), or, if that cannot start, a plain fsync() now. */
+/* fdatasync() of a directory, started now and waited for later: an
+   aio_fsync(O_DSYNC) (glibc runs it in its own thread, which touches
+   nothing of Dovecot's), or, if that cannot start, a plain fdatasync()
+   now. The new entries are the directory's data; its times are not
+   needed to find them, so the inode is written only if the directory
+   grew (Dovecot's fdatasync_path() syncs its Maildir directories so). */
 struct htg_dirsync {
 	struct aiocb cb;
 	const char *path;
@@ -239,9 +242,9 @@ htg_dirsync_start(struct htg_dirsync *s, const char *path,
 	i_zero(&s->cb);
 	s->cb.aio_fildes = s->fd;
 	s->cb.aio_sigevent.sigev_notify = SIGEV_NONE;
-	s->queued = aio_fsync(O_SYNC, &s->cb) == 0;
-	if (!s->queued && fsync(s->fd) < 0) {
-		*error_r = t_strdup_printf("fsync(%s) failed: %m", path);
+	s->queued = aio_fsync(O_DSYNC, &s->cb) == 0;
+	if (!s->queued && fdatasync(s->fd) < 0) {
+		*error_r = t_strdup_printf("fdatasync(%s) failed: %m", path);
 		i_close_fd(&s->fd);
 		return -1;
 	}
@@ -265,7 +268,7 @@ static int htg_dirsync_finish(struct htg_dirsync *s, const char **error_r)
 	i_close_fd(&s->fd);
 	if (err != 0) {
 		errno = err;
-		*error_r = t_strdup_printf("fsync(%s) failed: %m", s->path);
+		*error_r = t_strdup_printf("fdatasync(%s) failed: %m", s->path);
 		return -1;
 	}
 	return 0;
@@ -294,7 +297,7 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 		all[n++] = *e;
 	}
 	/* the new directory entries must be durable before the expunge,
-	   like the records: the directory's fsync runs beside the LMDB
+	   like the records: the directory's fdatasync runs beside the LMDB
 	   commit (glibc's aio thread), the expunge waits for both */
 	if (array_count(&rt->kept) > 0 &&
 	    htg_dirsync_start(&sync, rt->dir, error_r) < 0)

@@ -33,13 +33,15 @@
 /*	dele is the message's dele event (htg-event.h): the record takes
 /*	its Message-ID and size, and it is written with the record.
 /*
-/*	htg_retention_record() fsyncs the retention directory, then
-/*	commits the records of every copy kept so far, the audit events
-/*	ev (the session's retrievals) and the dele events to the HTG
-/*	directory in one transaction, before the expunge is committed: a
-/*	crash in between leaves a copy (and a dele event) of a message
-/*	that is still in the inbox, never a deleted message without a
-/*	copy or without its dele event.
+/*	htg_retention_record() fdatasyncs the retention directory and, at
+/*	the same time (in glibc's aio thread), commits the records of every
+/*	copy kept so far, the audit events ev (the session's retrievals)
+/*	and the dele events to the HTG directory in one synced transaction;
+/*	it returns when both are on disk, before the expunge is committed. A crash in between leaves a copy or a
+/*	record (and a dele event) of a message that is still in the inbox,
+/*	never a deleted message without a copy or without its dele event.
+/*	(A record whose file did not survive: htgctl retention restore
+/*	reports the missing file, purge drops the record.)
 /*
 /*	htg_retention_forget() undoes all but the retrievals when the
 /*	expunge does not happen (a failed keep of another message, a
