@@ -25,6 +25,7 @@
 #include "mail-storage-private.h"
 
 #include "htg-dc-dir.h"
+#include "htg-journal.h"
 #include "htg-pickup.h"
 #include "htg-retention.h"
 
@@ -42,10 +43,14 @@ struct htg_retention {
 	/* the dele events, written with the records */
 	ARRAY(struct htg_audit_event) events;
 	char *dir;
+	/* where the records went: the pickup journal, else the directory */
+	struct htg_journal_pos jpos;
+	bool journaled;
 	bool recorded;
 };
 
 static unsigned int htg_retention_counter;
+static uint32_t htg_journal_seq;
 
 struct htg_retention *htg_retention_new(void)
 {
@@ -285,6 +290,7 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 	struct timeval now;
 	unsigned int n = 0, nkept;
 	const char *error;
+	int ret;
 
 	/* the session's retrievals, then the dele events; those get an
 	   explicit time, so htg_retention_forget() can find them again */
@@ -296,15 +302,33 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 		e->time_us = (int64_t)now.tv_sec * 1000000 + now.tv_usec;
 		all[n++] = *e;
 	}
+	kept = array_get(&rt->kept, &nkept);	/* may be empty */
+	if (htg_dc_dir_get(&dir, error_r) < 0)
+		return -1;
+	/* One flush: the records, the copies' bytes and the events in the
+	   pickup journal (htg-journal.h), applied to the directory later.
+	   Its events carry fixed keys, so applying them twice is harmless. */
+	for (unsigned int i = 0; i < n; i++) {
+		all[i].key_pid = (uint32_t)getpid();
+		all[i].key_seq = 0x80000000u | ++htg_journal_seq;
+	}
+	ret = htg_journal_append(dir, kept, nkept, all, n, &rt->jpos, &error);
+	if (ret > 0) {
+		rt->journaled = TRUE;
+		rt->recorded = TRUE;
+		return 0;
+	}
+	if (ret < 0) {
+		e_warning(user->event, "htg: pickup journal not written, "
+			  "writing to the directory: %s", error);
+	}
 	/* the new directory entries must be durable before the expunge,
 	   like the records: the directory's fdatasync runs beside the LMDB
 	   commit (glibc's aio thread), the expunge waits for both */
 	if (array_count(&rt->kept) > 0 &&
 	    htg_dirsync_start(&sync, rt->dir, error_r) < 0)
 		return -1;
-	kept = array_get(&rt->kept, &nkept);	/* may be empty */
-	if (htg_dc_dir_get(&dir, error_r) < 0 ||
-	    htg_dir_pickup_commit(dir, kept, nkept, all, n, error_r) <= 0) {
+	if (htg_dir_pickup_commit(dir, kept, nkept, all, n, error_r) <= 0) {
 		(void)htg_dirsync_finish(&sync, &error);
 		e_error(user->event, "htg: retention records not written");
 		return -1;
@@ -321,12 +345,18 @@ void htg_retention_forget(struct htg_retention *rt, struct mail_user *user)
 	struct htg_dir *dir;
 	const char *error;
 	unsigned int nr, nev;
+	int ret = 0;
 
 	r = array_get(&rt->kept, &nr);
 	ev = array_get(&rt->events, &nev);
+	/* a journal entry not yet applied is cancelled there (its
+	   retrievals stay); else the directory's records are undone */
 	if (rt->recorded &&
 	    (htg_dc_dir_get(&dir, &error) < 0 ||
-	     htg_dir_pickup_undo(dir, r, nr, ev, nev, &error) < 0)) {
+	     (rt->journaled &&
+	      (ret = htg_journal_cancel(dir, &rt->jpos, &error)) < 0) ||
+	     ((!rt->journaled || ret == 0) &&
+	      htg_dir_pickup_undo(dir, r, nr, ev, nev, &error) < 0))) {
 		e_error(user->event, "htg: %u retention records and dele "
 			"events of a QUIT that deleted nothing were not "
 			"removed: %s", nr, error);
@@ -336,6 +366,7 @@ void htg_retention_forget(struct htg_retention *rt, struct mail_user *user)
 	array_clear(&rt->kept);
 	array_clear(&rt->events);
 	rt->recorded = FALSE;
+	rt->journaled = FALSE;
 }
 
 void htg_retention_free(struct htg_retention **_rt)

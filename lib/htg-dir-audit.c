@@ -92,8 +92,13 @@ int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
 		gettimeofday(&tv, NULL);
 		t = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 	}
-	seq = __atomic_add_fetch(&dir->audit_seq, 1, __ATOMIC_RELAXED);
-	audit_key(kb, t, (uint32_t)getpid(), seq);
+	if (ev->key_pid != 0) {
+		/* fixed by the writer: writing it again replaces it */
+		audit_key(kb, t, ev->key_pid, ev->key_seq);
+	} else {
+		seq = __atomic_add_fetch(&dir->audit_seq, 1, __ATOMIC_RELAXED);
+		audit_key(kb, t, (uint32_t)getpid(), seq);
+	}
 	v = audit_record(ev, rec, sizeof(rec));
 	if ((rc = mdb_put(txn, dir->dbi[DB_AUDIT], &k, &v, 0)) != 0)
 		return dirp_fail(error_r, "audit put", rc);
@@ -114,7 +119,8 @@ int dirp_audit_del(struct htg_dir *dir, MDB_txn *txn,
 
 	if (ev->time_us == 0)
 		return 0;
-	audit_key(kb, ev->time_us, (uint32_t)getpid(), 0);
+	audit_key(kb, ev->time_us,
+		  ev->key_pid != 0 ? ev->key_pid : (uint32_t)getpid(), 0);
 	want = audit_record(ev, rec, sizeof(rec));
 	if ((rc = mdb_cursor_open(txn, dir->dbi[DB_AUDIT], &cur)) != 0)
 		return dirp_fail(error_r, "cursor", rc);

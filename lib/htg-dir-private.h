@@ -41,6 +41,7 @@ struct htg_dir {
 	MDB_dbi dbi[DB_COUNT];
 	int rdonly;
 	int lazysync;		/* HTG_DIR_LAZYSYNC: no flush after commit */
+	char *path;
 	uint32_t audit_seq;
 };
 

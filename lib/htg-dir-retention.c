@@ -129,6 +129,14 @@ int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
 	return htg_dir_pickup_commit(dir, r, n, NULL, 0, error_r);
 }
 
+int htg_dir_retained_check(const struct htg_retained *r, const char **error_r)
+{
+	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
+	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
+
+	return retained_encode(r, key, sizeof(key), val, sizeof(val), error_r);
+}
+
 int htg_dir_retained_del(struct htg_dir *dir, const char *account,
 			 const char *id, const char **error_r)
 {

@@ -94,6 +94,11 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		return -1;
 	}
 	dir->rdonly = (flags & HTG_DIR_RDONLY) != 0;
+	if ((dir->path = strdup(path)) == NULL) {
+		free(dir);
+		*error_r = "out of memory";
+		return -1;
+	}
 	dir->lazysync = (flags & HTG_DIR_LAZYSYNC) != 0;
 	if ((rc = mdb_env_create(&dir->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(dir->env, DB_COUNT + 4)) != 0 ||
@@ -143,6 +148,7 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 fail:
 	if (dir->env != NULL)
 		mdb_env_close(dir->env);
+	free(dir->path);
 	free(dir);
 	return -1;
 }
@@ -154,8 +160,14 @@ void htg_dir_close(struct htg_dir **_dir)
 	if (dir == NULL)
 		return;
 	mdb_env_close(dir->env);
+	free(dir->path);
 	free(dir);
 	*_dir = NULL;
+}
+
+const char *htg_dir_path(const struct htg_dir *dir)
+{
+	return dir->path;
 }
 
 /* --- accounts ---------------------------------------------------------- */

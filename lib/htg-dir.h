@@ -62,6 +62,11 @@ struct htg_audit_event {
 	char remote[64];
 	char tls[16];
 	char session[64];
+	/* The event's key, when the writer fixes it (the pickup journal,
+	   whose events may be written again after a crash): process id and
+	   a sequence number. 0: the directory assigns them. */
+	uint32_t key_pid;
+	uint32_t key_seq;
 };
 
 #define HTG_DIR_RDONLY	0x01
@@ -94,6 +99,8 @@ struct htg_audit_event {
 int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		 const char **error_r);
 void htg_dir_close(struct htg_dir **dir);
+/* The directory's path (as opened). */
+const char *htg_dir_path(const struct htg_dir *dir);
 
 /* Lower-case an address/user/flow into buf (bounded). Returns 0 when the
    input is empty, too long or contains bytes that never occur in a mailbox
@@ -219,6 +226,8 @@ typedef int htg_retained_cb(const struct htg_retained *r, void *ctx);
 /* Adds n records in one transaction (all or none). */
 int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
 			 unsigned int n, const char **error_r);
+/* 1 if the record can be written, 0 (with *error_r) if not. */
+int htg_dir_retained_check(const struct htg_retained *r, const char **error_r);
 /* 1 deleted, 0 no such record */
 int htg_dir_retained_del(struct htg_dir *dir, const char *account,
 			 const char *id, const char **error_r);

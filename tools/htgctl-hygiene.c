@@ -320,7 +320,7 @@ int cmd_hygiene(int argc, char **argv)
 			usage();
 	}
 	h.now = parse_now(now_s);
-	h.dir = open_dir(h.retain);
+	h.dir = open_dir_pickup(h.retain);
 	json_open();
 	if (user != NULL) {
 		ret = htg_dir_account_get(h.dir, user, &a, &error);

@@ -141,7 +141,7 @@ static int cmd_audit_expire(int argc, char **argv)
 	if (!have_days || days > 100000)
 		usage();
 	now_us = parse_now_us(now_s);
-	dir = open_dir(1);
+	dir = open_dir_pickup(1);
 	ret = htg_dir_audit_expire(dir, now_us - (int64_t)days *
 				   HTG_DAY_SECONDS * 1000000, &n, &error);
 	htg_dir_close(&dir);
@@ -198,7 +198,7 @@ int cmd_audit(int argc, char **argv)
 			usage();
 		f.account = key;
 	}
-	dir = open_dir(0);
+	dir = open_dir_pickup(0);
 	json_open();
 	ret = htg_dir_audit_iter(dir, f.account, print_event, &f, &error);
 	json_close();
@@ -431,7 +431,7 @@ int cmd_retention(int argc, char **argv)
 	} else {
 		user = argc > 1 ? argv[1] : NULL;	/* list: NULL = all */
 	}
-	dir = open_dir(strcmp(argv[0], "list") != 0);
+	dir = open_dir_pickup(strcmp(argv[0], "list") != 0);
 	if (user != NULL && !account_known(dir, user)) {
 		htg_dir_close(&dir);
 		return EXIT_REFUSED;

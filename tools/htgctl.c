@@ -72,6 +72,7 @@
 #include <time.h>
 
 #include "htg-dir.h"
+#include "htg-journal.h"
 #include "htg-passwd.h"
 #include "htgctl.h"
 
@@ -122,6 +123,27 @@ struct htg_dir *open_dir(int write)
 		fprintf(stderr, "htgctl: %s\n", error);
 		exit(EXIT_REFUSED);
 	}
+	return dir;
+}
+
+/* For the commands that read or change retention records and audit
+   events: the pickup journal is applied first (htg-journal.h), so they
+   see every completed QUIT. That needs write access; without it they
+   read what was applied so far, with a warning. */
+struct htg_dir *open_dir_pickup(int write)
+{
+	struct htg_dir *dir;
+	const char *error;
+
+	if (htg_dir_open(dir_path, 0, &dir, &error) != 1) {
+		if (!write)
+			fprintf(stderr, "htgctl: warning: pickup journal not "
+				"applied: %s\n", error);
+		return open_dir(write);
+	}
+	if (htg_journal_checkpoint(dir, &error) < 0)
+		fprintf(stderr, "htgctl: warning: pickup journal not "
+			"applied: %s\n", error);
 	return dir;
 }
 

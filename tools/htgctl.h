@@ -26,6 +26,7 @@ extern int opt_json;
 
 void usage(void) __attribute__((noreturn));
 struct htg_dir *open_dir(int write);
+struct htg_dir *open_dir_pickup(int write);
 int result(int ret, const char *error);
 unsigned long long parse_number(const char *s, const char *what);
 
