@@ -1,0 +1,293 @@
+/*++
+/* NAME
+/*	test-journal 1
+/* SUMMARY
+/*	unit tests of the pickup journal
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "htg-dir.h"
+#include "htg-journal.h"
+#include "htg-test.h"
+
+static char tmpdir[] = "/tmp/htg-test-journal.XXXXXX";
+static char keptdir[sizeof(tmpdir) + 8];
+static uint32_t seq;
+
+#define ACCT "jnl@bedrijf.nl"
+
+static struct htg_dir *dir;
+
+/* A kept copy of size bytes (filled with c) and its record. */
+static struct htg_retained kept(const char *id, size_t size, char c)
+{
+	struct htg_retained r;
+	char *buf = malloc(size + 1);
+	FILE *f;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.account, sizeof(r.account), ACCT);
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	snprintf(r.message_id, sizeof(r.message_id), "<%s@test>", id);
+	snprintf(r.path, sizeof(r.path), "%s/%s.eml", keptdir, id);
+	r.retained = 1000;
+	r.deadline = 2000;
+	r.size = size;
+	r.uid = 7;
+	memset(buf, c, size);
+	f = fopen(r.path, "w");
+	if (f == NULL || fwrite(buf, 1, size, f) != size || fclose(f) != 0)
+		exit(1);
+	free(buf);
+	return r;
+}
+
+static struct htg_audit_event event(const char *name, const char *id)
+{
+	struct htg_audit_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.event, sizeof(ev.event), "%s", name);
+	snprintf(ev.account, sizeof(ev.account), ACCT);
+	snprintf(ev.message_id, sizeof(ev.message_id), "<%s@test>", id);
+	ev.time_us = 1000000 + seq;
+	ev.key_pid = (uint32_t)getpid();
+	ev.key_seq = 0x80000000u | ++seq;
+	return ev;
+}
+
+static int count_record(const struct htg_retained *r, void *ctx)
+{
+	(void)r;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_event(const struct htg_audit_event *ev, void *ctx)
+{
+	(void)ev;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int dele_cb(const struct htg_audit_event *ev, void *ctx)
+{
+	if (strcmp(ev->event, "dele") == 0)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+static int records(void)
+{
+	const char *error;
+	int n = 0;
+
+	if (htg_dir_retained_iter(dir, ACCT, count_record, &n,
+				  &error) < 0)
+		return -1;
+	return n;
+}
+
+static int events(void)
+{
+	const char *error;
+	int n = 0;
+
+	if (htg_dir_audit_iter(dir, ACCT, count_event, &n,
+			       &error) < 0)
+		return -1;
+	return n;
+}
+
+static int deles(void)
+{
+	const char *error;
+	int n = 0;
+
+	if (htg_dir_audit_iter(dir, ACCT, dele_cb, &n, &error) < 0)
+		return -1;
+	return n;
+}
+
+static int file_is(const char *path, size_t size, char c)
+{
+	struct stat st;
+	char buf[64];
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (f == NULL)
+		return 0;
+	ok = fstat(fileno(f), &st) == 0 && (size_t)st.st_size == size &&
+	    fread(buf, 1, 1, f) == 1 && buf[0] == c;
+	fclose(f);
+	return ok;
+}
+
+static int append(const struct htg_retained *r, unsigned int nr,
+		  const struct htg_audit_event *ev, unsigned int nev,
+		  struct htg_journal_pos *pos)
+{
+	const char *error = NULL;
+	int ret = htg_journal_append(dir, r, nr, ev, nev, pos, &error);
+
+	if (ret < 0)
+		printf("append: %s\n", error);
+	return ret;
+}
+
+static int checkpoint(void)
+{
+	const char *error = NULL;
+	int ret = htg_journal_checkpoint(dir, &error);
+
+	if (ret < 0)
+		printf("checkpoint: %s\n", error);
+	return ret;
+}
+
+static void test_append_apply(void)
+{
+	struct htg_retained r = kept("a", 10240, 'a');
+	struct htg_audit_event ev[2] = { event("retr", "a"), event("dele", "a") };
+	struct htg_journal_pos pos;
+
+	test_begin("journal: an entry is applied by a checkpoint, twice is once");
+	test_assert(append(&r, 1, ev, 2, &pos) == 1);
+	test_assert(records() == 0);	/* in the journal only */
+	test_assert(checkpoint() == 3);
+	test_assert(records() == 1);
+	test_assert(events() == 2);
+	test_assert(file_is(r.path, 10240, 'a'));
+	test_assert(checkpoint() == 0);	/* emptied */
+	/* the same entry applied again (a crash before the journal was
+	   emptied) changes nothing: fixed keys */
+	test_assert(append(&r, 1, ev, 2, &pos) == 1);
+	test_assert(checkpoint() == 3);
+	test_assert(records() == 1);
+	test_assert(events() == 2);
+	test_end();
+}
+
+static void test_lost_link(void)
+{
+	struct htg_retained r = kept("b", 5000, 'b');
+	struct htg_audit_event ev = event("dele", "b");
+	struct htg_journal_pos pos;
+
+	test_begin("journal: a copy lost before the checkpoint is rewritten");
+	test_assert(append(&r, 1, &ev, 1, &pos) == 1);
+	test_assert(unlink(r.path) == 0);
+	test_assert(checkpoint() == 2);
+	test_assert(file_is(r.path, 5000, 'b'));
+	test_end();
+}
+
+static void test_cancel(void)
+{
+	struct htg_retained r = kept("c", 100, 'c');
+	struct htg_audit_event ev[2] = { event("retr", "c"), event("dele", "c") };
+	struct htg_journal_pos pos;
+	const char *error;
+	int rec0 = records(), ev0 = events(), dele0 = deles();
+
+	test_begin("journal: a cancelled entry gives its retrievals only");
+	test_assert(append(&r, 1, ev, 2, &pos) == 1);
+	test_assert(htg_journal_cancel(dir, &pos, &error) == 1);
+	test_assert(checkpoint() == 1);
+	test_assert(records() == rec0);
+	test_assert(events() == ev0 + 1);
+	test_assert(deles() == dele0);
+	/* applied already: the caller undoes it in the directory */
+	test_assert(htg_journal_cancel(dir, &pos, &error) == 0);
+	test_end();
+}
+
+static void test_torn(void)
+{
+	struct htg_retained r = kept("d", 300, 'd');
+	struct htg_audit_event ev = event("dele", "d");
+	struct htg_journal_pos pos;
+	char path[sizeof(tmpdir) + 32];
+	int rec0 = records(), fd;
+
+	test_begin("journal: a torn entry is skipped");
+	test_assert(append(&r, 1, &ev, 1, &pos) == 1);
+	snprintf(path, sizeof(path), "%s/journal/%u", tmpdir, pos.slot);
+	fd = open(path, O_WRONLY);
+	test_assert(fd >= 0 && pwrite(fd, "X", 1, 4096 + 100) == 1);
+	if (fd >= 0)
+		close(fd);
+	test_assert(checkpoint() == 0);
+	test_assert(records() == rec0);
+	test_end();
+}
+
+static void test_sizes(void)
+{
+	struct htg_retained big = kept("big", HTG_JOURNAL_SIZE, 'e');
+	struct htg_audit_event ev = event("dele", "big");
+	struct htg_journal_pos pos;
+	int rec0 = records(), applied = 0;
+
+	test_begin("journal: too big for it is 0; a full journal applies itself");
+	test_assert(append(&big, 1, &ev, 1, &pos) == 0);
+	for (int i = 0; i < 120; i++) {
+		char id[16];
+		struct htg_retained r;
+		struct htg_audit_event e;
+
+		snprintf(id, sizeof(id), "f%d", i);
+		r = kept(id, 20000, 'f');
+		e = event("dele", id);
+		test_assert_idx(append(&r, 1, &e, 1, &pos) == 1, i);
+	}
+	/* 120 entries of ~23 KB do not fit one 1 MB journal: the writer
+	   applied the full ones itself */
+	test_assert(records() > rec0);
+	applied = checkpoint();
+	test_assert(applied > 0);
+	test_assert(records() == rec0 + 120);
+	test_end();
+}
+
+static void rm_tree(const char *d)
+{
+	char cmd[sizeof(tmpdir) + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+	if (system(cmd) != 0)
+		printf("cleanup of %s failed\n", d);
+}
+
+int main(void)
+{
+	const char *error;
+	int ret;
+
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	snprintf(keptdir, sizeof(keptdir), "%s/kept", tmpdir);
+	if (mkdir(keptdir, 0700) < 0 ||
+	    htg_dir_open(tmpdir, HTG_DIR_CREATE, &dir, &error) != 1)
+		return 1;
+	test_append_apply();
+	test_lost_link();
+	test_cancel();
+	test_torn();
+	test_sizes();
+	htg_dir_close(&dir);
+	ret = test_exit();
+	rm_tree(tmpdir);
+	return ret;
+}
