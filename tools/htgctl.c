@@ -49,6 +49,12 @@
 /*	with a single fsync at the end (provisioning thousands of
 /*	accounts; see htgctl-import.c).
 /*
+/*	audit, retention and hygiene first apply the pickup journal
+/*	(DIR/journal/, where POP3 QUITs write their retention records and
+/*	audit events with one disk flush; htg-journal(3)), so they see
+/*	every QUIT that was answered. That needs write access to DIR;
+/*	without it they warn and show what was applied so far.
+/*
 /*	expire deletes the records whose window has passed: Message-IDs
 /*	claimed by submissions (HTG-MSGID, htg-milter.conf msgid_window)
 /*	and LMTP delivery records (htg_delivery_window). Run it from the
