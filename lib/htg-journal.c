@@ -13,7 +13,15 @@
 /*	entry covers the entry and the head: both are data blocks of a file
 /*	that never changes size. A torn entry (a crash during that flush,
 /*	so before its QUIT was answered and before anything was expunged)
-/*	fails its hash and is skipped.
+/*	fails its hash and is skipped; a torn head (count written, not the
+/*	new end offset) is cut back to the entries whose offsets rise. Each
+/*	apply starts a new generation, which the head and every entry
+/*	carry: bytes left in the file from an applied entry never pass for
+/*	a new one. A cancelled entry gives its retrieval events, and undoes
+/*	its records and dele events in case an apply killed before it
+/*	emptied the journal wrote them. A copy that cannot be written again
+/*	(its directory gone or not the mail user's) does not block the
+/*	journal: the record goes in, restore reports the missing file.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -43,18 +51,21 @@
 struct jnl_head {
 	uint32_t magic, version;
 	uint32_t rsize, esize;		/* sizeof the records: same layout */
-	uint32_t count, pad;
+	uint32_t count;
+	uint32_t gen;			/* + 1 at each apply */
 	uint64_t end[JNL_MAXENT];	/* end offset of each entry */
 };
 
 struct jnl_entry {
 	uint64_t hash;			/* of everything after this field */
 	uint64_t token;
-	uint32_t flags, nr, nev, pad;
+	uint32_t flags, nr, nev;
+	uint32_t gen;			/* the head's when written */
 };
 
 struct jnl {
 	int fd;
+	uid_t owner;			/* of the journal file */
 	char path[HTG_PATH_MAX];
 	struct jnl_head head;
 };
@@ -219,6 +230,7 @@ static int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 		jnl_close(j);
 		return -1;
 	}
+	j->owner = st.st_uid;
 	if (st.st_size < HTG_JOURNAL_SIZE || j->head.magic != JNL_MAGIC) {
 		if (!create) {		/* never finished: nothing in it */
 			jnl_close(j);
@@ -239,6 +251,18 @@ static int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 		jnl_close(j);
 		return -1;
 	}
+	/* A head torn by a crash (its count written, not the new end
+	   offset, which may be one left from before the last apply): keep
+	   the entries whose offsets rise within the file. Only the last one
+	   can be torn, and its QUIT was never answered; without this a
+	   stale offset could make the next entry overwrite older ones. */
+	for (uint32_t i = 0; i < j->head.count; i++) {
+		if (j->head.end[i] <= jnl_start(&j->head, i) ||
+		    j->head.end[i] > HTG_JOURNAL_SIZE) {
+			j->head.count = i;
+			break;
+		}
+	}
 	return 1;
 }
 
@@ -257,6 +281,7 @@ static struct jnl_entry *entry_read(struct jnl *j, uint32_t i, size_t *len_r)
 		return NULL;
 	if (read_all(j->fd, e, len, (off_t)start) < 0 ||
 	    e->hash != jnl_hash((unsigned char *)e + 8, len - 8) ||
+	    e->gen != j->head.gen ||	/* left from before an apply */
 	    sizeof(*e) + (uint64_t)e->nr * sizeof(struct htg_retained) +
 	    (uint64_t)e->nev * sizeof(struct htg_audit_event) > len) {
 		free(e);
@@ -266,36 +291,55 @@ static struct jnl_entry *entry_read(struct jnl *j, uint32_t i, size_t *len_r)
 	return e;
 }
 
-/* Write a kept copy again (its hard link did not survive a crash), owned
-   like its directory. */
-static int copy_rewrite(const char *path, const unsigned char *data,
-			uint64_t size, const char **error_r)
+/* Write a kept copy again (its hard link did not survive a crash, or
+   the file is short): a temporary file, synced, renamed over it. Only
+   into a directory owned by the journal's owner (htgctl applies as root
+   what the mail user wrote), never through a symbolic link, and owned
+   like that directory. */
+static int copy_rewrite(const struct jnl *j, const char *path,
+			const unsigned char *data, uint64_t size,
+			const char **error_r)
 {
-	char dirpath[HTG_PATH_MAX], *slash;
+	char dirpath[HTG_PATH_MAX], tmp[HTG_PATH_MAX + 8], *slash;
 	struct stat st;
 	int fd;
 
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size == size)
+		return 0;		/* the copy is there */
 	snprintf(dirpath, sizeof(dirpath), "%s", path);
-	if ((slash = strrchr(dirpath, '/')) != NULL)
-		*slash = '\0';
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, data, (size_t)size, 0) < 0 ||
-	    fdatasync(fd) < 0) {
-		*error_r = dirp_err("rewrite %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if ((slash = strrchr(dirpath, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	if (stat(dirpath, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != j->owner) {
+		*error_r = dirp_err("rewrite %s: directory missing or not the "
+				    "mail user's", path);
 		return -1;
 	}
-	if (stat(dirpath, &st) == 0 && geteuid() == 0)
-		(void)fchown(fd, st.st_uid, st.st_gid);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0 || write_all(fd, data, (size_t)size, 0) < 0 ||
+	    (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0) ||
+	    fdatasync(fd) < 0 || rename(tmp, path) < 0) {
+		*error_r = dirp_err("rewrite %s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			(void)unlink(tmp);
+		}
+		return -1;
+	}
 	close(fd);
 	return 0;
 }
 
 struct apply {
-	struct htg_retained *r;
-	struct htg_audit_event *ev;
-	unsigned int nr, nev, rcap, evcap;
+	struct htg_retained *r, *ur;	/* ur: of cancelled entries */
+	struct htg_audit_event *ev, *uev;
+	unsigned int nr, nev, rcap, evcap, nur, nuev, urcap, uevcap;
+	const char *warning;		/* a copy that could not be rewritten */
 	char (*dirs)[HTG_PATH_MAX];
 	unsigned int ndirs;
 };
@@ -335,7 +379,8 @@ static int apply_dir(struct apply *a, const char *path)
 
 /* Collect one entry: its records (copies rewritten where missing) and
    events; a cancelled entry gives its retrievals only. */
-static int apply_entry(struct apply *a, const struct jnl_entry *e, size_t len,
+static int apply_entry(struct apply *a, const struct jnl *j,
+		       const struct jnl_entry *e, size_t len,
 		       const char **error_r)
 {
 	const unsigned char *p = (const unsigned char *)(e + 1);
@@ -349,6 +394,10 @@ static int apply_entry(struct apply *a, const struct jnl_entry *e, size_t len,
 	if (apply_grow((void **)&a->r, &a->rcap, a->nr + e->nr,
 		       sizeof(*r)) < 0 ||
 	    apply_grow((void **)&a->ev, &a->evcap, a->nev + e->nev,
+		       sizeof(*ev)) < 0 ||
+	    apply_grow((void **)&a->ur, &a->urcap, a->nur + e->nr,
+		       sizeof(*r)) < 0 ||
+	    apply_grow((void **)&a->uev, &a->uevcap, a->nuev + e->nev,
 		       sizeof(*ev)) < 0) {
 		*error_r = "out of memory";
 		return -1;
@@ -362,10 +411,17 @@ static int apply_entry(struct apply *a, const struct jnl_entry *e, size_t len,
 		p += 8;
 		if ((uint64_t)(end - p) < size)
 			return 0;
-		if (!cancelled) {
-			if (access(r[i].path, F_OK) < 0 && errno == ENOENT &&
-			    copy_rewrite(r[i].path, p, size, error_r) < 0)
-				return -1;
+		if (cancelled) {
+			/* an apply killed before it emptied the journal
+			   may have written it: undone (if so) */
+			a->ur[a->nur++] = r[i];
+		} else {
+			/* a copy that cannot be written again must not
+			   block the journal: its record still goes in
+			   (restore then reports the missing file) */
+			if (copy_rewrite(j, r[i].path, p, size,
+					 &a->warning) < 0)
+				(void)0;
 			if (apply_dir(a, r[i].path) < 0) {
 				*error_r = "out of memory";
 				return -1;
@@ -377,6 +433,8 @@ static int apply_entry(struct apply *a, const struct jnl_entry *e, size_t len,
 	for (uint32_t i = 0; i < e->nev; i++) {
 		if (!cancelled || strcmp(ev[i].event, "dele") != 0)
 			a->ev[a->nev++] = ev[i];
+		else
+			a->uev[a->nuev++] = ev[i];
 	}
 	return 0;
 }
@@ -396,17 +454,25 @@ static int jnl_apply(struct htg_dir *dir, struct jnl *j, const char **error_r)
 
 		if (e == NULL)
 			continue;	/* torn: its QUIT was never answered */
-		ret = apply_entry(&a, e, len, error_r);
+		ret = apply_entry(&a, j, e, len, error_r);
 		free(e);
 	}
 	/* the copies' directory entries first, then the records */
-	for (unsigned int i = 0; i < a.ndirs && ret == 0; i++)
-		ret = sync_path(a.dirs[i], error_r);
+	for (unsigned int i = 0; i < a.ndirs && ret == 0; i++) {
+		if (sync_path(a.dirs[i], &a.warning) < 0)
+			(void)0;	/* gone: nothing to sync */
+	}
 	if (ret == 0 && a.nr + a.nev > 0 &&
 	    htg_dir_pickup_commit(dir, a.r, a.nr, a.ev, a.nev, error_r) <= 0)
 		ret = -1;
+	if (ret == 0 && a.nur + a.nuev > 0 &&
+	    htg_dir_pickup_undo(dir, a.ur, a.nur, a.uev, a.nuev, error_r) < 0)
+		ret = -1;
 	if (ret == 0) {
+		/* a new generation: what is left of these entries in the
+		   file can never pass for a new one */
 		j->head.count = 0;
+		j->head.gen++;
 		if (head_write(j, error_r) < 0)
 			ret = -1;
 		else if (fdatasync(j->fd) < 0) {
@@ -417,6 +483,8 @@ static int jnl_apply(struct htg_dir *dir, struct jnl *j, const char **error_r)
 	}
 	free(a.r);
 	free(a.ev);
+	free(a.ur);
+	free(a.uev);
 	free(a.dirs);
 	return ret < 0 ? -1 : (int)a.nr + (int)a.nev;
 }
@@ -497,11 +565,12 @@ int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
 		       const char **error_r)
 {
 	unsigned int first = (unsigned int)getpid() % HTG_JOURNAL_SLOTS;
+	struct jnl_entry *e;
 	unsigned char *buf;
 	struct jnl j;
 	uint64_t start;
 	size_t len;
-	int ret = 0;
+	int ret = 0, failed = 0;
 
 	for (unsigned int i = 0; i < nr; i++) {
 		if (htg_dir_retained_check(&r[i], error_r) <= 0)
@@ -514,16 +583,18 @@ int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
 		free(buf);
 		return 0;
 	}
-	/* any slot nobody holds; if all are busy, wait for one */
-	for (unsigned int i = 0; i < HTG_JOURNAL_SLOTS && ret == 0; i++) {
+	/* any slot nobody holds (one that cannot be opened is passed
+	   over); if all are busy, wait for one */
+	for (unsigned int i = 0; i < HTG_JOURNAL_SLOTS && ret <= 0; i++) {
 		pos_r->slot = (first + i) % HTG_JOURNAL_SLOTS;
-		ret = jnl_open(dir, pos_r->slot, 1, 0, &j, error_r);
+		if ((ret = jnl_open(dir, pos_r->slot, 1, 0, &j, error_r)) < 0)
+			failed = 1;
 	}
-	if (ret == 0) {
+	if (ret <= 0 && !failed) {
 		pos_r->slot = first;
 		ret = jnl_open(dir, first, 1, 1, &j, error_r);
 	}
-	if (ret < 0) {
+	if (ret <= 0) {
 		free(buf);
 		return -1;
 	}
@@ -537,7 +608,10 @@ int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
 		}
 		start = JNL_HEAD;
 	}
-	pos_r->token = ((struct jnl_entry *)buf)->token;
+	e = (struct jnl_entry *)buf;
+	e->gen = j.head.gen;
+	e->hash = jnl_hash(buf + 8, len - 8);
+	pos_r->token = e->token;
 	ret = 1;
 	if (write_all(j.fd, buf, len, (off_t)start) < 0) {
 		*error_r = dirp_err("write %s: %s", j.path, strerror(errno));
@@ -551,6 +625,14 @@ int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
 					    strerror(errno));
 			ret = -1;
 		}
+	}
+	if (ret < 0) {
+		/* the caller writes to the directory instead: this entry
+		   must never be applied, whatever reached the disk */
+		static const uint64_t zero;
+
+		(void)write_all(j.fd, &zero, sizeof(zero), (off_t)start);
+		(void)fdatasync(j.fd);
 	}
 	jnl_close(&j);
 	free(buf);
@@ -592,21 +674,22 @@ int htg_journal_cancel(struct htg_dir *dir, const struct htg_journal_pos *pos,
 
 int htg_journal_checkpoint(struct htg_dir *dir, const char **error_r)
 {
-	int total = 0;
+	int total = 0, failed = 0;
 
+	/* a slot that fails (its error is reported) does not keep the
+	   others from being applied */
 	for (unsigned int slot = 0; slot < HTG_JOURNAL_SLOTS; slot++) {
 		struct jnl j;
 		int ret = jnl_open(dir, slot, 0, 1, &j, error_r);
 
+		if (ret > 0) {
+			ret = jnl_apply(dir, &j, error_r);
+			jnl_close(&j);
+		}
 		if (ret < 0)
-			return -1;
-		if (ret == 0)
-			continue;
-		ret = jnl_apply(dir, &j, error_r);
-		jnl_close(&j);
-		if (ret < 0)
-			return -1;
-		total += ret;
+			failed = 1;
+		else
+			total += ret;
 	}
-	return total;
+	return failed ? -1 : total;
 }

@@ -233,6 +233,116 @@ static void test_torn(void)
 	test_end();
 }
 
+/* The head's count reaches the disk, the new end offset does not: the
+   stale offset left from before an apply must not let the next entry
+   overwrite an older one. */
+static void test_torn_head(void)
+{
+	struct htg_audit_event ev = event("dele", "h");
+	struct htg_journal_pos pos;
+	struct htg_retained r;
+	char path[sizeof(tmpdir) + 32];
+	uint32_t count = 2;
+	int rec0, fd;
+
+	test_begin("journal: a torn head does not let an entry overwrite another");
+	for (int i = 0; i < 3; i++) {	/* leaves small end offsets behind */
+		char id[16];
+
+		snprintf(id, sizeof(id), "h%d", i);
+		r = kept(id, 1000, 'h');
+		test_assert(append(&r, 1, &ev, 1, &pos) == 1);
+	}
+	test_assert(checkpoint() > 0);
+	rec0 = records();
+	r = kept("h-big", 60000, 'i');	/* ends past the stale offsets */
+	test_assert(append(&r, 1, &ev, 1, &pos) == 1);
+	snprintf(path, sizeof(path), "%s/journal/%u", tmpdir, pos.slot);
+	fd = open(path, O_WRONLY);
+	test_assert(fd >= 0 && pwrite(fd, &count, 4, 16) == 4);
+	if (fd >= 0)
+		close(fd);
+	r = kept("h-next", 1000, 'j');
+	test_assert(append(&r, 1, &ev, 1, &pos) == 1);
+	test_assert(checkpoint() > 0);
+	test_assert(records() == rec0 + 2);
+	test_assert(file_is(r.path, 1000, 'j'));
+	test_end();
+}
+
+static char *slot_path(unsigned int slot)
+{
+	static char path[sizeof(tmpdir) + 32];
+
+	snprintf(path, sizeof(path), "%s/journal/%u", tmpdir, slot);
+	return path;
+}
+
+static int file_copy(const char *from, const char *to)
+{
+	char cmd[3 * (sizeof(tmpdir) + 32)];
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+	return system(cmd);
+}
+
+/* After an apply, the entries' bytes stay in the file: a head whose
+   count and old end offset reach the disk without the new entry must
+   not bring an applied (and since purged) entry back. */
+static void test_stale_entry(void)
+{
+	struct htg_retained r = kept("s", 2000, 's');
+	struct htg_audit_event ev = event("dele", "s");
+	struct htg_journal_pos pos;
+	const char *error;
+	uint32_t count = 1;
+	uint64_t end;
+	int rec0, fd;
+
+	test_begin("journal: an entry of an earlier generation is not applied");
+	test_assert(append(&r, 1, &ev, 1, &pos) == 1);
+	fd = open(slot_path(pos.slot), O_RDWR);
+	test_assert(fd >= 0 && pread(fd, &end, 8, 24) == 8);
+	test_assert(checkpoint() == 2);
+	test_assert(htg_dir_retained_del(dir, ACCT, "s", &error) == 1);
+	rec0 = records();
+	test_assert(pwrite(fd, &count, 4, 16) == 4 &&
+		    pwrite(fd, &end, 8, 24) == 8);
+	if (fd >= 0)
+		close(fd);
+	test_assert(checkpoint() == 0);
+	test_assert(records() == rec0);
+	test_end();
+}
+
+/* An apply killed after its commit, before it emptied the journal, and
+   then the QUIT's mailbox commit fails: the cancel finds the entry and
+   the next apply undoes what the first one wrote. */
+static void test_cancel_after_commit(void)
+{
+	struct htg_retained r = kept("u", 100, 'u');
+	struct htg_audit_event ev[2] = { event("retr", "u"), event("dele", "u") };
+	struct htg_journal_pos pos;
+	char saved[sizeof(tmpdir) + 32];
+	const char *error;
+	int rec0 = records(), dele0 = deles(), ev0 = events();
+
+	test_begin("journal: a cancel after an interrupted apply undoes it");
+	test_assert(append(&r, 1, ev, 2, &pos) == 1);
+	snprintf(saved, sizeof(saved), "%s/saved", tmpdir);
+	test_assert(file_copy(slot_path(pos.slot), saved) == 0);
+	test_assert(checkpoint() == 3);
+	test_assert(records() == rec0 + 1);
+	/* as if the journal had not been emptied */
+	test_assert(file_copy(saved, slot_path(pos.slot)) == 0);
+	test_assert(htg_journal_cancel(dir, &pos, &error) == 1);
+	test_assert(checkpoint() >= 1);
+	test_assert(records() == rec0);
+	test_assert(deles() == dele0);
+	test_assert(events() == ev0 + 1);	/* the retrieval stays */
+	test_end();
+}
+
 static void test_sizes(void)
 {
 	struct htg_retained big = kept("big", HTG_JOURNAL_SIZE, 'e');
@@ -285,6 +395,9 @@ int main(void)
 	test_lost_link();
 	test_cancel();
 	test_torn();
+	test_torn_head();
+	test_stale_entry();
+	test_cancel_after_commit();
 	test_sizes();
 	htg_dir_close(&dir);
 	ret = test_exit();

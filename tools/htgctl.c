@@ -53,7 +53,9 @@
 /*	(DIR/journal/, where POP3 QUITs write their retention records and
 /*	audit events with one disk flush; htg-journal(3)), so they see
 /*	every QUIT that was answered. That needs write access to DIR;
-/*	without it they warn and show what was applied so far.
+/*	without it they warn and show what was applied so far. A command
+/*	that changes records (purge, restore, hygiene --retain, audit
+/*	expire) refuses to run when the journal cannot be applied.
 /*
 /*	expire deletes the records whose window has passed: Message-IDs
 /*	claimed by submissions (HTG-MSGID, htg-milter.conf msgid_window)
@@ -142,14 +144,24 @@ struct htg_dir *open_dir_pickup(int write)
 	const char *error;
 
 	if (htg_dir_open(dir_path, 0, &dir, &error) != 1) {
-		if (!write)
-			fprintf(stderr, "htgctl: warning: pickup journal not "
-				"applied: %s\n", error);
-		return open_dir(write);
-	}
-	if (htg_journal_checkpoint(dir, &error) < 0)
+		if (write) {
+			fprintf(stderr, "htgctl: %s\n", error);
+			exit(EXIT_REFUSED);
+		}
 		fprintf(stderr, "htgctl: warning: pickup journal not "
 			"applied: %s\n", error);
+		return open_dir(0);
+	}
+	if (htg_journal_checkpoint(dir, &error) < 0) {
+		/* a change made now could be undone by a later apply */
+		if (write) {
+			fprintf(stderr, "htgctl: pickup journal not applied, "
+				"nothing changed: %s\n", error);
+			exit(EXIT_REFUSED);
+		}
+		fprintf(stderr, "htgctl: warning: pickup journal not "
+			"applied: %s\n", error);
+	}
 	return dir;
 }
 
