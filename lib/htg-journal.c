@@ -40,37 +40,9 @@
 #include <unistd.h>
 
 #include "htg-dir-private.h"
-#include "htg-journal.h"
+#include "htg-journal-private.h"
 
-#define JNL_MAGIC	0x4a475448u	/* "HTGJ" */
-#define JNL_VERSION	1
-#define JNL_HEAD	4096
-#define JNL_MAXENT	((JNL_HEAD - 24) / 8)
-#define JNL_CANCELLED	0x1
-
-struct jnl_head {
-	uint32_t magic, version;
-	uint32_t rsize, esize;		/* sizeof the records: same layout */
-	uint32_t count;
-	uint32_t gen;			/* + 1 at each apply */
-	uint64_t end[JNL_MAXENT];	/* end offset of each entry */
-};
-
-struct jnl_entry {
-	uint64_t hash;			/* of everything after this field */
-	uint64_t token;
-	uint32_t flags, nr, nev;
-	uint32_t gen;			/* the head's when written */
-};
-
-struct jnl {
-	int fd;
-	uid_t owner;			/* of the journal file */
-	char path[HTG_PATH_MAX];
-	struct jnl_head head;
-};
-
-static uint64_t jnl_hash(const unsigned char *p, size_t n)
+uint64_t jnl_hash(const unsigned char *p, size_t n)
 {
 	uint64_t h = 14695981039346656037ULL;
 
@@ -81,17 +53,7 @@ static uint64_t jnl_hash(const unsigned char *p, size_t n)
 	return h;
 }
 
-static size_t pad8(uint64_t n)
-{
-	return (size_t)((n + 7) & ~(uint64_t)7);
-}
-
-static uint64_t jnl_start(const struct jnl_head *h, uint32_t i)
-{
-	return i == 0 ? JNL_HEAD : h->end[i - 1];
-}
-
-static int sync_path(const char *path, const char **error_r)
+int jnl_sync_path(const char *path, const char **error_r)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
 
@@ -104,7 +66,7 @@ static int sync_path(const char *path, const char **error_r)
 	return ret;
 }
 
-static int write_all(int fd, const void *buf, size_t n, off_t off)
+int jnl_write_all(int fd, const void *buf, size_t n, off_t off)
 {
 	const char *p = buf;
 
@@ -122,7 +84,7 @@ static int write_all(int fd, const void *buf, size_t n, off_t off)
 	return 0;
 }
 
-static int read_all(int fd, void *buf, size_t n, off_t off)
+int jnl_read_all(int fd, void *buf, size_t n, off_t off)
 {
 	char *p = buf;
 
@@ -140,9 +102,9 @@ static int read_all(int fd, void *buf, size_t n, off_t off)
 	return 0;
 }
 
-static int head_write(struct jnl *j, const char **error_r)
+int jnl_head_write(struct jnl *j, const char **error_r)
 {
-	if (write_all(j->fd, &j->head, 24 + 8 * (size_t)j->head.count, 0) < 0) {
+	if (jnl_write_all(j->fd, &j->head, 24 + 8 * (size_t)j->head.count, 0) < 0) {
 		*error_r = dirp_err("write %s: %s", j->path, strerror(errno));
 		return -1;
 	}
@@ -156,7 +118,7 @@ static int jnl_init(struct jnl *j, const char *jdir, const char **error_r)
 	static const char zero[65536];
 
 	for (off_t off = 0; off < HTG_JOURNAL_SIZE; off += sizeof(zero)) {
-		if (write_all(j->fd, zero, sizeof(zero), off) < 0) {
+		if (jnl_write_all(j->fd, zero, sizeof(zero), off) < 0) {
 			*error_r = dirp_err("write %s: %s", j->path,
 					    strerror(errno));
 			return -1;
@@ -167,17 +129,17 @@ static int jnl_init(struct jnl *j, const char *jdir, const char **error_r)
 	j->head.version = JNL_VERSION;
 	j->head.rsize = sizeof(struct htg_retained);
 	j->head.esize = sizeof(struct htg_audit_event);
-	if (head_write(j, error_r) < 0)
+	if (jnl_head_write(j, error_r) < 0)
 		return -1;
 	if (fdatasync(j->fd) < 0) {
 		*error_r = dirp_err("fdatasync %s: %s", j->path,
 				    strerror(errno));
 		return -1;
 	}
-	return sync_path(jdir, error_r);
+	return jnl_sync_path(jdir, error_r);
 }
 
-static void jnl_close(struct jnl *j)
+void jnl_close(struct jnl *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);	/* releases the lock */
@@ -187,7 +149,7 @@ static void jnl_close(struct jnl *j)
 /* Open and lock journal slot. create: make it (and the journal
    directory) when missing, else a missing slot is 0. wait: block for the
    lock, else a locked slot is 0. 1 opened and locked, -1 error. */
-static int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
+int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 		    int wait, struct jnl *j, const char **error_r)
 {
 	char jdir[HTG_PATH_MAX];
@@ -202,7 +164,7 @@ static int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 		return -1;
 	}
 	if (create && mkdir(jdir, 0770) == 0 &&
-	    sync_path(htg_dir_path(dir), error_r) < 0)
+	    jnl_sync_path(htg_dir_path(dir), error_r) < 0)
 		return -1;
 	j->fd = open(j->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0),
 		     0660);
@@ -225,7 +187,7 @@ static int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 	}
 	if (fstat(j->fd, &st) < 0 ||
 	    (st.st_size >= JNL_HEAD &&
-	     read_all(j->fd, &j->head, sizeof(j->head), 0) < 0)) {
+	     jnl_read_all(j->fd, &j->head, sizeof(j->head), 0) < 0)) {
 		*error_r = dirp_err("read %s: %s", j->path, strerror(errno));
 		jnl_close(j);
 		return -1;
@@ -267,7 +229,7 @@ static int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 }
 
 /* Entry i into a new buffer; NULL if torn (or unreadable). */
-static struct jnl_entry *entry_read(struct jnl *j, uint32_t i, size_t *len_r)
+struct jnl_entry *jnl_entry_read(struct jnl *j, uint32_t i, size_t *len_r)
 {
 	uint64_t start = jnl_start(&j->head, i), end = j->head.end[i];
 	struct jnl_entry *e;
@@ -279,7 +241,7 @@ static struct jnl_entry *entry_read(struct jnl *j, uint32_t i, size_t *len_r)
 	len = (size_t)(end - start);
 	if ((e = malloc(len)) == NULL)
 		return NULL;
-	if (read_all(j->fd, e, len, (off_t)start) < 0 ||
+	if (jnl_read_all(j->fd, e, len, (off_t)start) < 0 ||
 	    e->hash != jnl_hash((unsigned char *)e + 8, len - 8) ||
 	    e->gen != j->head.gen ||	/* left from before an apply */
 	    sizeof(*e) + (uint64_t)e->nr * sizeof(struct htg_retained) +
@@ -289,204 +251,6 @@ static struct jnl_entry *entry_read(struct jnl *j, uint32_t i, size_t *len_r)
 	}
 	*len_r = len;
 	return e;
-}
-
-/* Write a kept copy again (its hard link did not survive a crash, or
-   the file is short): a temporary file, synced, renamed over it. Only
-   into a directory owned by the journal's owner (htgctl applies as root
-   what the mail user wrote), never through a symbolic link, and owned
-   like that directory. */
-static int copy_rewrite(const struct jnl *j, const char *path,
-			const unsigned char *data, uint64_t size,
-			const char **error_r)
-{
-	char dirpath[HTG_PATH_MAX], tmp[HTG_PATH_MAX + 8], *slash;
-	struct stat st;
-	int fd;
-
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size == size)
-		return 0;		/* the copy is there */
-	snprintf(dirpath, sizeof(dirpath), "%s", path);
-	if ((slash = strrchr(dirpath, '/')) == NULL)
-		return 0;
-	*slash = '\0';
-	if (stat(dirpath, &st) < 0 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != j->owner) {
-		*error_r = dirp_err("rewrite %s: directory missing or not the "
-				    "mail user's", path);
-		return -1;
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0 || write_all(fd, data, (size_t)size, 0) < 0 ||
-	    (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0) ||
-	    fdatasync(fd) < 0 || rename(tmp, path) < 0) {
-		*error_r = dirp_err("rewrite %s: %s", path, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			(void)unlink(tmp);
-		}
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-struct apply {
-	struct htg_retained *r, *ur;	/* ur: of cancelled entries */
-	struct htg_audit_event *ev, *uev;
-	unsigned int nr, nev, rcap, evcap, nur, nuev, urcap, uevcap;
-	const char *warning;		/* a copy that could not be rewritten */
-	char (*dirs)[HTG_PATH_MAX];
-	unsigned int ndirs;
-};
-
-static int apply_grow(void **p, unsigned int *cap, unsigned int need,
-		      size_t size)
-{
-	void *n;
-
-	if (need <= *cap)
-		return 0;
-	if ((n = realloc(*p, (size_t)(need * 2) * size)) == NULL)
-		return -1;
-	*p = n;
-	*cap = need * 2;
-	return 0;
-}
-
-static int apply_dir(struct apply *a, const char *path)
-{
-	char d[HTG_PATH_MAX], *slash;
-	void *n;
-
-	snprintf(d, sizeof(d), "%s", path);
-	if ((slash = strrchr(d, '/')) == NULL)
-		return 0;
-	*slash = '\0';
-	for (unsigned int i = 0; i < a->ndirs; i++)
-		if (strcmp(a->dirs[i], d) == 0)
-			return 0;
-	if ((n = realloc(a->dirs, (a->ndirs + 1) * sizeof(*a->dirs))) == NULL)
-		return -1;
-	a->dirs = n;
-	memcpy(a->dirs[a->ndirs++], d, sizeof(d));
-	return 0;
-}
-
-/* Collect one entry: its records (copies rewritten where missing) and
-   events; a cancelled entry gives its retrievals only. */
-static int apply_entry(struct apply *a, const struct jnl *j,
-		       const struct jnl_entry *e, size_t len,
-		       const char **error_r)
-{
-	const unsigned char *p = (const unsigned char *)(e + 1);
-	const unsigned char *end = (const unsigned char *)e + len;
-	const struct htg_retained *r = (const void *)p;
-	const struct htg_audit_event *ev =
-		(const void *)(p + e->nr * sizeof(*r));
-	int cancelled = (e->flags & JNL_CANCELLED) != 0;
-
-	p += e->nr * sizeof(*r) + e->nev * sizeof(*ev);
-	if (apply_grow((void **)&a->r, &a->rcap, a->nr + e->nr,
-		       sizeof(*r)) < 0 ||
-	    apply_grow((void **)&a->ev, &a->evcap, a->nev + e->nev,
-		       sizeof(*ev)) < 0 ||
-	    apply_grow((void **)&a->ur, &a->urcap, a->nur + e->nr,
-		       sizeof(*r)) < 0 ||
-	    apply_grow((void **)&a->uev, &a->uevcap, a->nuev + e->nev,
-		       sizeof(*ev)) < 0) {
-		*error_r = "out of memory";
-		return -1;
-	}
-	for (uint32_t i = 0; i < e->nr; i++) {
-		uint64_t size;
-
-		if (end - p < 8)
-			return 0;	/* cannot happen: hashed */
-		memcpy(&size, p, 8);
-		p += 8;
-		if ((uint64_t)(end - p) < size)
-			return 0;
-		if (cancelled) {
-			/* an apply killed before it emptied the journal
-			   may have written it: undone (if so) */
-			a->ur[a->nur++] = r[i];
-		} else {
-			/* a copy that cannot be written again must not
-			   block the journal: its record still goes in
-			   (restore then reports the missing file) */
-			if (copy_rewrite(j, r[i].path, p, size,
-					 &a->warning) < 0)
-				(void)0;
-			if (apply_dir(a, r[i].path) < 0) {
-				*error_r = "out of memory";
-				return -1;
-			}
-			a->r[a->nr++] = r[i];
-		}
-		p += pad8(size);
-	}
-	for (uint32_t i = 0; i < e->nev; i++) {
-		if (!cancelled || strcmp(ev[i].event, "dele") != 0)
-			a->ev[a->nev++] = ev[i];
-		else
-			a->uev[a->nuev++] = ev[i];
-	}
-	return 0;
-}
-
-/* Apply a locked journal to the directory and empty it. */
-static int jnl_apply(struct htg_dir *dir, struct jnl *j, const char **error_r)
-{
-	struct apply a;
-	int ret = 0;
-
-	if (j->head.count == 0)
-		return 0;
-	memset(&a, 0, sizeof(a));
-	for (uint32_t i = 0; i < j->head.count && ret == 0; i++) {
-		size_t len;
-		struct jnl_entry *e = entry_read(j, i, &len);
-
-		if (e == NULL)
-			continue;	/* torn: its QUIT was never answered */
-		ret = apply_entry(&a, j, e, len, error_r);
-		free(e);
-	}
-	/* the copies' directory entries first, then the records */
-	for (unsigned int i = 0; i < a.ndirs && ret == 0; i++) {
-		if (sync_path(a.dirs[i], &a.warning) < 0)
-			(void)0;	/* gone: nothing to sync */
-	}
-	if (ret == 0 && a.nr + a.nev > 0 &&
-	    htg_dir_pickup_commit(dir, a.r, a.nr, a.ev, a.nev, error_r) <= 0)
-		ret = -1;
-	if (ret == 0 && a.nur + a.nuev > 0 &&
-	    htg_dir_pickup_undo(dir, a.ur, a.nur, a.uev, a.nuev, error_r) < 0)
-		ret = -1;
-	if (ret == 0) {
-		/* a new generation: what is left of these entries in the
-		   file can never pass for a new one */
-		j->head.count = 0;
-		j->head.gen++;
-		if (head_write(j, error_r) < 0)
-			ret = -1;
-		else if (fdatasync(j->fd) < 0) {
-			*error_r = dirp_err("fdatasync %s: %s", j->path,
-					    strerror(errno));
-			ret = -1;
-		}
-	}
-	free(a.r);
-	free(a.ev);
-	free(a.ur);
-	free(a.uev);
-	free(a.dirs);
-	return ret < 0 ? -1 : (int)a.nr + (int)a.nev;
 }
 
 /* The entry: header, records, events, then each copy's bytes. */
@@ -540,7 +304,7 @@ entry_build(const struct htg_retained *r, unsigned int nr,
 		memcpy(p, &sizes[i], 8);
 		p += 8;
 		if ((fd = open(r[i].path, O_RDONLY | O_CLOEXEC)) < 0 ||
-		    read_all(fd, p, (size_t)sizes[i], 0) < 0) {
+		    jnl_read_all(fd, p, (size_t)sizes[i], 0) < 0) {
 			*error_r = dirp_err("read %s: %s", r[i].path,
 					    errno == 0 ? "short read" :
 					    strerror(errno));
@@ -613,12 +377,12 @@ int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
 	e->hash = jnl_hash(buf + 8, len - 8);
 	pos_r->token = e->token;
 	ret = 1;
-	if (write_all(j.fd, buf, len, (off_t)start) < 0) {
+	if (jnl_write_all(j.fd, buf, len, (off_t)start) < 0) {
 		*error_r = dirp_err("write %s: %s", j.path, strerror(errno));
 		ret = -1;
 	} else {
 		j.head.end[j.head.count++] = start + len;
-		if (head_write(&j, error_r) < 0)
+		if (jnl_head_write(&j, error_r) < 0)
 			ret = -1;
 		else if (fdatasync(j.fd) < 0) {
 			*error_r = dirp_err("fdatasync %s: %s", j.path,
@@ -631,7 +395,7 @@ int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
 		   must never be applied, whatever reached the disk */
 		static const uint64_t zero;
 
-		(void)write_all(j.fd, &zero, sizeof(zero), (off_t)start);
+		(void)jnl_write_all(j.fd, &zero, sizeof(zero), (off_t)start);
 		(void)fdatasync(j.fd);
 	}
 	jnl_close(&j);
@@ -650,7 +414,7 @@ int htg_journal_cancel(struct htg_dir *dir, const struct htg_journal_pos *pos,
 	ret = 0;
 	for (uint32_t i = 0; i < j.head.count && ret == 0; i++) {
 		size_t len;
-		struct jnl_entry *e = entry_read(&j, i, &len);
+		struct jnl_entry *e = jnl_entry_read(&j, i, &len);
 
 		if (e == NULL || e->token != pos->token) {
 			free(e);
@@ -658,7 +422,7 @@ int htg_journal_cancel(struct htg_dir *dir, const struct htg_journal_pos *pos,
 		}
 		e->flags |= JNL_CANCELLED;
 		e->hash = jnl_hash((unsigned char *)e + 8, len - 8);
-		if (write_all(j.fd, e, sizeof(*e),
+		if (jnl_write_all(j.fd, e, sizeof(*e),
 			      (off_t)jnl_start(&j.head, i)) < 0 ||
 		    fdatasync(j.fd) < 0) {
 			*error_r = dirp_err("write %s: %s", j.path,
@@ -670,26 +434,4 @@ int htg_journal_cancel(struct htg_dir *dir, const struct htg_journal_pos *pos,
 	}
 	jnl_close(&j);
 	return ret;
-}
-
-int htg_journal_checkpoint(struct htg_dir *dir, const char **error_r)
-{
-	int total = 0, failed = 0;
-
-	/* a slot that fails (its error is reported) does not keep the
-	   others from being applied */
-	for (unsigned int slot = 0; slot < HTG_JOURNAL_SLOTS; slot++) {
-		struct jnl j;
-		int ret = jnl_open(dir, slot, 0, 1, &j, error_r);
-
-		if (ret > 0) {
-			ret = jnl_apply(dir, &j, error_r);
-			jnl_close(&j);
-		}
-		if (ret < 0)
-			failed = 1;
-		else
-			total += ret;
-	}
-	return failed ? -1 : total;
 }

@@ -1,0 +1,245 @@
+/*++
+/* NAME
+/*	htg-journal-apply 3
+/* SUMMARY
+/*	applying the pickup journal to the directory
+/* DESCRIPTION
+/*	See htg-journal.h and htg-journal.c: one LMDB commit for all the
+/*	entries of a journal, copies written again where their hard link
+/*	did not survive, then the journal emptied into a new generation.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "htg-dir-private.h"
+#include "htg-journal-private.h"
+
+/* Write a kept copy again (its hard link did not survive a crash, or
+   the file is short): a temporary file, synced, renamed over it. Only
+   into a directory owned by the journal's owner (htgctl applies as root
+   what the mail user wrote), never through a symbolic link, and owned
+   like that directory. */
+static int copy_rewrite(const struct jnl *j, const char *path,
+			const unsigned char *data, uint64_t size,
+			const char **error_r)
+{
+	char dirpath[HTG_PATH_MAX], tmp[HTG_PATH_MAX + 8], *slash;
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size == size)
+		return 0;		/* the copy is there */
+	snprintf(dirpath, sizeof(dirpath), "%s", path);
+	if ((slash = strrchr(dirpath, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	if (stat(dirpath, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != j->owner) {
+		*error_r = dirp_err("rewrite %s: directory missing or not the "
+				    "mail user's", path);
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0 || jnl_write_all(fd, data, (size_t)size, 0) < 0 ||
+	    (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0) ||
+	    fdatasync(fd) < 0 || rename(tmp, path) < 0) {
+		*error_r = dirp_err("rewrite %s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			(void)unlink(tmp);
+		}
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct apply {
+	struct htg_retained *r, *ur;	/* ur: of cancelled entries */
+	struct htg_audit_event *ev, *uev;
+	unsigned int nr, nev, rcap, evcap, nur, nuev, urcap, uevcap;
+	const char *warning;		/* a copy that could not be rewritten */
+	char (*dirs)[HTG_PATH_MAX];
+	unsigned int ndirs;
+};
+
+static int apply_grow(void **p, unsigned int *cap, unsigned int need,
+		      size_t size)
+{
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	if ((n = realloc(*p, (size_t)(need * 2) * size)) == NULL)
+		return -1;
+	*p = n;
+	*cap = need * 2;
+	return 0;
+}
+
+static int apply_dir(struct apply *a, const char *path)
+{
+	char d[HTG_PATH_MAX], *slash;
+	void *n;
+
+	snprintf(d, sizeof(d), "%s", path);
+	if ((slash = strrchr(d, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	for (unsigned int i = 0; i < a->ndirs; i++)
+		if (strcmp(a->dirs[i], d) == 0)
+			return 0;
+	if ((n = realloc(a->dirs, (a->ndirs + 1) * sizeof(*a->dirs))) == NULL)
+		return -1;
+	a->dirs = n;
+	memcpy(a->dirs[a->ndirs++], d, sizeof(d));
+	return 0;
+}
+
+/* Collect one entry: its records (copies rewritten where missing) and
+   events; a cancelled entry gives its retrievals only. */
+static int apply_entry(struct apply *a, const struct jnl *j,
+		       const struct jnl_entry *e, size_t len,
+		       const char **error_r)
+{
+	const unsigned char *p = (const unsigned char *)(e + 1);
+	const unsigned char *end = (const unsigned char *)e + len;
+	const struct htg_retained *r = (const void *)p;
+	const struct htg_audit_event *ev =
+		(const void *)(p + e->nr * sizeof(*r));
+	int cancelled = (e->flags & JNL_CANCELLED) != 0;
+
+	p += e->nr * sizeof(*r) + e->nev * sizeof(*ev);
+	if (apply_grow((void **)&a->r, &a->rcap, a->nr + e->nr,
+		       sizeof(*r)) < 0 ||
+	    apply_grow((void **)&a->ev, &a->evcap, a->nev + e->nev,
+		       sizeof(*ev)) < 0 ||
+	    apply_grow((void **)&a->ur, &a->urcap, a->nur + e->nr,
+		       sizeof(*r)) < 0 ||
+	    apply_grow((void **)&a->uev, &a->uevcap, a->nuev + e->nev,
+		       sizeof(*ev)) < 0) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	for (uint32_t i = 0; i < e->nr; i++) {
+		uint64_t size;
+
+		if (end - p < 8)
+			return 0;	/* cannot happen: hashed */
+		memcpy(&size, p, 8);
+		p += 8;
+		if ((uint64_t)(end - p) < size)
+			return 0;
+		if (cancelled) {
+			/* an apply killed before it emptied the journal
+			   may have written it: undone (if so) */
+			a->ur[a->nur++] = r[i];
+		} else {
+			/* a copy that cannot be written again must not
+			   block the journal: its record still goes in
+			   (restore then reports the missing file) */
+			if (copy_rewrite(j, r[i].path, p, size,
+					 &a->warning) < 0)
+				(void)0;
+			if (apply_dir(a, r[i].path) < 0) {
+				*error_r = "out of memory";
+				return -1;
+			}
+			a->r[a->nr++] = r[i];
+		}
+		p += pad8(size);
+	}
+	for (uint32_t i = 0; i < e->nev; i++) {
+		if (!cancelled || strcmp(ev[i].event, "dele") != 0)
+			a->ev[a->nev++] = ev[i];
+		else
+			a->uev[a->nuev++] = ev[i];
+	}
+	return 0;
+}
+
+/* Apply a locked journal to the directory and empty it. */
+int jnl_apply(struct htg_dir *dir, struct jnl *j, const char **error_r)
+{
+	struct apply a;
+	int ret = 0;
+
+	if (j->head.count == 0)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	for (uint32_t i = 0; i < j->head.count && ret == 0; i++) {
+		size_t len;
+		struct jnl_entry *e = jnl_entry_read(j, i, &len);
+
+		if (e == NULL)
+			continue;	/* torn: its QUIT was never answered */
+		ret = apply_entry(&a, j, e, len, error_r);
+		free(e);
+	}
+	/* the copies' directory entries first, then the records */
+	for (unsigned int i = 0; i < a.ndirs && ret == 0; i++) {
+		if (jnl_sync_path(a.dirs[i], &a.warning) < 0)
+			(void)0;	/* gone: nothing to sync */
+	}
+	if (ret == 0 && a.nr + a.nev > 0 &&
+	    htg_dir_pickup_commit(dir, a.r, a.nr, a.ev, a.nev, error_r) <= 0)
+		ret = -1;
+	if (ret == 0 && a.nur + a.nuev > 0 &&
+	    htg_dir_pickup_undo(dir, a.ur, a.nur, a.uev, a.nuev, error_r) < 0)
+		ret = -1;
+	if (ret == 0) {
+		/* a new generation: what is left of these entries in the
+		   file can never pass for a new one */
+		j->head.count = 0;
+		j->head.gen++;
+		if (jnl_head_write(j, error_r) < 0)
+			ret = -1;
+		else if (fdatasync(j->fd) < 0) {
+			*error_r = dirp_err("fdatasync %s: %s", j->path,
+					    strerror(errno));
+			ret = -1;
+		}
+	}
+	free(a.r);
+	free(a.ev);
+	free(a.ur);
+	free(a.uev);
+	free(a.dirs);
+	return ret < 0 ? -1 : (int)a.nr + (int)a.nev;
+}
+
+int htg_journal_checkpoint(struct htg_dir *dir, const char **error_r)
+{
+	int total = 0, failed = 0;
+
+	/* a slot that fails (its error is reported) does not keep the
+	   others from being applied */
+	for (unsigned int slot = 0; slot < HTG_JOURNAL_SLOTS; slot++) {
+		struct jnl j;
+		int ret = jnl_open(dir, slot, 0, 1, &j, error_r);
+
+		if (ret > 0) {
+			ret = jnl_apply(dir, &j, error_r);
+			jnl_close(&j);
+		}
+		if (ret < 0)
+			failed = 1;
+		else
+			total += ret;
+	}
+	return failed ? -1 : total;
+}
