@@ -66,40 +66,32 @@ int jnl_sync_path(const char *path, const char **error_r)
 	return ret;
 }
 
-int jnl_write_all(int fd, const void *buf, size_t n, off_t off)
+/* All n bytes at off, or -1 (an error, or the end of the file). */
+static int jnl_rw(int fd, char *p, size_t n, off_t off, int write)
 {
-	const char *p = buf;
-
 	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
+		ssize_t done = write ? pwrite(fd, p, n, off) :
+			pread(fd, p, n, off);
 
-		if (w < 0 && errno == EINTR)
+		if (done < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (done <= 0)
 			return -1;
-		p += w;
-		n -= (size_t)w;
-		off += w;
+		p += done;
+		n -= (size_t)done;
+		off += done;
 	}
 	return 0;
 }
 
+int jnl_write_all(int fd, const void *buf, size_t n, off_t off)
+{
+	return jnl_rw(fd, (char *)buf, n, off, 1);	/* pwrite only reads */
+}
+
 int jnl_read_all(int fd, void *buf, size_t n, off_t off)
 {
-	char *p = buf;
-
-	while (n > 0) {
-		ssize_t r = pread(fd, p, n, off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-		off += r;
-	}
-	return 0;
+	return jnl_rw(fd, buf, n, off, 0);
 }
 
 int jnl_head_write(struct jnl *j, const char **error_r)
