@@ -74,6 +74,15 @@ static MDB_val audit_record(const struct htg_audit_event *ev, char *rec,
 	return v;
 }
 
+/* Key and record of an event whose key the writer fixed (key_pid), as
+   dirp_audit_put() would store them: the pickup journal keeps these. */
+MDB_val dirp_audit_encode(const struct htg_audit_event *ev,
+			  unsigned char kb[16], char *rec, size_t size)
+{
+	audit_key(kb, ev->time_us, ev->key_pid, ev->key_seq);
+	return audit_record(ev, rec, size);
+}
+
 /* One event inside the caller's write transaction: for
    htg_dir_audit_append() and htg_dir_pickup_commit(). */
 int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
@@ -162,9 +171,12 @@ static void audit_copy(char *dst, size_t size, const char *s, size_t len)
 	dst[len] = '\0';
 }
 
-static int audit_row(const MDB_val *k, const MDB_val *v, void *_c)
+/* The event of a key and record as dirp_audit_encode() made them, its
+   key's process id and sequence number included. -1 if the key is not
+   an event's. */
+int dirp_audit_decode(const MDB_val *k, const MDB_val *v,
+		      struct htg_audit_event *evp)
 {
-	struct dirp_iter_ctx *c = _c;
 	struct htg_audit_event ev;
 	const unsigned char *kb = k->mv_data;
 	const char *p = v->mv_data, *end = p + v->mv_size;
@@ -172,10 +184,14 @@ static int audit_row(const MDB_val *k, const MDB_val *v, void *_c)
 	int field = 0;
 
 	if (k->mv_size != 16)
-		return 0;
+		return -1;
 	memset(&ev, 0, sizeof(ev));
 	for (int i = 0; i < 8; i++)
 		ev.time_us = (int64_t)(((uint64_t)ev.time_us << 8) | kb[i]);
+	for (int i = 8; i < 12; i++)
+		ev.key_pid = (ev.key_pid << 8) | kb[i];
+	for (int i = 12; i < 16; i++)
+		ev.key_seq = (ev.key_seq << 8) | kb[i];
 	while (p <= end) {
 		const char *tab = memchr(p, '\t', (size_t)(end - p));
 		size_t len = (tab != NULL ? tab : end) - p;
@@ -199,6 +215,18 @@ static int audit_row(const MDB_val *k, const MDB_val *v, void *_c)
 			break;
 		p = tab + 1;
 	}
+	*evp = ev;
+	return 0;
+}
+
+static int audit_row(const MDB_val *k, const MDB_val *v, void *_c)
+{
+	struct dirp_iter_ctx *c = _c;
+	struct htg_audit_event ev;
+
+	if (dirp_audit_decode(k, v, &ev) < 0)
+		return 0;
+	ev.key_pid = ev.key_seq = 0;	/* the directory's business */
 	if (c->filter != NULL && strcmp(c->filter, ev.account) != 0)
 		return 0;
 	return c->ecb(&ev, c->ctx);

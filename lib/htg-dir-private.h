@@ -94,6 +94,23 @@ int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
    continue. 1 done, -1 error. */
 typedef int dirp_row_cb(const MDB_val *k, const MDB_val *v, void *ctx);
 
+/* Retention records and audit events as the directory stores them
+   (text; keys and values): also the pickup journal's format, so that a
+   journal outlives a change of the structs. encode: 1, or 0 with
+   *error_r; decode: 0, or -1 when it is not such a row. */
+int dirp_retained_encode(const struct htg_retained *r, char *key,
+			 size_t ksize, char *val, size_t vsize,
+			 const char **error_r);
+int dirp_retained_decode(const MDB_val *k, const MDB_val *v,
+			 struct htg_retained *r);
+MDB_val dirp_audit_encode(const struct htg_audit_event *ev,
+			  unsigned char kb[16], char *rec, size_t size);
+int dirp_audit_decode(const MDB_val *k, const MDB_val *v,
+		      struct htg_audit_event *ev);
+#define DIRP_RETAINED_KEY_MAX	(HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2)
+#define DIRP_RETAINED_VAL_MAX	(HTG_USER_MAX + 2 * HTG_PATH_MAX + 128)
+#define DIRP_AUDIT_REC_MAX	2048
+
 int dirp_scan(struct htg_dir *dir, enum dir_db db, dirp_row_cb *cb,
 	      void *ctx, const char **error_r);
 int dirp_val_str(const MDB_val *v, char *buf, size_t size);

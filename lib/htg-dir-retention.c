@@ -39,9 +39,9 @@ static int retention_dbi(MDB_txn *txn, int create, MDB_dbi *dbi_r,
 	return rc == 0 ? 1 : dirp_fail(error_r, "retention table", rc);
 }
 
-static int retained_encode(const struct htg_retained *r, char *key,
-			   size_t ksize, char *val, size_t vsize,
-			   const char **error_r)
+int dirp_retained_encode(const struct htg_retained *r, char *key,
+			 size_t ksize, char *val, size_t vsize,
+			 const char **error_r)
 {
 	char acct[HTG_USER_MAX], mid[HTG_USER_MAX];
 	size_t i;
@@ -74,8 +74,8 @@ toolong:
 	return 0;
 }
 
-static int retained_decode(const MDB_val *k, const MDB_val *v,
-			   struct htg_retained *r)
+int dirp_retained_decode(const MDB_val *k, const MDB_val *v,
+			 struct htg_retained *r)
 {
 	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
 	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
@@ -127,14 +127,6 @@ int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
 			 unsigned int n, const char **error_r)
 {
 	return htg_dir_pickup_commit(dir, r, n, NULL, 0, error_r);
-}
-
-int htg_dir_retained_check(const struct htg_retained *r, const char **error_r)
-{
-	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
-	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
-
-	return retained_encode(r, key, sizeof(key), val, sizeof(val), error_r);
 }
 
 int htg_dir_retained_del(struct htg_dir *dir, const char *account,
@@ -204,7 +196,7 @@ int htg_dir_retained_iter(struct htg_dir *dir, const char *account,
 		    (k.mv_size <= alen || memcmp(k.mv_data, acct, alen) != 0 ||
 		     ((char *)k.mv_data)[alen] != '\t'))
 			break;
-		if (retained_decode(&k, &v, &r) < 0)
+		if (dirp_retained_decode(&k, &v, &r) < 0)
 			continue;	/* skip a corrupt row */
 		if (cb(&r, ctx) != 0)
 			break;
@@ -234,7 +226,7 @@ static int pickup_apply(struct htg_dir *dir, int undo,
 	int ret, rc;
 
 	for (unsigned int i = 0; i < nr && !undo; i++) {
-		if ((ret = retained_encode(&r[i], key, sizeof(key), val,
+		if ((ret = dirp_retained_encode(&r[i], key, sizeof(key), val,
 					   sizeof(val), error_r)) <= 0)
 			return ret;
 	}
@@ -249,7 +241,7 @@ static int pickup_apply(struct htg_dir *dir, int undo,
 	for (unsigned int i = 0; i < nr; i++) {
 		MDB_val k, v;
 
-		if (retained_encode(&r[i], key, sizeof(key), val, sizeof(val),
+		if (dirp_retained_encode(&r[i], key, sizeof(key), val, sizeof(val),
 				    error_r) <= 0)
 			continue;	/* undo: never written */
 		k = dirp_val(key);

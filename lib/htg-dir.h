@@ -226,8 +226,6 @@ typedef int htg_retained_cb(const struct htg_retained *r, void *ctx);
 /* Adds n records in one transaction (all or none). */
 int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
 			 unsigned int n, const char **error_r);
-/* 1 if the record can be written, 0 (with *error_r) if not. */
-int htg_dir_retained_check(const struct htg_retained *r, const char **error_r);
 /* 1 deleted, 0 no such record */
 int htg_dir_retained_del(struct htg_dir *dir, const char *account,
 			 const char *id, const char **error_r);

@@ -110,64 +110,94 @@ static int apply_dir(struct apply *a, const char *path)
 	return 0;
 }
 
+/* The next part of an entry: key k, value v, then data of part.size
+   bytes. NULL if it runs past end (a format error: entries are hashed). */
+static const unsigned char *
+part_next(const unsigned char *p, const unsigned char *end, MDB_val *k,
+	  MDB_val *v, const unsigned char **data_r, uint64_t *size_r)
+{
+	struct jnl_part part;
+
+	if ((size_t)(end - p) < sizeof(part))
+		return NULL;
+	memcpy(&part, p, sizeof(part));
+	p += sizeof(part);
+	if ((uint64_t)(end - p) < pad8((uint64_t)part.klen + part.vlen))
+		return NULL;
+	k->mv_size = part.klen;
+	k->mv_data = (void *)p;
+	v->mv_size = part.vlen;
+	v->mv_data = (void *)(p + part.klen);
+	p += pad8((uint64_t)part.klen + part.vlen);
+	if ((uint64_t)(end - p) < pad8(part.size))
+		return NULL;
+	*data_r = p;
+	*size_r = part.size;
+	return p + pad8(part.size);
+}
+
 /* Collect one entry: its records (copies rewritten where missing) and
-   events; a cancelled entry gives its retrievals only. */
+   events; a cancelled entry gives its retrievals, and its records and
+   dele events to undo. First a pass that only checks the format. */
 static int apply_entry(struct apply *a, const struct jnl *j,
 		       const struct jnl_entry *e, size_t len,
 		       const char **error_r)
 {
-	const unsigned char *p = (const unsigned char *)(e + 1);
 	const unsigned char *end = (const unsigned char *)e + len;
-	const struct htg_retained *r = (const void *)p;
-	const struct htg_audit_event *ev =
-		(const void *)(p + e->nr * sizeof(*r));
 	int cancelled = (e->flags & JNL_CANCELLED) != 0;
 
-	p += e->nr * sizeof(*r) + e->nev * sizeof(*ev);
 	if (apply_grow((void **)&a->r, &a->rcap, a->nr + e->nr,
-		       sizeof(*r)) < 0 ||
+		       sizeof(*a->r)) < 0 ||
 	    apply_grow((void **)&a->ev, &a->evcap, a->nev + e->nev,
-		       sizeof(*ev)) < 0 ||
+		       sizeof(*a->ev)) < 0 ||
 	    apply_grow((void **)&a->ur, &a->urcap, a->nur + e->nr,
-		       sizeof(*r)) < 0 ||
+		       sizeof(*a->ur)) < 0 ||
 	    apply_grow((void **)&a->uev, &a->uevcap, a->nuev + e->nev,
-		       sizeof(*ev)) < 0) {
+		       sizeof(*a->uev)) < 0) {
 		*error_r = "out of memory";
 		return -1;
 	}
-	for (uint32_t i = 0; i < e->nr; i++) {
-		uint64_t size;
+	for (int pass = 0; pass < 2; pass++) {
+		const unsigned char *p = (const unsigned char *)(e + 1);
 
-		if (end - p < 8)
-			return 0;	/* cannot happen: hashed */
-		memcpy(&size, p, 8);
-		p += 8;
-		if ((uint64_t)(end - p) < size)
-			return 0;
-		if (cancelled) {
-			/* an apply killed before it emptied the journal
-			   may have written it: undone (if so) */
-			a->ur[a->nur++] = r[i];
-		} else {
-			/* a copy that cannot be written again must not
-			   block the journal: its record still goes in
-			   (restore then reports the missing file) */
-			if (copy_rewrite(j, r[i].path, p, size,
-					 &a->warning) < 0)
-				(void)0;
-			if (apply_dir(a, r[i].path) < 0) {
-				*error_r = "out of memory";
-				return -1;
+		for (uint32_t i = 0; i < e->nr + e->nev; i++) {
+			struct htg_retained r;
+			struct htg_audit_event ev;
+			const unsigned char *data;
+			uint64_t size;
+			MDB_val k, v;
+
+			if ((p = part_next(p, end, &k, &v, &data,
+					   &size)) == NULL ||
+			    (i < e->nr ? dirp_retained_decode(&k, &v, &r) :
+			     dirp_audit_decode(&k, &v, &ev)) < 0)
+				return 0;	/* not ours: skipped */
+			if (pass == 0)
+				continue;
+			if (i >= e->nr) {
+				if (!cancelled || strcmp(ev.event, "dele") != 0)
+					a->ev[a->nev++] = ev;
+				else
+					a->uev[a->nuev++] = ev;
+			} else if (cancelled) {
+				/* an apply killed before it emptied the
+				   journal may have written it: undone */
+				a->ur[a->nur++] = r;
+			} else {
+				/* a copy that cannot be written again
+				   must not block the journal: its record
+				   still goes in (restore then reports
+				   the missing file) */
+				if (copy_rewrite(j, r.path, data, size,
+						 &a->warning) < 0)
+					(void)0;
+				if (apply_dir(a, r.path) < 0) {
+					*error_r = "out of memory";
+					return -1;
+				}
+				a->r[a->nr++] = r;
 			}
-			a->r[a->nr++] = r[i];
 		}
-		p += pad8(size);
-	}
-	for (uint32_t i = 0; i < e->nev; i++) {
-		if (!cancelled || strcmp(ev[i].event, "dele") != 0)
-			a->ev[a->nev++] = ev[i];
-		else
-			a->uev[a->nuev++] = ev[i];
 	}
 	return 0;
 }

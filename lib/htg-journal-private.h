@@ -21,14 +21,14 @@
 #include "htg-journal.h"
 
 #define JNL_MAGIC	0x4a475448u	/* "HTGJ" */
-#define JNL_VERSION	1
+#define JNL_VERSION	2
 #define JNL_HEAD	4096
 #define JNL_MAXENT	((JNL_HEAD - 24) / 8)
 #define JNL_CANCELLED	0x1
 
 struct jnl_head {
 	uint32_t magic, version;
-	uint32_t rsize, esize;		/* sizeof the records: same layout */
+	uint32_t unused[2];
 	uint32_t count;
 	uint32_t gen;			/* + 1 at each apply */
 	uint64_t end[JNL_MAXENT];	/* end offset of each entry */
@@ -39,6 +39,13 @@ struct jnl_entry {
 	uint64_t token;
 	uint32_t flags, nr, nev;
 	uint32_t gen;			/* the head's when written */
+};
+
+/* before each record (key, value, then size bytes of its copy) and each
+   event (klen 16: key, then value) of an entry */
+struct jnl_part {
+	uint32_t klen, vlen;
+	uint64_t size;
 };
 
 struct jnl {

@@ -5,11 +5,14 @@
 /*	the pickup journal: a POP3 QUIT made durable with one disk flush
 /* DESCRIPTION
 /*	See htg-journal.h. A journal file: a 4 KB head (magic, version,
-/*	the sizes of the records it holds, the number of entries and the
-/*	end offset of each), then the entries. An entry: a FNV-1a hash of
-/*	the rest of it, a random token, flags, the record and event counts,
-/*	the records and events as this build lays them out, then per record
-/*	its message bytes (length first, padded to 8). One fdatasync() per
+/*	the number of entries, the generation and the end offset of each
+/*	entry), then the entries. An entry: a FNV-1a hash of the rest of
+/*	it, a random token, flags, the record and event counts, the
+/*	generation, then per record the directory's own key and value for
+/*	it (text, htg-dir-retention.c) and the copy's bytes, per event its
+/*	key and record (htg-dir-audit.c); lengths first, parts padded to 8.
+/*	No C struct layout reaches the file: a journal outlives an upgrade
+/*	that changes them, as the directory does. One fdatasync() per
 /*	entry covers the entry and the head: both are data blocks of a file
 /*	that never changes size. A torn entry (a crash during that flush,
 /*	so before its QUIT was answered and before anything was expunged)
@@ -119,8 +122,6 @@ static int jnl_init(struct jnl *j, const char *jdir, const char **error_r)
 	memset(&j->head, 0, sizeof(j->head));
 	j->head.magic = JNL_MAGIC;
 	j->head.version = JNL_VERSION;
-	j->head.rsize = sizeof(struct htg_retained);
-	j->head.esize = sizeof(struct htg_audit_event);
 	if (jnl_head_write(j, error_r) < 0)
 		return -1;
 	if (fdatasync(j->fd) < 0) {
@@ -196,8 +197,6 @@ int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 		}
 	}
 	if (j->head.version != JNL_VERSION ||
-	    j->head.rsize != sizeof(struct htg_retained) ||
-	    j->head.esize != sizeof(struct htg_audit_event) ||
 	    j->head.count > JNL_MAXENT) {
 		*error_r = dirp_err("journal %s: written by another version "
 				    "(apply it with that version's htgctl)",
@@ -236,8 +235,8 @@ struct jnl_entry *jnl_entry_read(struct jnl *j, uint32_t i, size_t *len_r)
 	if (jnl_read_all(j->fd, e, len, (off_t)start) < 0 ||
 	    e->hash != jnl_hash((unsigned char *)e + 8, len - 8) ||
 	    e->gen != j->head.gen ||	/* left from before an apply */
-	    sizeof(*e) + (uint64_t)e->nr * sizeof(struct htg_retained) +
-	    (uint64_t)e->nev * sizeof(struct htg_audit_event) > len) {
+	    sizeof(*e) + ((uint64_t)e->nr + e->nev) *
+	    sizeof(struct jnl_part) > len) {
 		free(e);
 		return NULL;
 	}
@@ -245,40 +244,47 @@ struct jnl_entry *jnl_entry_read(struct jnl *j, uint32_t i, size_t *len_r)
 	return e;
 }
 
-/* The entry: header, records, events, then each copy's bytes. */
+/* The entry: its header; per record the directory's key and value for
+   it (text), then the copy's bytes; per event its key and record. All
+   parts padded to 8 bytes. The layout of the C structs does not reach
+   the file, so a journal outlives a change of them. */
 static unsigned char *
 entry_build(const struct htg_retained *r, unsigned int nr,
 	    const struct htg_audit_event *ev, unsigned int nev,
 	    size_t *len_r, const char **error_r)
 {
+	char key[DIRP_RETAINED_KEY_MAX], val[DIRP_RETAINED_VAL_MAX];
+	char rec[DIRP_AUDIT_REC_MAX];
+	unsigned char kb[16], *buf, *p;
 	struct jnl_entry *e;
-	unsigned char *buf, *p;
-	uint64_t *sizes;
-	size_t len = sizeof(*e) + nr * sizeof(*r) + nev * sizeof(*ev);
+	struct jnl_part part;
+	size_t len = sizeof(*e);
 	struct stat st;
-	int fd = -1;
+	MDB_val v;
+	int fd;
 
-	if ((sizes = calloc(nr + 1, sizeof(*sizes))) == NULL) {
-		*error_r = "out of memory";
-		return NULL;
-	}
+	/* sizes first: the copies' bytes may not fit */
 	for (unsigned int i = 0; i < nr; i++) {
+		if (dirp_retained_encode(&r[i], key, sizeof(key), val,
+					 sizeof(val), error_r) <= 0)
+			return NULL;
 		if (stat(r[i].path, &st) < 0) {
 			*error_r = dirp_err("stat %s: %s", r[i].path,
 					    strerror(errno));
-			free(sizes);
 			return NULL;
 		}
-		sizes[i] = (uint64_t)st.st_size;
-		len += 8 + pad8(sizes[i]);
+		len += sizeof(part) + pad8(strlen(key) + strlen(val)) +
+			pad8((uint64_t)st.st_size);
 		if (len > HTG_JOURNAL_SIZE) {
-			free(sizes);
 			*error_r = NULL;	/* does not fit */
 			return NULL;
 		}
 	}
+	for (unsigned int i = 0; i < nev; i++) {
+		v = dirp_audit_encode(&ev[i], kb, rec, sizeof(rec));
+		len += sizeof(part) + pad8(16 + v.mv_size);
+	}
 	if ((buf = calloc(1, len)) == NULL) {
-		free(sizes);
 		*error_r = "out of memory";
 		return NULL;
 	}
@@ -288,31 +294,58 @@ entry_build(const struct htg_retained *r, unsigned int nr,
 	if (getrandom(&e->token, sizeof(e->token), 0) != sizeof(e->token))
 		e->token = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
 	p = buf + sizeof(*e);
-	memcpy(p, r, nr * sizeof(*r));
-	p += nr * sizeof(*r);
-	memcpy(p, ev, nev * sizeof(*ev));
-	p += nev * sizeof(*ev);
 	for (unsigned int i = 0; i < nr; i++) {
-		memcpy(p, &sizes[i], 8);
-		p += 8;
+		(void)dirp_retained_encode(&r[i], key, sizeof(key), val,
+					   sizeof(val), error_r);
+		memset(&part, 0, sizeof(part));
+		part.klen = (uint32_t)strlen(key);
+		part.vlen = (uint32_t)strlen(val);
 		if ((fd = open(r[i].path, O_RDONLY | O_CLOEXEC)) < 0 ||
-		    jnl_read_all(fd, p, (size_t)sizes[i], 0) < 0) {
+		    fstat(fd, &st) < 0 ||
+		    (size_t)(p - buf) + sizeof(part) +
+		    pad8(part.klen + part.vlen) + pad8((uint64_t)st.st_size) >
+		    len) {
+			*error_r = dirp_err("open %s: %s", r[i].path,
+					    fd < 0 ? strerror(errno) :
+					    "size changed");
+			goto fail;
+		}
+		part.size = (uint64_t)st.st_size;
+		memcpy(p, &part, sizeof(part));
+		p += sizeof(part);
+		memcpy(p, key, part.klen);
+		memcpy(p + part.klen, val, part.vlen);
+		p += pad8(part.klen + part.vlen);
+		errno = 0;
+		if (jnl_read_all(fd, p, (size_t)part.size, 0) < 0) {
 			*error_r = dirp_err("read %s: %s", r[i].path,
 					    errno == 0 ? "short read" :
 					    strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			free(sizes);
-			free(buf);
-			return NULL;
+			goto fail;
 		}
 		close(fd);
-		p += pad8(sizes[i]);
+		fd = -1;
+		p += pad8(part.size);
 	}
-	free(sizes);
+	for (unsigned int i = 0; i < nev; i++) {
+		v = dirp_audit_encode(&ev[i], kb, rec, sizeof(rec));
+		memset(&part, 0, sizeof(part));
+		part.klen = 16;
+		part.vlen = (uint32_t)v.mv_size;
+		memcpy(p, &part, sizeof(part));
+		p += sizeof(part);
+		memcpy(p, kb, 16);
+		memcpy(p + 16, v.mv_data, v.mv_size);
+		p += pad8(16 + v.mv_size);
+	}
 	e->hash = jnl_hash(buf + 8, len - 8);
 	*len_r = len;
 	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
 }
 
 int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
@@ -328,11 +361,6 @@ int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
 	size_t len;
 	int ret = 0, failed = 0;
 
-	for (unsigned int i = 0; i < nr; i++) {
-		if (htg_dir_retained_check(&r[i], error_r) <= 0)
-			return -1;
-	}
-	errno = 0;
 	if ((buf = entry_build(r, nr, ev, nev, &len, error_r)) == NULL)
 		return *error_r == NULL ? 0 : -1;
 	if (len > HTG_JOURNAL_SIZE - JNL_HEAD) {
