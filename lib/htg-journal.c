@@ -112,6 +112,7 @@ static int jnl_init(struct jnl *j, const char *jdir, const char **error_r)
 {
 	static const char zero[65536];
 
+	(void)fchmod(j->fd, 0660);
 	for (off_t off = 0; off < HTG_JOURNAL_SIZE; off += sizeof(zero)) {
 		if (jnl_write_all(j->fd, zero, sizeof(zero), off) < 0) {
 			*error_r = dirp_err("write %s: %s", j->path,
@@ -156,9 +157,17 @@ int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 		*error_r = "journal path too long";
 		return -1;
 	}
-	if (create && mkdir(jdir, 0770) == 0 &&
-	    jnl_sync_path(htg_dir_path(dir), error_r) < 0)
-		return -1;
+	/* the directory's own modes (group access, setgid), whatever the
+	   umask of the process that happens to create them */
+	if (create && mkdir(jdir, 0770) == 0) {
+		if (chmod(jdir, 02770) < 0) {
+			*error_r = dirp_err("chmod %s: %s", jdir,
+					    strerror(errno));
+			return -1;
+		}
+		if (jnl_sync_path(htg_dir_path(dir), error_r) < 0)
+			return -1;
+	}
 	j->fd = open(j->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0),
 		     0660);
 	if (j->fd < 0) {
