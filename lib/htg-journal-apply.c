@@ -72,7 +72,8 @@ struct apply {
 	struct htg_retained *r, *ur;	/* ur: of cancelled entries */
 	struct htg_audit_event *ev, *uev;
 	unsigned int nr, nev, rcap, evcap, nur, nuev, urcap, uevcap;
-	const char *warning;		/* a copy that could not be rewritten */
+	unsigned int nwarn;		/* copies not rewritten, dirs not synced */
+	char warning[512];		/* the last of them */
 	char (*dirs)[HTG_PATH_MAX];
 	unsigned int ndirs;
 };
@@ -108,6 +109,27 @@ static int apply_dir(struct apply *a, const char *path)
 	a->dirs = n;
 	memcpy(a->dirs[a->ndirs++], d, sizeof(d));
 	return 0;
+}
+
+static void apply_warn(struct apply *a, const char *why)
+{
+	a->nwarn++;
+	snprintf(a->warning, sizeof(a->warning), "%s", why);
+}
+
+/* What an apply could not do is said on stderr: htgctl's, or the log of
+   the Dovecot process that applied (Dovecot logs its processes'
+   stderr). Nothing else stops: the journal must not block. */
+static void apply_report(const struct jnl *j, const struct apply *a,
+			 unsigned int skipped)
+{
+	if (skipped > 0)
+		fprintf(stderr, "htg: pickup journal %s: %u entries failed "
+			"their check and were skipped (a crash can tear "
+			"only the last one)\n", j->path, skipped);
+	if (a->nwarn > 0)
+		fprintf(stderr, "htg: pickup journal %s: %u problems, the "
+			"last: %s\n", j->path, a->nwarn, a->warning);
 }
 
 /* The next part of an entry: key k, value v, then data of part.size
@@ -188,9 +210,11 @@ static int apply_entry(struct apply *a, const struct jnl *j,
 				   must not block the journal: its record
 				   still goes in (restore then reports
 				   the missing file) */
+				const char *why;
+
 				if (copy_rewrite(j, r.path, data, size,
-						 &a->warning) < 0)
-					(void)0;
+						 &why) < 0)
+					apply_warn(a, why);
 				if (apply_dir(a, r.path) < 0) {
 					*error_r = "out of memory";
 					return -1;
@@ -206,6 +230,7 @@ static int apply_entry(struct apply *a, const struct jnl *j,
 int jnl_apply(struct htg_dir *dir, struct jnl *j, const char **error_r)
 {
 	struct apply a;
+	unsigned int skipped = 0;
 	int ret = 0;
 
 	if (j->head.count == 0)
@@ -215,15 +240,21 @@ int jnl_apply(struct htg_dir *dir, struct jnl *j, const char **error_r)
 		size_t len;
 		struct jnl_entry *e = jnl_entry_read(j, i, &len);
 
-		if (e == NULL)
-			continue;	/* torn: its QUIT was never answered */
+		if (e == NULL) {
+			/* torn: its QUIT was never answered */
+			if (i + 1 < j->head.count)
+				skipped++;
+			continue;
+		}
 		ret = apply_entry(&a, j, e, len, error_r);
 		free(e);
 	}
 	/* the copies' directory entries first, then the records */
 	for (unsigned int i = 0; i < a.ndirs && ret == 0; i++) {
-		if (jnl_sync_path(a.dirs[i], &a.warning) < 0)
-			(void)0;	/* gone: nothing to sync */
+		const char *why;
+
+		if (jnl_sync_path(a.dirs[i], &why) < 0)
+			apply_warn(&a, why);	/* gone: nothing to sync */
 	}
 	if (ret == 0 && a.nr + a.nev > 0 &&
 	    htg_dir_pickup_commit(dir, a.r, a.nr, a.ev, a.nev, error_r) <= 0)
@@ -244,6 +275,8 @@ int jnl_apply(struct htg_dir *dir, struct jnl *j, const char **error_r)
 			ret = -1;
 		}
 	}
+	if (ret == 0)
+		apply_report(j, &a, skipped);
 	free(a.r);
 	free(a.ev);
 	free(a.ur);

@@ -162,3 +162,28 @@ def pickup_journal_applied_by_htgctl():
               "the rewritten copy differs")
     kinds = [e["event"] for e in audit(a.user, "--message-id", msgid)]
     check(kinds == ["deliver", "retr", "dele"], "events: %r" % kinds)
+
+
+@test
+def pickup_journal_refuses_to_rewrite_into_a_foreign_directory():
+    """htgctl applies the journal as root: a lost copy is written again
+    only into a retention directory the mail user owns, and what it could
+    not do is said on stderr; the record still goes in."""
+    a = Account()
+    msgid = a.deliver()
+    pickup_first(a)
+    kept_dir = a.mail_dir("htg-retained")
+    path = os.path.join(kept_dir, os.listdir(kept_dir)[0])
+    os.unlink(path)
+    st = os.stat(kept_dir)
+    os.chown(kept_dir, 0, 0)
+    try:
+        r = ctl("retention", "list", a.user, "--json")
+    finally:
+        os.chown(kept_dir, st.st_uid, st.st_gid)
+    check(r.returncode == 0, "retention list: %r" % r)
+    check("pickup journal" in r.stderr and "not the mail user's" in r.stderr,
+          "no warning: %r" % r.stderr)
+    check(not os.path.exists(path), "copy written into a root directory")
+    k = kept(a)
+    check(len(k) == 1 and k[0]["message_id"] == msgid, "retention list: %r" % k)
