@@ -17,8 +17,9 @@ the median rate of each is compared.
 Where the difference goes, per round and side: the CPU time all of that
 Dovecot's processes used per session (user + system, from /proc; its
 master's reaped children included; the kernel's own flush work and the
-clients are not), by kind of process with --cpu-detail ("reaped" holds
-processes that exited during the round), and the median time from
+clients are not), by kind of process with --cpu-detail ("dovecot", the
+master, holds processes that exited during the round), and the median
+time from
 sending QUIT to its answer (the synced writes of "with" happen there).
 "with" keeps each DELEd message as a hard link, so its QUIT frees no
 inode or blocks: that work comes with `htgctl retention purge`, which
@@ -44,10 +45,10 @@ is not measured. Run as root against a running lab (./htg-lab start).
 
 import argparse
 import base64
+import importlib.util
 import multiprocessing
 import os
 import pwd
-import shlex
 import shutil
 import socket
 import ssl
@@ -57,21 +58,21 @@ import sys
 import time
 import uuid
 
-ENV = {}
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+from htglab import ENV, ctl, load_env  # noqa: E402  (lab.env, htgctl)
 
 
-def load_env(path):
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                ENV[k] = shlex.split(v)[0] if v else ""
+def _load_run():
+    """bench/load-run.py as a module, for its /proc table."""
+    spec = importlib.util.spec_from_file_location(
+        "load_run", os.path.join(HERE, "load-run.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def ctl(*args, stdin=None):
-    return subprocess.run(shlex.split(ENV["HTG_CTL"]) + list(args),
-                          input=stdin, capture_output=True, text=True)
+LR = _load_run()
 
 
 # --- the baseline Dovecot ---------------------------------------------------------
@@ -230,29 +231,16 @@ def client(port, user, password, sessions, result):
     result.put((n, errors, quits))
 
 
-def cpu_ticks(pidfile):
-    """CPU time (clock ticks, user + system) used so far by a Dovecot
-    instance, by kind of process (pop3, pop3-login, auth, ...; "reaped"
-    is what its master has collected from exited children)."""
+def cpu_seconds(pidfile):
+    """CPU seconds (user + system) used so far by a Dovecot instance, by
+    kind of process (pop3, pop3-login, auth, ...; "dovecot" is its master
+    with the children it has reaped)."""
     with open(pidfile) as f:
-        master = f.read().strip()
+        master = int(f.read().strip())
     kinds = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                st = f.read().rsplit(")", 1)[1].split()
-            with open("/proc/%s/cmdline" % pid) as f:
-                kind = f.read().split("\0")[0].split("/")[-1].split(" ")[0]
-        except OSError:
-            continue        # gone meanwhile: its time is in cutime now
-        # st[1] = ppid; st[11..14] = utime stime cutime cstime
-        if pid == master:
-            kinds["master"] = int(st[11]) + int(st[12])
-            kinds["reaped"] = int(st[13]) + int(st[14])
-        elif st[1] == master:
-            kinds[kind] = kinds.get(kind, 0) + int(st[11]) + int(st[12])
+    for pid, (ppid, comm, cpu) in LR.proc_table().items():
+        if pid == master or ppid == master:
+            kinds[comm] = kinds.get(comm, 0) + cpu
     return kinds
 
 
@@ -261,7 +249,7 @@ def run_round(port, accounts, sessions, pidfile):
     procs = [multiprocessing.Process(target=client,
                                      args=(port, u, p, sessions, q))
              for u, p in accounts]
-    c0 = cpu_ticks(pidfile)
+    c0 = cpu_seconds(pidfile)
     t0 = time.time()
     for p in procs:
         p.start()
@@ -270,9 +258,8 @@ def run_round(port, accounts, sessions, pidfile):
         p.join()
     elapsed = time.time() - t0
     done = sum(n for n, _, _ in got)
-    c1 = cpu_ticks(pidfile)
-    tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK") / max(done, 1)
-    kinds = {k: (c1.get(k, 0) - c0.get(k, 0)) * tick_ms
+    c1 = cpu_seconds(pidfile)
+    kinds = {k: (c1.get(k, 0) - c0.get(k, 0)) * 1000.0 / max(done, 1)
              for k in set(c0) | set(c1)}
     quits = [x for _, _, qs in got for x in qs]
     return {"rate": done / elapsed, "errors": sum(e for _, e, _ in got),

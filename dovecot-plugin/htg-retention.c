@@ -29,7 +29,6 @@
 #include "htg-pickup.h"
 #include "htg-retention.h"
 
-#include <aio.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -222,60 +221,17 @@ int htg_retention_keep(struct htg_retention *rt, struct mail *mail,
 	return 0;
 }
 
-/* fdatasync() of a directory, started now and waited for later: an
-   aio_fsync(O_DSYNC) (glibc runs it in its own thread, which touches
-   nothing of Dovecot's), or, if that cannot start, a plain fdatasync()
-   now. The new entries are the directory's data; its times are not
-   needed to find them, so the inode is written only if the directory
-   grew (Dovecot's fdatasync_path() syncs its Maildir directories so). */
-struct htg_dirsync {
-	struct aiocb cb;
-	const char *path;
-	int fd;
-	bool queued;
-};
-
-static int
-htg_dirsync_start(struct htg_dirsync *s, const char *path,
-		  const char **error_r)
+static int htg_sync_dir(const char *path, const char **error_r)
 {
-	s->path = path;
-	if ((s->fd = open(path, O_RDONLY | O_DIRECTORY)) < 0) {
-		*error_r = t_strdup_printf("open(%s) failed: %m", path);
-		return -1;
-	}
-	i_zero(&s->cb);
-	s->cb.aio_fildes = s->fd;
-	s->cb.aio_sigevent.sigev_notify = SIGEV_NONE;
-	s->queued = aio_fsync(O_DSYNC, &s->cb) == 0;
-	if (!s->queued && fdatasync(s->fd) < 0) {
+	int fd = open(path, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0 || fdatasync(fd) < 0) {
 		*error_r = t_strdup_printf("fdatasync(%s) failed: %m", path);
-		i_close_fd(&s->fd);
+		if (fd >= 0)
+			i_close_fd(&fd);
 		return -1;
 	}
-	return 0;
-}
-
-/* Wait for the fsync htg_dirsync_start() began; 0 if none was begun. */
-static int htg_dirsync_finish(struct htg_dirsync *s, const char **error_r)
-{
-	const struct aiocb *list[1] = { &s->cb };
-	int err = 0;
-
-	if (s->fd < 0)
-		return 0;
-	if (s->queued) {
-		while ((err = aio_error(&s->cb)) == EINPROGRESS)
-			(void)aio_suspend(list, 1, NULL);
-		if (aio_return(&s->cb) == 0)
-			err = 0;
-	}
-	i_close_fd(&s->fd);
-	if (err != 0) {
-		errno = err;
-		*error_r = t_strdup_printf("fdatasync(%s) failed: %m", s->path);
-		return -1;
-	}
+	i_close_fd(&fd);
 	return 0;
 }
 
@@ -286,7 +242,6 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 	const struct htg_retained *kept;
 	struct htg_audit_event *all, *e;
 	struct htg_dir *dir;
-	struct htg_dirsync sync = { .fd = -1 };
 	struct timeval now;
 	unsigned int n = 0, nkept;
 	const char *error;
@@ -322,20 +277,21 @@ int htg_retention_record(struct htg_retention *rt, struct mail_user *user,
 		e_warning(user->event, "htg: pickup journal not written, "
 			  "writing to the directory: %s", error);
 	}
-	/* the new directory entries must be durable before the expunge,
-	   like the records: the directory's fdatasync runs beside the LMDB
-	   commit (glibc's aio thread), the expunge waits for both */
+	/* Not in the journal (a copy too big for it, or the journal
+	   failed): the copies' directory entries, then the records in one
+	   synced commit, both on disk before the expunge. fdatasync: the
+	   entries are the directory's data, its times are not needed to
+	   find them (Dovecot's fdatasync_path() syncs Maildir directories
+	   so). */
 	if (array_count(&rt->kept) > 0 &&
-	    htg_dirsync_start(&sync, rt->dir, error_r) < 0)
+	    htg_sync_dir(rt->dir, error_r) < 0)
 		return -1;
 	if (htg_dir_pickup_commit(dir, kept, nkept, all, n, error_r) <= 0) {
-		(void)htg_dirsync_finish(&sync, &error);
 		e_error(user->event, "htg: retention records not written");
 		return -1;
 	}
-	/* from here on a failure must undo the records */
 	rt->recorded = TRUE;
-	return htg_dirsync_finish(&sync, error_r);
+	return 0;
 }
 
 void htg_retention_forget(struct htg_retention *rt, struct mail_user *user)
@@ -350,13 +306,15 @@ void htg_retention_forget(struct htg_retention *rt, struct mail_user *user)
 	r = array_get(&rt->kept, &nr);
 	ev = array_get(&rt->events, &nev);
 	/* a journal entry not yet applied is cancelled there (its
-	   retrievals stay); else the directory's records are undone */
-	if (rt->recorded &&
-	    (htg_dc_dir_get(&dir, &error) < 0 ||
-	     (rt->journaled &&
-	      (ret = htg_journal_cancel(dir, &rt->jpos, &error)) < 0) ||
-	     ((!rt->journaled || ret == 0) &&
-	      htg_dir_pickup_undo(dir, r, nr, ev, nev, &error) < 0))) {
+	   retrievals stay); one applied already, or records written to the
+	   directory directly, are undone in the directory */
+	if (rt->recorded && (ret = htg_dc_dir_get(&dir, &error)) > 0) {
+		if (rt->journaled)
+			ret = htg_journal_cancel(dir, &rt->jpos, &error);
+		if (!rt->journaled || ret == 0)
+			ret = htg_dir_pickup_undo(dir, r, nr, ev, nev, &error);
+	}
+	if (ret < 0) {
 		e_error(user->event, "htg: %u retention records and dele "
 			"events of a QUIT that deleted nothing were not "
 			"removed: %s", nr, error);

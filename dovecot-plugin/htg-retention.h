@@ -25,28 +25,30 @@
 /*
 /*	htg_retention_keep() makes a file of its own for the message in
 /*	the account's retention directory (a hard link to the Maildir file
-/*	when possible, else a synced copy of its bytes) (plugin setting
-/*	htg_retention_dir, default ~/htg-retained: outside every mailbox,
-/*	so POP3 never shows it) and syncs it to disk; the deadline is the
+/*	when possible, made durable by htg_retention_record(), else a
+/*	synced copy of its bytes) (plugin setting htg_retention_dir,
+/*	default ~/htg-retained: outside every mailbox, so POP3 never shows
+/*	it); the deadline is the
 /*	account's retention_days from the directory. Returns -1 when no
 /*	durable copy could be made: the caller must then expunge nothing.
 /*	dele is the message's dele event (htg-event.h): the record takes
 /*	its Message-ID and size, and it is written with the record.
 /*
-/*	htg_retention_record() fdatasyncs the retention directory and, at
-/*	the same time (in glibc's aio thread), commits the records of every
-/*	copy kept so far, the audit events ev (the session's retrievals)
-/*	and the dele events to the HTG directory in one synced transaction;
-/*	it returns when both are on disk, before the expunge is committed. A crash in between leaves a copy or a
-/*	record (and a dele event) of a message that is still in the inbox,
-/*	never a deleted message without a copy or without its dele event.
-/*	(A record whose file did not survive: htgctl retention restore
-/*	reports the missing file, purge drops the record.)
+/*	htg_retention_record() makes the records of every copy kept so
+/*	far, the copies' bytes, the audit events ev (the session's
+/*	retrievals) and the dele events durable with one flush, as one
+/*	entry of the pickup journal (htg-journal.h), before the expunge is
+/*	committed. An entry too big for the journal (or a journal that
+/*	fails) takes the direct way: the retention directory fdatasynced,
+/*	then one synced directory transaction. A crash in between leaves a
+/*	copy or a record (and a dele event) of a message that is still in
+/*	the inbox, never a deleted message without a copy or without its
+/*	dele event.
 /*
 /*	htg_retention_forget() undoes all but the retrievals when the
 /*	expunge does not happen (a failed keep of another message, a
-/*	failed mailbox commit): records and dele events deleted in one
-/*	transaction, files removed.
+/*	failed mailbox commit): the journal entry cancelled, or records
+/*	and dele events deleted in one transaction; files removed.
 /*--*/
 
 struct mail;

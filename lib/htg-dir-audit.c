@@ -89,7 +89,7 @@ int dirp_audit_put(struct htg_dir *dir, MDB_txn *txn,
 		   const struct htg_audit_event *ev, const char **error_r)
 {
 	unsigned char kb[16];
-	char rec[2048];
+	char rec[DIRP_AUDIT_REC_MAX];
 	int64_t t = ev->time_us;
 	uint32_t seq;
 	MDB_val k = { sizeof(kb), kb }, v;
@@ -121,7 +121,7 @@ int dirp_audit_del(struct htg_dir *dir, MDB_txn *txn,
 		   const struct htg_audit_event *ev, const char **error_r)
 {
 	unsigned char kb[16];
-	char rec[2048];
+	char rec[DIRP_AUDIT_REC_MAX];
 	MDB_val k = { sizeof(kb), kb }, v, want;
 	MDB_cursor *cur;
 	int rc, found = 0;

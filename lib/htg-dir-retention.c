@@ -77,8 +77,8 @@ toolong:
 int dirp_retained_decode(const MDB_val *k, const MDB_val *v,
 			 struct htg_retained *r)
 {
-	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
-	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
+	char key[DIRP_RETAINED_KEY_MAX];
+	char val[DIRP_RETAINED_VAL_MAX];
 	char *f[7], *p, *tab;
 	long long retained, deadline;
 	unsigned long long size;
@@ -132,7 +132,7 @@ int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
 int htg_dir_retained_del(struct htg_dir *dir, const char *account,
 			 const char *id, const char **error_r)
 {
-	char acct[HTG_USER_MAX], key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
+	char acct[HTG_USER_MAX], key[DIRP_RETAINED_KEY_MAX];
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	MDB_val k;
@@ -219,8 +219,8 @@ static int pickup_apply(struct htg_dir *dir, int undo,
 			const struct htg_audit_event *ev, unsigned int nev,
 			const char **error_r)
 {
-	char key[HTG_USER_MAX + HTG_RETAINED_ID_MAX + 2];
-	char val[HTG_USER_MAX + 2 * HTG_PATH_MAX + 128];
+	char key[DIRP_RETAINED_KEY_MAX];
+	char val[DIRP_RETAINED_VAL_MAX];
 	MDB_txn *txn;
 	MDB_dbi dbi = 0;
 	int ret, rc;

@@ -76,8 +76,8 @@ struct htg_audit_event {
    flushes is done after LMDB's writer lock is released (MDB_NOMETASYNC,
    then mdb_env_sync()): the data pages are flushed under the lock, the
    meta page that makes them current after it. So a writer holds the lock
-   one flush shorter, and concurrent writers' flushes can share the disk's
-   cache flush. Another process may see a commit a flush before it is
+   one flush shorter, and the second flushes of concurrent writers do not
+   wait for each other. Another process may see a commit a flush before it is
    durable; an operating system crash in that window undoes it (never
    corrupts the store), as it would have undone the not yet answered
    request that made it.

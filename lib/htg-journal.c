@@ -99,7 +99,9 @@ int jnl_read_all(int fd, void *buf, size_t n, off_t off)
 
 int jnl_head_write(struct jnl *j, const char **error_r)
 {
-	if (jnl_write_all(j->fd, &j->head, 24 + 8 * (size_t)j->head.count, 0) < 0) {
+	size_t n = 24 + 8 * (size_t)j->head.count;
+
+	if (jnl_write_all(j->fd, &j->head, n, 0) < 0) {
 		*error_r = dirp_err("write %s: %s", j->path, strerror(errno));
 		return -1;
 	}
@@ -253,10 +255,36 @@ struct jnl_entry *jnl_entry_read(struct jnl *j, uint32_t i, size_t *len_r)
 	return e;
 }
 
+/* Room for n more bytes of an entry being built (zeroed); NULL when the
+   entry would not fit in a journal, or out of memory (*oom_r). */
+static unsigned char *entry_room(unsigned char **buf, size_t *len,
+				 size_t *cap, size_t n, int *oom_r)
+{
+	unsigned char *p;
+
+	if (*len + n > HTG_JOURNAL_SIZE - JNL_HEAD)
+		return NULL;
+	if (*len + n > *cap) {
+		size_t ncap = *cap * 2 > *len + n ? *cap * 2 : *len + n;
+
+		if ((p = realloc(*buf, ncap)) == NULL) {
+			*oom_r = 1;
+			return NULL;
+		}
+		*buf = p;
+		*cap = ncap;
+	}
+	p = *buf + *len;
+	memset(p, 0, n);
+	*len += n;
+	return p;
+}
+
 /* The entry: its header; per record the directory's key and value for
    it (text), then the copy's bytes; per event its key and record. All
    parts padded to 8 bytes. The layout of the C structs does not reach
-   the file, so a journal outlives a change of them. */
+   the file, so a journal outlives a change of them. NULL with *error_r
+   NULL: it does not fit in a journal. */
 static unsigned char *
 entry_build(const struct htg_retained *r, unsigned int nr,
 	    const struct htg_audit_event *ev, unsigned int nev,
@@ -264,62 +292,36 @@ entry_build(const struct htg_retained *r, unsigned int nr,
 {
 	char key[DIRP_RETAINED_KEY_MAX], val[DIRP_RETAINED_VAL_MAX];
 	char rec[DIRP_AUDIT_REC_MAX];
-	unsigned char kb[16], *buf, *p;
-	struct jnl_entry *e;
+	unsigned char kb[16], *buf = NULL, *p;
+	size_t len = 0, cap = 16384;
+	struct jnl_entry e;
 	struct jnl_part part;
-	size_t len = sizeof(*e);
 	struct stat st;
+	int fd = -1, oom = 0;
 	MDB_val v;
-	int fd;
 
-	/* sizes first: the copies' bytes may not fit */
+	*error_r = NULL;
+	if ((buf = malloc(cap)) == NULL ||
+	    entry_room(&buf, &len, &cap, sizeof(e), &oom) == NULL)
+		goto fail;
 	for (unsigned int i = 0; i < nr; i++) {
 		if (dirp_retained_encode(&r[i], key, sizeof(key), val,
 					 sizeof(val), error_r) <= 0)
-			return NULL;
-		if (stat(r[i].path, &st) < 0) {
-			*error_r = dirp_err("stat %s: %s", r[i].path,
+			goto fail;
+		if ((fd = open(r[i].path, O_RDONLY | O_CLOEXEC)) < 0 ||
+		    fstat(fd, &st) < 0) {
+			*error_r = dirp_err("open %s: %s", r[i].path,
 					    strerror(errno));
-			return NULL;
+			goto fail;
 		}
-		len += sizeof(part) + pad8(strlen(key) + strlen(val)) +
-			pad8((uint64_t)st.st_size);
-		if (len > HTG_JOURNAL_SIZE) {
-			*error_r = NULL;	/* does not fit */
-			return NULL;
-		}
-	}
-	for (unsigned int i = 0; i < nev; i++) {
-		v = dirp_audit_encode(&ev[i], kb, rec, sizeof(rec));
-		len += sizeof(part) + pad8(16 + v.mv_size);
-	}
-	if ((buf = calloc(1, len)) == NULL) {
-		*error_r = "out of memory";
-		return NULL;
-	}
-	e = (struct jnl_entry *)buf;
-	e->nr = nr;
-	e->nev = nev;
-	if (getrandom(&e->token, sizeof(e->token), 0) != sizeof(e->token))
-		e->token = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
-	p = buf + sizeof(*e);
-	for (unsigned int i = 0; i < nr; i++) {
-		(void)dirp_retained_encode(&r[i], key, sizeof(key), val,
-					   sizeof(val), error_r);
 		memset(&part, 0, sizeof(part));
 		part.klen = (uint32_t)strlen(key);
 		part.vlen = (uint32_t)strlen(val);
-		if ((fd = open(r[i].path, O_RDONLY | O_CLOEXEC)) < 0 ||
-		    fstat(fd, &st) < 0 ||
-		    (size_t)(p - buf) + sizeof(part) +
-		    pad8(part.klen + part.vlen) + pad8((uint64_t)st.st_size) >
-		    len) {
-			*error_r = dirp_err("open %s: %s", r[i].path,
-					    fd < 0 ? strerror(errno) :
-					    "size changed");
-			goto fail;
-		}
 		part.size = (uint64_t)st.st_size;
+		if ((p = entry_room(&buf, &len, &cap, sizeof(part) +
+				    pad8(part.klen + part.vlen) +
+				    pad8(part.size), &oom)) == NULL)
+			goto fail;
 		memcpy(p, &part, sizeof(part));
 		p += sizeof(part);
 		memcpy(p, key, part.klen);
@@ -334,23 +336,31 @@ entry_build(const struct htg_retained *r, unsigned int nr,
 		}
 		close(fd);
 		fd = -1;
-		p += pad8(part.size);
 	}
 	for (unsigned int i = 0; i < nev; i++) {
 		v = dirp_audit_encode(&ev[i], kb, rec, sizeof(rec));
 		memset(&part, 0, sizeof(part));
 		part.klen = 16;
 		part.vlen = (uint32_t)v.mv_size;
+		if ((p = entry_room(&buf, &len, &cap, sizeof(part) +
+				    pad8(16 + v.mv_size), &oom)) == NULL)
+			goto fail;
 		memcpy(p, &part, sizeof(part));
 		p += sizeof(part);
 		memcpy(p, kb, 16);
 		memcpy(p + 16, v.mv_data, v.mv_size);
-		p += pad8(16 + v.mv_size);
 	}
-	e->hash = jnl_hash(buf + 8, len - 8);
+	memset(&e, 0, sizeof(e));
+	e.nr = nr;
+	e.nev = nev;
+	if (getrandom(&e.token, sizeof(e.token), 0) != sizeof(e.token))
+		e.token = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+	memcpy(buf, &e, sizeof(e));	/* hashed when its slot is known */
 	*len_r = len;
 	return buf;
 fail:
+	if (oom || (buf == NULL && *error_r == NULL))
+		*error_r = "out of memory";
 	if (fd >= 0)
 		close(fd);
 	free(buf);
@@ -372,10 +382,6 @@ int htg_journal_append(struct htg_dir *dir, const struct htg_retained *r,
 
 	if ((buf = entry_build(r, nr, ev, nev, &len, error_r)) == NULL)
 		return *error_r == NULL ? 0 : -1;
-	if (len > HTG_JOURNAL_SIZE - JNL_HEAD) {
-		free(buf);
-		return 0;
-	}
 	/* any slot nobody holds (one that cannot be opened is passed
 	   over); if all are busy, wait for one */
 	for (unsigned int i = 0; i < HTG_JOURNAL_SLOTS && ret <= 0; i++) {

@@ -9,7 +9,8 @@ import struct
 import uuid
 
 from htglab import ENV, test, check, ctl
-from e2e_dovecot import Account, audit, find, kept, lmtp_send
+from e2e_dovecot import (Account, audit, find, kept, lmtp_message,
+                         lmtp_send)
 
 
 def deliver_raw(acct, header_block, token):
@@ -187,3 +188,22 @@ def pickup_journal_refuses_to_rewrite_into_a_foreign_directory():
     check(not os.path.exists(path), "copy written into a root directory")
     k = kept(a)
     check(len(k) == 1 and k[0]["message_id"] == msgid, "retention list: %r" % k)
+
+
+@test
+def pickup_too_big_for_the_journal_takes_the_direct_way():
+    """A message of more than a journal (1 MB) is kept the direct way:
+    retention directory synced, records committed to the directory at
+    QUIT, no journal entry; retention and audit are the same."""
+    a = Account()
+    msgid, msg = lmtp_message(a.address, uuid.uuid4().hex, 1100 * 1024)
+    lmtp_send(a.address, msg)
+    before = journal_entries()
+    pickup_first(a)
+    check(journal_entries() == before, "a 1.1 MB copy went into the journal")
+    k = kept(a)
+    check(len(k) == 1 and k[0]["message_id"] == msgid and
+          os.path.getsize(k[0]["path"]) > 1024 * 1024,
+          "retention list: %r" % k)
+    kinds = [e["event"] for e in audit(a.user, "--message-id", msgid)]
+    check(kinds == ["deliver", "retr", "dele"], "events: %r" % kinds)
