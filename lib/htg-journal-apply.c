@@ -33,38 +33,62 @@ static int copy_rewrite(const struct jnl *j, const char *path,
 			const unsigned char *data, uint64_t size,
 			const char **error_r)
 {
-	char dirpath[HTG_PATH_MAX], tmp[HTG_PATH_MAX + 8], *slash;
+	char dirpath[HTG_PATH_MAX], *slash;
+	const char *name;
 	struct stat st;
-	int fd;
+	int dfd, fd;
 
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size == size)
-		return 0;		/* the copy is there */
 	snprintf(dirpath, sizeof(dirpath), "%s", path);
 	if ((slash = strrchr(dirpath, '/')) == NULL)
 		return 0;
 	*slash = '\0';
-	if (stat(dirpath, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	name = path + (slash - dirpath) + 1;
+	/* the directory, then everything relative to the fd that was
+	   checked: no window between a check and an open by path */
+	if ((dfd = open(dirpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			O_CLOEXEC)) < 0 || fstat(dfd, &st) < 0 ||
 	    st.st_uid != j->owner) {
 		*error_r = dirp_err("rewrite %s: directory missing or not the "
 				    "mail user's", path);
+		if (dfd >= 0)
+			close(dfd);
 		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0 || jnl_write_all(fd, data, (size_t)size, 0) < 0 ||
-	    (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0) ||
-	    fdatasync(fd) < 0 || rename(tmp, path) < 0) {
-		*error_r = dirp_err("rewrite %s: %s", path, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			(void)unlink(tmp);
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+			 O_CLOEXEC)) >= 0) {
+		struct stat fst;
+		int there = fstat(fd, &fst) == 0 && S_ISREG(fst.st_mode) &&
+		    (uint64_t)fst.st_size == size;
+
+		close(fd);
+		if (there) {
+			close(dfd);
+			return 0;	/* the copy is there */
 		}
-		return -1;
+	}
+	{
+		char tmp[HTG_PATH_MAX + 8];
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+		(void)unlinkat(dfd, tmp, 0);
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+			    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || jnl_write_all(fd, data, (size_t)size, 0) < 0 ||
+		    (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0) ||
+		    fchmod(fd, 0600) < 0 || fdatasync(fd) < 0 ||
+		    renameat(dfd, tmp, dfd, name) < 0) {
+			*error_r = dirp_err("rewrite %s: %s", path,
+					    strerror(errno));
+			if (fd >= 0) {
+				close(fd);
+				(void)unlinkat(dfd, tmp, 0);
+			}
+			close(dfd);
+			return -1;
+		}
 	}
 	close(fd);
+	close(dfd);
 	return 0;
 }
 
@@ -133,9 +157,12 @@ static void apply_report(const struct jnl *j, const struct apply *a,
 }
 
 /* The next part of an entry: key k, value v, then data of part.size
-   bytes. NULL if it runs past end (a format error: entries are hashed). */
-static const unsigned char *
-part_next(const unsigned char *p, const unsigned char *end, MDB_val *k,
+   bytes. NULL if it runs past end (a format error: entries are hashed,
+   but a hash is no proof against a writer who means harm). Each size
+   is checked against what is left before it is padded: pad8() of a
+   size near 2^64 wraps to 0 and would pass. */
+const unsigned char *
+jnl_part_next(const unsigned char *p, const unsigned char *end, MDB_val *k,
 	  MDB_val *v, const unsigned char **data_r, uint64_t *size_r)
 {
 	struct jnl_part part;
@@ -144,14 +171,16 @@ part_next(const unsigned char *p, const unsigned char *end, MDB_val *k,
 		return NULL;
 	memcpy(&part, p, sizeof(part));
 	p += sizeof(part);
-	if ((uint64_t)(end - p) < pad8((uint64_t)part.klen + part.vlen))
+	if ((uint64_t)part.klen + part.vlen > (uint64_t)(end - p) ||
+	    (uint64_t)(end - p) < pad8((uint64_t)part.klen + part.vlen))
 		return NULL;
 	k->mv_size = part.klen;
 	k->mv_data = (void *)p;
 	v->mv_size = part.vlen;
 	v->mv_data = (void *)(p + part.klen);
 	p += pad8((uint64_t)part.klen + part.vlen);
-	if ((uint64_t)(end - p) < pad8(part.size))
+	if (part.size > (uint64_t)(end - p) ||
+	    (uint64_t)(end - p) < pad8(part.size))
 		return NULL;
 	*data_r = p;
 	*size_r = part.size;
@@ -189,7 +218,7 @@ static int apply_entry(struct apply *a, const struct jnl *j,
 			uint64_t size;
 			MDB_val k, v;
 
-			if ((p = part_next(p, end, &k, &v, &data,
+			if ((p = jnl_part_next(p, end, &k, &v, &data,
 					   &size)) == NULL ||
 			    (i < e->nr ? dirp_retained_decode(&k, &v, &r) :
 			     dirp_audit_decode(&k, &v, &ev)) < 0)

@@ -78,5 +78,14 @@ struct jnl_entry *jnl_entry_read(struct jnl *j, uint32_t i, size_t *len_r);
 /* Apply a locked journal to the directory and empty it: the number of
    records and events applied, -1 on error. */
 int jnl_apply(struct htg_dir *dir, struct jnl *j, const char **error_r);
+/* The next part of an entry at p (before end): its key, value and copy;
+   the part after it, or NULL when it does not fit (htg-journal-apply.c).
+   MDB_val comes from lmdb.h, included before this header by its users. */
+struct MDB_val;
+const unsigned char *jnl_part_next(const unsigned char *p,
+				   const unsigned char *end,
+				   struct MDB_val *k, struct MDB_val *v,
+				   const unsigned char **data_r,
+				   uint64_t *size_r);
 
 #endif

@@ -16,8 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "htg-dir.h"
 #include "htg-journal.h"
+#include "htg-journal-private.h"
 #include "htg-test.h"
 
 static char tmpdir[] = "/tmp/htg-test-journal.XXXXXX";
@@ -380,6 +383,47 @@ static void rm_tree(const char *d)
 		printf("cleanup of %s failed\n", d);
 }
 
+/* A part whose sizes, padded to 8, wrap past 2^64 must not pass the
+   bounds check (issue 13: pad8(part.size) near 2^64 is 0). */
+static void test_part_bounds(void)
+{
+	static const uint64_t sizes[] = {
+		UINT64_MAX, UINT64_MAX - 1, UINT64_MAX - 6, UINT64_MAX - 7,
+		(uint64_t)1 << 63, 41, 48,
+	};
+	uint64_t buf[8];
+	const unsigned char *p = (const unsigned char *)buf, *data, *next;
+	struct jnl_part part;
+	uint64_t size;
+	MDB_val k, v;
+
+	test_begin("journal part: sizes near 2^64 do not wrap the check");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		memset(buf, 'x', sizeof(buf));
+		part.klen = 1;
+		part.vlen = 1;
+		part.size = sizes[i];
+		memcpy(buf, &part, sizeof(part));
+		/* 16 bytes of part, 8 of key and value, 40 left */
+		next = jnl_part_next(p, p + sizeof(buf), &k, &v, &data, &size);
+		test_assert_idx(next == NULL, i);
+	}
+	/* what fits is read: 40 bytes of data exactly */
+	part.size = 40;
+	memcpy(buf, &part, sizeof(part));
+	next = jnl_part_next(p, p + sizeof(buf), &k, &v, &data, &size);
+	test_assert(next == p + sizeof(buf) && size == 40 &&
+		    k.mv_size == 1 && v.mv_size == 1);
+	/* key and value lengths too */
+	part.klen = UINT32_MAX;
+	part.vlen = UINT32_MAX;
+	part.size = 0;
+	memcpy(buf, &part, sizeof(part));
+	test_assert(jnl_part_next(p, p + sizeof(buf), &k, &v, &data,
+				  &size) == NULL);
+	test_end();
+}
+
 int main(void)
 {
 	const char *error;
@@ -399,6 +443,7 @@ int main(void)
 	test_stale_entry();
 	test_cancel_after_commit();
 	test_sizes();
+	test_part_bounds();
 	htg_dir_close(&dir);
 	ret = test_exit();
 	rm_tree(tmpdir);

@@ -24,7 +24,13 @@
 /*	Mailboxes are <mail root>/<account>/Maildir (the Dovecot template:
 /*	mail_home = <mail root>/%u, mail_location = maildir:~/Maildir);
 /*	the mail root is --mail-root, else $HTG_MAIL_ROOT, else
-/*	/var/lib/htg/mail.
+/*	/var/lib/htg/mail. htgctl runs as the directory's owner (it drops
+/*	root: htgctl-priv(3)); below the mail root it opens every
+/*	directory and file without following symbolic links (htg-path(3))
+/*	and works relative to the directories it opened, so a folder or
+/*	message replaced by a link is skipped, never followed. An account
+/*	whose name is not a valid mailbox (htg-name(3)) is skipped with a
+/*	warning.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -43,11 +49,14 @@
 #include <unistd.h>
 
 #include "htg-dir.h"
+#include "htg-path.h"
 #include "htg-pickup.h"
+#include "htg-name.h"
 #include "htgctl.h"
 
-#define MAIL_ROOT_DEFAULT "/var/lib/htg/mail"
 #define HYGIENE_DAYS_DEFAULT 7
+#define OPEN_DIR (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define OPEN_FILE (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 
 struct retrieval {
 	uint32_t uid;
@@ -55,7 +64,6 @@ struct retrieval {
 };
 
 struct hygiene {
-	const char *mail_root;
 	uint32_t days;
 	int retain;
 	int64_t now;
@@ -102,16 +110,32 @@ static int audit_cb(const struct htg_audit_event *ev, void *ctx)
 	return 0;
 }
 
-/* UID of a Maildir file, from dovecot-uidlist; 0 if not listed. */
-static uint32_t uid_of(const char *maildir, const char *name)
+/* A file in dfd for reading: regular, never through a link. */
+static FILE *file_open(int dfd, const char *name)
 {
-	char path[HTG_PATH_MAX + 32], line[1024], base[512];
+	struct stat st;
+	FILE *f;
+	int fd = openat(dfd, name, OPEN_FILE);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
+/* UID of a Maildir file, from dovecot-uidlist; 0 if not listed. */
+static uint32_t uid_of(int mdir, const char *name)
+{
+	char line[1024], base[512];
 	size_t blen = strcspn(name, ":");
 	uint32_t uid, found = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/dovecot-uidlist", maildir);
-	if ((f = fopen(path, "r")) == NULL)
+	if ((f = file_open(mdir, "dovecot-uidlist")) == NULL)
 		return 0;
 	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
 		if (htg_uidlist_line(line, &uid, base, sizeof(base)) &&
@@ -122,10 +146,10 @@ static uint32_t uid_of(const char *maildir, const char *name)
 	return found;
 }
 
-static void header_msgid(const char *path, char *buf, size_t size)
+static void header_msgid(int dfd, const char *name, char *buf, size_t size)
 {
 	char line[1024];
-	FILE *f = fopen(path, "r");
+	FILE *f = file_open(dfd, name);
 
 	buf[0] = '\0';
 	if (f == NULL)
@@ -145,9 +169,11 @@ static void header_msgid(const char *path, char *buf, size_t size)
 	fclose(f);
 }
 
-/* Move one stale message into retention (the plugin's layout). */
+/* Move one stale message (name in the Maildir folder sfd) into
+   retention (the plugin's layout: <mail home>/htg-retained). */
 static int retain_file(struct hygiene *h, const char *account,
-		       const char *maildir, const char *path, uint32_t uid)
+		       const char *maildir, int sfd, const char *name,
+		       uint32_t uid)
 {
 	struct htg_retained r;
 	struct htg_account a;
@@ -155,25 +181,45 @@ static int retain_file(struct hygiene *h, const char *account,
 	struct timeval tv;
 	struct stat st;
 	const char *error;
-	char dir[HTG_PATH_MAX];
+	char home[HTG_PATH_MAX], dir[HTG_PATH_MAX + 16], file[300];
 	static unsigned int counter;
+	int hfd, rfd;
 
 	memset(&r, 0, sizeof(r));
+	memset(&st, 0, sizeof(st));
 	gettimeofday(&tv, NULL);
-	snprintf(dir, sizeof(dir), "%s/%s/htg-retained", h->mail_root, account);
-	if (stat(maildir, &st) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST) ||
-	    chown(dir, st.st_uid, st.st_gid) < 0) {
-		fprintf(stderr, "htgctl: %s: %s\n", dir, strerror(errno));
+	snprintf(home, sizeof(home), "%s/%s", mail_root, account);
+	snprintf(dir, sizeof(dir), "%s/htg-retained", home);
+	if ((hfd = htg_path_open_dir(mail_root, home, &error)) < 0) {
+		fprintf(stderr, "htgctl: %s\n", error);
+		return -1;
+	}
+	/* created by us, the mail user: no chown; 0700 whatever the
+	   umask (htgctl's is 007) */
+	if (mkdirat(hfd, "htg-retained", 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "htgctl: mkdir %s: %s\n", dir,
+			strerror(errno));
+		close(hfd);
+		return -1;
+	}
+	rfd = openat(hfd, "htg-retained", OPEN_DIR);
+	close(hfd);
+	if (rfd < 0) {
+		fprintf(stderr, "htgctl: %s: %s\n", dir, errno == ELOOP ||
+			errno == ENOTDIR ? "not a directory (a symbolic "
+			"link?), refused" : strerror(errno));
 		return -1;
 	}
 	snprintf(r.account, sizeof(r.account), "%s", account);
 	snprintf(r.id, sizeof(r.id), "%lx.%lx.h%x.%u", (unsigned long)tv.tv_sec,
 		 (unsigned long)tv.tv_usec, (unsigned int)getpid(), ++counter);
-	if (snprintf(r.path, sizeof(r.path), "%s/%s.eml", dir, r.id) >=
+	snprintf(file, sizeof(file), "%s.eml", r.id);
+	if (snprintf(r.path, sizeof(r.path), "%s/%s", dir, file) >=
 	    (int)sizeof(r.path) ||
 	    snprintf(r.restore_to, sizeof(r.restore_to), "%s", maildir) >=
 	    (int)sizeof(r.restore_to)) {
 		fprintf(stderr, "htgctl: path too long: %s\n", dir);
+		close(rfd);
 		return -1;
 	}
 	r.retained = tv.tv_sec;
@@ -181,22 +227,30 @@ static int retain_file(struct hygiene *h, const char *account,
 		htg_dir_account_get(h->dir, account, &a, &error) == 1 ?
 		a.retention_days : HTG_DEFAULT_RETENTION_DAYS);
 	r.uid = uid;
-	header_msgid(path, r.message_id, sizeof(r.message_id));
+	header_msgid(sfd, name, r.message_id, sizeof(r.message_id));
 	/* a hard link is the copy: same file system, atomic, no bytes
-	   copied; then the record, then the message leaves the inbox */
-	if (link(path, r.path) < 0) {
-		fprintf(stderr, "htgctl: link %s: %s\n", r.path, strerror(errno));
+	   copied; then the record, then the message leaves the inbox.
+	   linkat() without AT_SYMLINK_FOLLOW never follows a link, and
+	   only a regular file is kept. */
+	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || linkat(sfd, name, rfd, file, 0) < 0) {
+		fprintf(stderr, "htgctl: link %s: %s\n", r.path,
+			S_ISREG(st.st_mode) ? strerror(errno) :
+			"not a regular file, refused");
+		close(rfd);
 		return -1;
 	}
-	if (stat(r.path, &st) == 0)
-		r.size = (uint64_t)st.st_size;
+	r.size = (uint64_t)st.st_size;
 	if (htg_dir_retained_add(h->dir, &r, 1, &error) != 1) {
 		fprintf(stderr, "htgctl: %s\n", error);
-		unlink(r.path);
+		(void)unlinkat(rfd, file, 0);
+		close(rfd);
 		return -1;
 	}
-	if (unlink(path) < 0) {
-		fprintf(stderr, "htgctl: unlink %s: %s\n", path, strerror(errno));
+	close(rfd);
+	if (unlinkat(sfd, name, 0) < 0) {
+		fprintf(stderr, "htgctl: unlink %s/%s: %s\n", maildir, name,
+			strerror(errno));
 		return -1;	/* the record stays: a purge tidies it */
 	}
 	memset(&ev, 0, sizeof(ev));
@@ -211,15 +265,17 @@ static int retain_file(struct hygiene *h, const char *account,
 }
 
 static void scan_dir(struct hygiene *h, const char *account,
-		     const char *maildir, const char *sub)
+		     const char *maildir, int mdir, const char *sub)
 {
-	char path[HTG_PATH_MAX + 300], file[HTG_PATH_MAX + 600];
 	struct dirent *de;
 	DIR *d;
+	int sfd = openat(mdir, sub, OPEN_DIR);
 
-	snprintf(path, sizeof(path), "%s/%s", maildir, sub);
-	if ((d = opendir(path)) == NULL)
+	if (sfd < 0 || (d = fdopendir(sfd)) == NULL) {
+		if (sfd >= 0)
+			close(sfd);
 		return;
+	}
 	while ((de = readdir(d)) != NULL) {
 		struct retrieval *r;
 		struct stat st;
@@ -228,28 +284,29 @@ static void scan_dir(struct hygiene *h, const char *account,
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
 		if (!htg_maildir_name_time(de->d_name, &t)) {
-			if (stat(file, &st) < 0)
+			if (fstatat(sfd, de->d_name, &st,
+				    AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
 			t = st.st_mtime;
 		}
 		h->waiting++;
 		if (h->oldest == 0 || t < h->oldest)
 			h->oldest = t;
-		uid = uid_of(maildir, de->d_name);
+		uid = uid_of(mdir, de->d_name);
 		r = uid != 0 ? retr_find(h, uid) : NULL;
 		if (r == NULL || !htg_hygiene_stale(r->time, h->now, h->days))
 			continue;
 		h->stale++;
 		if (h->retain) {
-			if (retain_file(h, account, maildir, file, uid) == 0)
+			if (retain_file(h, account, maildir, sfd, de->d_name,
+					uid) == 0)
 				h->moved++;
 			else
 				h->failed = 1;
 		}
 	}
-	closedir(d);
+	closedir(d);	/* closes sfd */
 }
 
 static int account_cb(const struct htg_account *a, void *ctx)
@@ -258,19 +315,34 @@ static int account_cb(const struct htg_account *a, void *ctx)
 	char maildir[HTG_PATH_MAX];
 	const char *error;
 	int64_t age;
+	int mdir;
 
 	h->nretr = 0;
 	h->waiting = h->stale = h->moved = 0;
 	h->oldest = 0;
+	if (!name_ok(NAME_ACCOUNT, a->user, &error)) {
+		fputs("htgctl: warning: skipped account \"", stderr);
+		htg_esc_text(stderr, a->user);
+		fprintf(stderr, "\": %s\n", error);
+		h->failed = 1;
+		return 0;
+	}
 	if (htg_dir_audit_iter(h->dir, a->user, audit_cb, h, &error) != 1) {
 		fprintf(stderr, "htgctl: %s\n", error);
 		h->failed = 1;
 		return 0;
 	}
-	snprintf(maildir, sizeof(maildir), "%s/%s/Maildir", h->mail_root,
+	snprintf(maildir, sizeof(maildir), "%s/%s/Maildir", mail_root,
 		 a->user);
-	scan_dir(h, a->user, maildir, "new");
-	scan_dir(h, a->user, maildir, "cur");
+	/* no Maildir yet (never delivered to): nothing waits */
+	if ((mdir = htg_path_open_dir(mail_root, maildir, &error)) >= 0) {
+		scan_dir(h, a->user, maildir, mdir, "new");
+		scan_dir(h, a->user, maildir, mdir, "cur");
+		close(mdir);
+	} else if (errno != ENOENT) {
+		fprintf(stderr, "htgctl: %s\n", error);
+		h->failed = 1;
+	}
 	age = h->oldest == 0 ? 0 : h->now - h->oldest;
 	if (age < 0)
 		age = 0;
@@ -283,8 +355,9 @@ static int account_cb(const struct htg_account *a, void *ctx)
 		       "\"moved_to_retention\":%u}", h->waiting,
 		       (long long)age, h->stale, h->days, h->moved);
 	} else {
-		printf("%s\twaiting=%u\toldest-waiting-seconds=%lld\t"
-		       "retrieved-not-deleted-%ud=%u%s", a->user, h->waiting,
+		text_str(a->user);
+		printf("\twaiting=%u\toldest-waiting-seconds=%lld\t"
+		       "retrieved-not-deleted-%ud=%u%s", h->waiting,
 		       (long long)age, h->days, h->stale,
 		       h->retain ? "" : "\n");
 		if (h->retain)
@@ -302,16 +375,11 @@ int cmd_hygiene(int argc, char **argv)
 
 	memset(&h, 0, sizeof(h));
 	h.days = HYGIENE_DAYS_DEFAULT;
-	h.mail_root = getenv("HTG_MAIL_ROOT");
-	if (h.mail_root == NULL || *h.mail_root == '\0')
-		h.mail_root = MAIL_ROOT_DEFAULT;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--days") == 0 && i + 1 < argc)
 			h.days = (uint32_t)parse_number(argv[++i], "days");
 		else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
 			now_s = argv[++i];
-		else if (strcmp(argv[i], "--mail-root") == 0 && i + 1 < argc)
-			h.mail_root = argv[++i];
 		else if (strcmp(argv[i], "--retain") == 0)
 			h.retain = 1;
 		else if (argv[i][0] != '-' && user == NULL)
@@ -319,6 +387,8 @@ int cmd_hygiene(int argc, char **argv)
 		else
 			usage();
 	}
+	if (user != NULL)
+		name_need(NAME_ACCOUNT, user);
 	h.now = parse_now(now_s);
 	h.dir = open_dir_pickup(h.retain);
 	json_open();

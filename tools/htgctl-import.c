@@ -138,13 +138,20 @@ int cmd_import(int argc, char **argv)
 			error = "expected: KIND<TAB>FIELD<TAB>FIELD";
 			ret = 0;
 		} else if (strcmp(f[0], "account") == 0) {
-			ret = import_account(dir, f[1], f[2], &error);
+			ret = name_ok(NAME_ACCOUNT, f[1], &error) ?
+			    import_account(dir, f[1], f[2], &error) : 0;
 		} else if (strcmp(f[0], "address") == 0) {
-			ret = htg_dir_address_add(dir, f[1], f[2], &error);
+			ret = name_ok(NAME_ADDRESS, f[1], &error) &&
+			    name_ok(NAME_ACCOUNT, f[2], &error) ?
+			    htg_dir_address_add(dir, f[1], f[2], &error) : 0;
 		} else if (strcmp(f[0], "flow") == 0) {
-			ret = htg_dir_flow_add(dir, f[1], f[2], &error);
+			ret = name_ok(NAME_FLOW, f[1], &error) &&
+			    name_ok(NAME_ADDRESS, f[2], &error) ?
+			    htg_dir_flow_add(dir, f[1], f[2], &error) : 0;
 		} else if (strcmp(f[0], "grant") == 0) {
-			ret = htg_dir_grant_add(dir, f[1], f[2], &error);
+			ret = name_ok(NAME_ACCOUNT, f[1], &error) &&
+			    name_ok(NAME_FLOW, f[2], &error) ?
+			    htg_dir_grant_add(dir, f[1], f[2], &error) : 0;
 		} else if (strcmp(f[0], "revoke") == 0) {
 			ret = htg_dir_grant_del(dir, f[1], f[2], &error);
 			if (ret == 0 && error != NULL &&

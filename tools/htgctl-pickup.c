@@ -20,11 +20,19 @@
 /*	retention works on the copies the Dovecot mail plugin keeps when
 /*	POP3 applies DELE at QUIT. restore puts every copy with that
 /*	Message-ID (or retention id) back into the account's inbox
-/*	Maildir: written to tmp/, synced, owned like the Maildir, renamed
+/*	Maildir: written to tmp/ (mode 0600, owned by the directory's
+/*	owner, as whom htgctl runs: htgctl-priv(3)), synced, renamed
 /*	into new/ (Maildir delivery); Dovecot shows it at the next login
 /*	with a new UID. purge deletes the copies whose deadline has
 /*	passed; --now sets the clock (tests, or catching up). Both record
 /*	restore/purge audit events.
+/*
+/*	The paths in a record (the copy, the inbox) must lie under the
+/*	mail root (--mail-root, $HTG_MAIL_ROOT, /var/lib/htg/mail) and
+/*	are opened component by component without following symbolic
+/*	links (htg-path(3)): restore refuses a record that breaks this;
+/*	purge forgets such a record but leaves its file alone, with a
+/*	warning.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -41,6 +49,7 @@
 #include <unistd.h>
 
 #include "htg-dir.h"
+#include "htg-path.h"
 #include "htg-pickup.h"
 #include "htgctl.h"
 
@@ -107,14 +116,20 @@ static int print_event(const struct htg_audit_event *ev, void *ctx)
 		json_field("session", ev->session);
 		putchar('}');
 	} else {
-		printf("%s\t%s\t%s\t%s\tsize=%llu\tuid=%u%s%s%s%s%s%s%s%s%s%s\n",
-		       when, ev->event, ev->account, ev->message_id,
-		       (unsigned long long)ev->size, ev->uid,
-		       ev->queue_id[0] ? "\tqueue_id=" : "", ev->queue_id,
-		       ev->rule[0] ? "\trule=" : "", ev->rule,
-		       ev->remote[0] ? "\tremote=" : "", ev->remote,
-		       ev->tls[0] ? "\ttls=" : "", ev->tls,
-		       ev->session[0] ? "\tsession=" : "", ev->session);
+		printf("%s\t", when);
+		text_str(ev->event);
+		putchar('\t');
+		text_str(ev->account);
+		putchar('\t');
+		text_str(ev->message_id);
+		printf("\tsize=%llu\tuid=%u", (unsigned long long)ev->size,
+		       ev->uid);
+		text_field("queue_id", ev->queue_id);
+		text_field("rule", ev->rule);
+		text_field("remote", ev->remote);
+		text_field("tls", ev->tls);
+		text_field("session", ev->session);
+		putchar('\n');
 	}
 	return 0;
 }
@@ -194,6 +209,7 @@ int cmd_audit(int argc, char **argv)
 		}
 	}
 	if (user != NULL) {
+		name_need(NAME_ACCOUNT, user);
 		if (!htg_dir_normalise(user, key, sizeof(key)))
 			usage();
 		f.account = key;
@@ -253,63 +269,108 @@ static void print_kept(const struct htg_retained *r, int64_t now)
 		json_str(r->path);
 		putchar('}');
 	} else {
-		printf("%s\t%s\tsize=%llu\tuid=%u\tretained=%s\tdeadline=%s\n",
-		       r->id, r->message_id, (unsigned long long)r->size,
-		       r->uid, kept, deadline);
+		text_str(r->id);
+		putchar('\t');
+		text_str(r->message_id);
+		printf("\tsize=%llu\tuid=%u\tretained=%s\tdeadline=%s\n",
+		       (unsigned long long)r->size, r->uid, kept, deadline);
 	}
 }
 
-/* Copy src into maildir's new/ the Maildir way; 0 or -1 (message out). */
+/* Open a kept copy (a path from a record) for reading: under the mail
+   root, no symbolic link anywhere below it, a regular file (O_NONBLOCK:
+   a FIFO put there does not hang the timer). */
+static int kept_open(const char *path)
+{
+	const char *error, *name;
+	struct stat st;
+	int dfd, fd;
+
+	if ((dfd = htg_path_open_parent(mail_root, path, &name,
+					&error)) < 0) {
+		fprintf(stderr, "htgctl: %s\n", error);
+		return -1;
+	}
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+	close(dfd);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "htgctl: %s: %s\n", path, fd < 0 ?
+			(errno == ELOOP ? "a symbolic link, refused" :
+			 strerror(errno)) : "not a regular file, refused");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Copy the kept copy src into maildir's new/ the Maildir way, every
+   step relative to a directory opened without symbolic links; 0 or -1
+   (message out). */
 static int maildir_deliver(const char *src, const char *maildir)
 {
 	static unsigned int counter;
-	char name[256], tmp[HTG_PATH_MAX + 300], dst[HTG_PATH_MAX + 300];
-	char buf[65536];
-	struct stat st;
+	char name[256], buf[65536];
+	const char *error;
 	ssize_t n;
-	int in, out = -1, dfd;
+	int in, out = -1, mdir, tmpd = -1, newd = -1;
 
-	if (maildir[0] == '\0' || stat(maildir, &st) < 0) {
-		fprintf(stderr, "htgctl: no inbox Maildir to restore into "
-			"(%s)\n", maildir[0] == '\0' ? "not a Maildir" : maildir);
+	if (maildir[0] == '\0') {
+		fputs("htgctl: no inbox Maildir to restore into (not a "
+		      "Maildir)\n", stderr);
 		return -1;
 	}
+	if ((in = kept_open(src)) < 0)
+		return -1;
+	if ((mdir = htg_path_open_dir(mail_root, maildir, &error)) < 0) {
+		fprintf(stderr, "htgctl: no inbox Maildir to restore into: "
+			"%s\n", error);
+		close(in);
+		return -1;
+	}
+	tmpd = openat(mdir, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		      O_CLOEXEC);
+	newd = openat(mdir, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		      O_CLOEXEC);
+	close(mdir);
+	if (tmpd < 0 || newd < 0)
+		goto fail;
 	snprintf(name, sizeof(name), "%lld.htgrestore%d_%u.htgctl",
 		 (long long)time(NULL), (int)getpid(), ++counter);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", maildir, name);
-	snprintf(dst, sizeof(dst), "%s/new/%s", maildir, name);
-	if ((in = open(src, O_RDONLY)) < 0) {
-		fprintf(stderr, "htgctl: %s: %s\n", src, strerror(errno));
-		return -1;
-	}
-	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+	if ((out = openat(tmpd, name, O_WRONLY | O_CREAT | O_EXCL |
+			  O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 		goto fail;
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
 		if (write(out, buf, (size_t)n) != n)
 			goto fail;
 	}
-	if (n < 0 || fchown(out, st.st_uid, st.st_gid) < 0 ||
-	    fsync(out) < 0 || close(out) < 0) {
+	/* the mode whatever the umask */
+	if (n < 0 || fchmod(out, 0600) < 0 || fsync(out) < 0 ||
+	    close(out) < 0) {
 		out = -1;
 		goto fail;
 	}
 	out = -1;
-	if (rename(tmp, dst) < 0)
+	if (renameat(tmpd, name, newd, name) < 0)
 		goto fail;
+	(void)fsync(newd);
 	close(in);
-	snprintf(tmp, sizeof(tmp), "%s/new", maildir);
-	if ((dfd = open(tmp, O_RDONLY | O_DIRECTORY)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
+	close(tmpd);
+	close(newd);
 	return 0;
 fail:
 	fprintf(stderr, "htgctl: restore into %s: %s\n", maildir,
-		strerror(errno));
-	if (out >= 0)
+		errno == ELOOP ? "a symbolic link, refused" : strerror(errno));
+	if (out >= 0) {
 		close(out);
+		(void)unlinkat(tmpd, name, 0);
+	}
 	close(in);
-	unlink(tmp);
+	if (tmpd >= 0)
+		close(tmpd);
+	if (newd >= 0)
+		close(newd);
 	return -1;
 }
 
@@ -328,15 +389,26 @@ static void kept_event(struct htg_audit_event *ev, const char *event,
    record without its file would be a broken promise), then the file. */
 static int kept_drop(struct htg_dir *dir, const struct htg_retained *r)
 {
-	const char *error;
+	const char *error, *name;
+	int dfd;
 
 	if (htg_dir_retained_del(dir, r->account, r->id, &error) < 0) {
 		fprintf(stderr, "htgctl: %s\n", error);
 		return -1;
 	}
-	if (unlink(r->path) < 0 && errno != ENOENT)
+	/* a path outside the mail root (a forged record) loses its record,
+	   never a file; no symbolic link is followed on the way */
+	if ((dfd = htg_path_open_parent(mail_root, r->path, &name,
+					&error)) < 0) {
+		if (errno != ENOENT)
+			fprintf(stderr, "htgctl: warning: %s: file left "
+				"alone\n", error);
+		return 0;
+	}
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		fprintf(stderr, "htgctl: warning: unlink %s: %s\n", r->path,
 			strerror(errno));
+	close(dfd);
 	return 0;
 }
 
@@ -431,6 +503,8 @@ int cmd_retention(int argc, char **argv)
 	} else {
 		user = argc > 1 ? argv[1] : NULL;	/* list: NULL = all */
 	}
+	if (user != NULL)
+		name_need(NAME_ACCOUNT, user);
 	dir = open_dir_pickup(strcmp(argv[0], "list") != 0);
 	if (user != NULL && !account_known(dir, user)) {
 		htg_dir_close(&dir);

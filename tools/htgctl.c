@@ -81,10 +81,12 @@
 
 #include "htg-dir.h"
 #include "htg-journal.h"
+#include "htg-name.h"
 #include "htg-passwd.h"
 #include "htgctl.h"
 
 const char *dir_path;
+const char *mail_root;
 int opt_json;
 
 void usage(void)
@@ -174,6 +176,36 @@ int result(int ret, const char *error)
 	return EXIT_REFUSED;
 }
 
+/* Names on input (htg-name(3)): an account or address is an RFC 5321
+   mailbox without quoted local part or '/', a flow [a-z0-9._-]. 1 valid;
+   0 with the reason in *error_r. */
+int name_ok(enum name_kind kind, const char *s, const char **error_r)
+{
+	static char buf[256];
+	static const char *const what[] = { "account", "address", "flow" };
+	const char *why;
+
+	if (kind == NAME_FLOW ? htg_name_flow(s, &why) :
+	    htg_name_mailbox(s, &why))
+		return 1;
+	snprintf(buf, sizeof(buf), "invalid %s name: %s", what[kind], why);
+	*error_r = buf;
+	return 0;
+}
+
+/* The same for a command-line argument: refused with exit 1. */
+void name_need(enum name_kind kind, const char *s)
+{
+	const char *error;
+
+	if (name_ok(kind, s, &error))
+		return;
+	fputs("htgctl: \"", stderr);
+	htg_esc_text(stderr, s);
+	fprintf(stderr, "\": %s\n", error);
+	exit(EXIT_REFUSED);
+}
+
 unsigned long long parse_number(const char *s, const char *what)
 {
 	char *end;
@@ -227,18 +259,22 @@ static int make_hash(char *hash, size_t size)
 
 void json_str(const char *s)
 {
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	htg_esc_json(stdout, s);
+}
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+/* Text from records (a Message-ID from inbound mail, a name written
+   by an older htgctl) never reaches the terminal raw: htg-name(3). */
+void text_str(const char *s)
+{
+	htg_esc_text(stdout, s);
+}
+
+void text_field(const char *name, const char *value)
+{
+	if (value[0] == '\0')
+		return;
+	printf("\t%s=", name);
+	text_str(value);
 }
 
 static int json_first = 1;
@@ -291,7 +327,8 @@ static int print_account(const struct htg_account *a, void *ctx)
 		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ? "legacy" :
 		       "standard");
 	} else {
-		printf("%s\tretention-days=%u\tmax-size=%llu%s%s%s\n", a->user,
+		text_str(a->user);
+		printf("\tretention-days=%u\tmax-size=%llu%s%s%s\n",
 		       a->retention_days, (unsigned long long)a->max_size,
 		       a->pwhash[0] == '\0' ? "\tno-password" : "",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "\tdisabled" : "",
@@ -317,7 +354,10 @@ static int print_pair(const char *key, const char *value, void *ctx)
 		json_str(value);
 		putchar('}');
 	} else {
-		printf("%s\t%s\n", key, value);
+		text_str(key);
+		putchar('\t');
+		text_str(value);
+		putchar('\n');
 	}
 	return 0;
 }
@@ -352,6 +392,10 @@ static int cmd_account(int argc, char **argv)
 	}
 	if (argc < 2)
 		usage();
+	/* del takes any name, so that one written before names were
+	   checked can be removed */
+	if (strcmp(argv[0], "del") != 0)
+		name_need(NAME_ACCOUNT, argv[1]);
 	if (strcmp(argv[0], "add") == 0) {
 		struct htg_account a;
 
@@ -453,6 +497,8 @@ static int cmd_address(int argc, char **argv)
 					   &error);
 		json_close();
 	} else if (argc == 3 && strcmp(argv[0], "add") == 0) {
+		name_need(NAME_ADDRESS, argv[1]);
+		name_need(NAME_ACCOUNT, argv[2]);
 		dir = open_dir(1);
 		ret = htg_dir_address_add(dir, argv[1], argv[2], &error);
 	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
@@ -479,6 +525,8 @@ static int cmd_flow(int argc, char **argv)
 		json_close();
 	} else if (argc == 4 && strcmp(argv[0], "add") == 0 &&
 		   strcmp(argv[2], "--deliver-to") == 0) {
+		name_need(NAME_FLOW, argv[1]);
+		name_need(NAME_ADDRESS, argv[3]);
 		dir = open_dir(1);
 		ret = htg_dir_flow_add(dir, argv[1], argv[3], &error);
 	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
@@ -504,6 +552,10 @@ static int cmd_grant(int argc, char **argv, int revoke)
 		ret = htg_dir_grant_iter(dir, print_pair, (void *)&names, &error);
 		json_close();
 	} else if (argc == 2) {
+		if (!revoke) {
+			name_need(NAME_ACCOUNT, argv[0]);
+			name_need(NAME_FLOW, argv[1]);
+		}
 		dir = open_dir(1);
 		ret = revoke ? htg_dir_grant_del(dir, argv[0], argv[1], &error) :
 		    htg_dir_grant_add(dir, argv[0], argv[1], &error);
@@ -540,28 +592,50 @@ static int cmd_expire(int argc, char **argv)
 	return result(ret, error);
 }
 
+static const char *const commands[] = {
+	"account", "address", "flow", "grant", "revoke", "audit", "retention",
+	"hygiene", "import", "expire", "init", NULL
+};
+
 int main(int argc, char **argv)
 {
-	int i = 1, n = 0;
+	const char *owner = NULL;
+	int i = 1, n = 0, ret, known = 0;
 	char **args;
 
 	if (argc > 2 && strcmp(argv[1], "-d") == 0) {
 		dir_path = argv[2];
 		i = 3;
 	}
-	/* strip --json wherever it is */
+	mail_root = getenv("HTG_MAIL_ROOT");
+	if (mail_root == NULL || *mail_root == '\0')
+		mail_root = HTG_MAIL_ROOT_DEFAULT;
+	/* strip --json and --mail-root DIR wherever they are */
 	args = calloc((size_t)argc + 1, sizeof(*args));
 	if (args == NULL)
 		return EXIT_REFUSED;
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			opt_json = 1;
+		else if (strcmp(argv[i], "--mail-root") == 0 && i + 1 < argc)
+			mail_root = argv[++i];
 		else
 			args[n++] = argv[i];
 	}
-	if (n < 1)
+	if (n < 1 || mail_root[0] != '/')
 		usage();
-	int ret;
+	for (const char *const *c = commands; *c != NULL; c++)
+		known |= strcmp(args[0], *c) == 0;
+	if (!known)
+		usage();
+	if (strcmp(args[0], "init") == 0) {
+		if (n == 3 && strcmp(args[1], "--owner") == 0)
+			owner = args[2];
+		else if (n != 1)
+			usage();
+	}
+	/* root becomes the directory's owner before anything else */
+	priv_setup(args[0], owner);
 	if (strcmp(args[0], "account") == 0)
 		ret = cmd_account(n - 1, args + 1);
 	else if (strcmp(args[0], "address") == 0)
@@ -580,10 +654,10 @@ int main(int argc, char **argv)
 		ret = cmd_hygiene(n - 1, args + 1);
 	else if (strcmp(args[0], "import") == 0)
 		ret = cmd_import(n - 1, args + 1);
-	else if (strcmp(args[0], "expire") == 0)
-		ret = cmd_expire(n - 1, args + 1);
+	else if (strcmp(args[0], "init") == 0)
+		ret = cmd_init(n - 1, args + 1);
 	else
-		usage();
+		ret = cmd_expire(n - 1, args + 1);
 	free(args);
 	return ret;
 }

@@ -9,7 +9,8 @@
 /* DESCRIPTION
 /*	htgctl.c: directory commands, output helpers, main();
 /*	htgctl-pickup.c: audit and retention; htgctl-hygiene.c: pickup
-/*	hygiene (004 4.1.1); htgctl-import.c: bulk changes from stdin.
+/*	hygiene (004 4.1.1); htgctl-import.c: bulk changes from stdin;
+/*	htgctl-priv.c: dropping root, init.
 /*--*/
 
 #include <stddef.h>
@@ -18,11 +19,20 @@
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 
+/* the mail user: owner of what htgctl init creates (htgctl-priv.c) */
+#define HTG_MAIL_USER_DEFAULT "htg"
+/* where the mail homes are (mail_home = <mail root>/%u); retention
+   records must name paths under it */
+#define HTG_MAIL_ROOT_DEFAULT "/var/lib/htg/mail"
+
 struct htg_dir;
 struct htg_audit_event;
 
 extern const char *dir_path;
+extern const char *mail_root;	/* --mail-root, $HTG_MAIL_ROOT, default */
 extern int opt_json;
+
+enum name_kind { NAME_ACCOUNT, NAME_ADDRESS, NAME_FLOW };
 
 void usage(void) __attribute__((noreturn));
 struct htg_dir *open_dir(int write);
@@ -30,7 +40,14 @@ struct htg_dir *open_dir_pickup(int write);
 int result(int ret, const char *error);
 unsigned long long parse_number(const char *s, const char *what);
 
+int name_ok(enum name_kind kind, const char *s, const char **error_r);
+void name_need(enum name_kind kind, const char *s);
+/* as root: become the directory's owner (htgctl-priv.c) */
+void priv_setup(const char *command, const char *init_owner);
+
 void json_str(const char *s);
+void text_str(const char *s);
+void text_field(const char *name, const char *value);
 void json_open(void);
 void json_close(void);
 void json_sep(void);
@@ -47,5 +64,6 @@ int cmd_audit(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
 int cmd_hygiene(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 
 #endif

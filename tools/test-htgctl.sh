@@ -26,11 +26,50 @@ expect() {	# name: condition already evaluated as $?
 }
 
 C="$HTGCTL -d $d/dir"
+# As root, htgctl works as the directory's owner (htgctl-priv.c): each
+# directory is made by init and given to an unprivileged user first.
+if [ "$(id -u)" = 0 ]; then
+	chmod 0755 "$d"
+	OWN="--owner nobody"
+	mkdir "$d/rootdir"
+	t "as root, a directory owned by root is refused" 1 \
+		$HTGCTL -d "$d/rootdir" account list
+	grep -q 'owned by root' "$d/err"
+	expect "  ... saying why" $?
+	t "as root, a missing directory is refused (init makes it)" 1 \
+		$HTGCTL -d "$d/dir" account add x@y.nl
+	t "init --owner of an unknown user is refused" 1 \
+		$HTGCTL -d "$d/dir" init --owner no-such-user-htg
+else
+	OWN=""
+fi
+t "init" 0 $C init $OWN
+[ "$(stat -c %a "$d/dir")" = 2770 ] &&
+	[ "$(stat -c %a "$d/dir/data.mdb")" = 660 ] &&
+	[ "$(stat -c %a "$d/dir/lock.mdb")" = 660 ]
+expect "init: the directory 2770, its files 0660" $?
+if [ "$(id -u)" = 0 ]; then
+	[ "$(stat -c %U "$d/dir")" = nobody ] &&
+		[ "$(stat -c %U "$d/dir/data.mdb")" = nobody ] &&
+		[ "$(stat -c %U "$d/dir/lock.mdb")" = nobody ]
+	expect "init as root: everything belongs to --owner" $?
+fi
+t "init twice is harmless" 0 $C init $OWN
+t "init takes only --owner" 2 $C init --frob
 printf 'Secret-Pw-1\n' | $C account add Demo@Bedrijf.NL --password-stdin \
 	--retention-days 7 --max-size 1000 >/dev/null 2>&1
 expect "account add with password from stdin" $?
 t "account add twice is refused" 1 $C account add demo@bedrijf.nl
 t "account add without a domain is refused" 1 $C account add demo
+t "account name with ../ is refused" 1 $C account add ../../etc/x@y.nl
+grep -q 'invalid account name' "$d/err"
+expect "  ... saying why" $?
+t "account name with ; is refused" 1 $C account add 'x@y.nl;rm'
+t "account name with a quoted local part is refused" 1 $C account add '"a b"@y.nl'
+t "account name with / is refused" 1 $C account add 'etc/passwd@y.nl'
+t "account name with an escape is refused" 1 $C account add "$(printf 'x\033[2J@y.nl')"
+! grep -q "$(printf '\033')" "$d/err"
+expect "  ... and the error shows no raw escape" $?
 t "account add with a bad number is a usage error" 2 $C account add x@y.nl --max-size 12k
 t "unknown command is a usage error" 2 $C frobnicate
 t "no command is a usage error" 2 $C
@@ -51,6 +90,11 @@ t "address add" 0 $C address add ik@bedrijf.nl demo@bedrijf.nl
 t "address of an unknown account is refused" 1 $C address add x@bedrijf.nl nobody@bedrijf.nl
 t "flow add" 0 $C flow add DMS --deliver-to dms@overheid.nl
 t "flow with @ is refused" 1 $C flow add dms@x --deliver-to dms@overheid.nl
+t "flow with a quote is refused" 1 $C flow add 'd"ms' --deliver-to dms@overheid.nl
+t "flow with an 8-bit byte is refused" 1 $C flow add "$(printf 'dms\351')" --deliver-to dms@overheid.nl
+t "flow delivering to a bad address is refused" 1 $C flow add dms2 --deliver-to 'x@y.nl;rm'
+t "address with a bad name is refused" 1 $C address add '../x@y.nl' demo@bedrijf.nl
+t "grant of a bad flow name is refused" 1 $C grant demo@bedrijf.nl "d'ms"
 t "flow add without --deliver-to is a usage error" 2 $C flow add dms
 t "grant" 0 $C grant demo@bedrijf.nl dms
 t "grant of an unknown flow is refused" 1 $C grant demo@bedrijf.nl emcs
@@ -107,6 +151,7 @@ expect "account del removes its addresses" $?
 t "reading a missing directory is refused" 1 $HTGCTL -d "$d/none" account list
 # import: many changes from stdin, one handle, one fsync
 I="$HTGCTL -d $d/imp"
+$I init $OWN >/dev/null
 printf 'account\tImp1@Bedrijf.nl\tPw one\n# comment\n\naddress\ts1@bedrijf.nl\timp1@bedrijf.nl\nflow\tdms\tdms@overheid.nl\ngrant\timp1@bedrijf.nl\tdms\nrevoke\timp1@bedrijf.nl\tdms\nrevoke\timp1@bedrijf.nl\tdms\ngrant\timp1@bedrijf.nl\tdms\naccount\timp1@bedrijf.nl\tPw two\n' |
 	$I import >/dev/null 2>"$d/err"
 expect "import applies account, address, flow, grant and revoke lines" $?
@@ -124,6 +169,9 @@ printf 'grant imp1@bedrijf.nl dms\n' | $I import >/dev/null 2>&1
 [ $? = 1 ]
 expect "import wants tab-separated fields" $?
 t "import takes no arguments" 2 $I import extra
+printf 'account\t../../etc/x@y.nl\tpw\n' | $I import >/dev/null 2>"$d/err"
+[ $? = 1 ] && grep -q 'line 1: invalid account name' "$d/err"
+expect "import refuses a bad account name" $?
 t "retention list of every account" 0 $I retention list --json
 [ "$(cat "$d/out")" = '[]' ]
 expect "retention list without USER is one (empty) array" $?
