@@ -97,7 +97,7 @@ struct apply {
 	struct htg_audit_event *ev, *uev;
 	unsigned int nr, nev, rcap, evcap, nur, nuev, urcap, uevcap;
 	unsigned int nwarn;		/* copies not rewritten, dirs not synced */
-	char warning[512];		/* the last of them */
+	char warning[512];		/* the first of them: the cause */
 	char (*dirs)[HTG_PATH_MAX];
 	unsigned int ndirs;
 };
@@ -137,8 +137,8 @@ static int apply_dir(struct apply *a, const char *path)
 
 static void apply_warn(struct apply *a, const char *why)
 {
-	a->nwarn++;
-	snprintf(a->warning, sizeof(a->warning), "%s", why);
+	if (a->nwarn++ == 0)
+		snprintf(a->warning, sizeof(a->warning), "%s", why);
 }
 
 /* What an apply could not do is said on stderr: htgctl's, or the log of
@@ -153,7 +153,7 @@ static void apply_report(const struct jnl *j, const struct apply *a,
 			"only the last one)\n", j->path, skipped);
 	if (a->nwarn > 0)
 		fprintf(stderr, "htg: pickup journal %s: %u problems, the "
-			"last: %s\n", j->path, a->nwarn, a->warning);
+			"first: %s\n", j->path, a->nwarn, a->warning);
 }
 
 /* The next part of an entry: key k, value v, then data of part.size

@@ -5,7 +5,6 @@
 /*	htgctl hygiene: messages that stay too long in POP3 inboxes
 /* SYNOPSIS
 /*	htgctl hygiene [USER] [--json] [--days N] [--retain] [--now T]
-/*		[--mail-root DIR]
 /* DESCRIPTION
 /*	004 4.1.1: a business is expected to DELE what it has retrieved;
 /*	processed messages must not stay in the mailbox. For every account

@@ -12,9 +12,10 @@
 /*	opened, copied, chowned and unlinked as root the paths that the
 /*	mail user controls, that user could steer it (a symbolic link in
 /*	place of a kept copy, a retention folder or lock.mdb; a forged
-/*	retention record). So, as Postfix's postdrop/postqueue and
-/*	Dovecot's doveadm do, htgctl started as root first becomes the
-/*	owner of the directory: supplementary groups (initgroups), then
+/*	retention record). So, as Postfix's postsuper becomes mail_owner
+/*	(set_ugid) and Dovecot's doveadm the mail user (restrict_access)
+/*	before they touch the queue or a mailbox, htgctl started as root
+/*	first becomes the owner of the directory: supplementary groups (initgroups), then
 /*	gid, then uid, all three ids (real, effective, saved), and checks
 /*	that setuid(0) now fails. From then on the kernel keeps it to
 /*	what the mail user may do anyway.

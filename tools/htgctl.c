@@ -4,6 +4,7 @@
 /* SUMMARY
 /*	manage the HTG directory
 /* SYNOPSIS
+/*	htgctl [-d DIR] init [--owner USER]
 /*	htgctl [-d DIR] account add USER [--password-stdin]
 /*		[--retention-days N] [--max-size BYTES]
 /*	htgctl [-d DIR] account passwd USER --password-stdin
@@ -27,7 +28,7 @@
 /*	htgctl [-d DIR] retention restore USER MESSAGE-ID
 /*	htgctl [-d DIR] retention purge [USER] [--now T]
 /*	htgctl [-d DIR] hygiene [USER] [--json] [--days N] [--retain]
-/*		[--now T] [--mail-root DIR]
+/*		[--now T]
 /*	htgctl [-d DIR] import < CHANGES
 /*	htgctl [-d DIR] expire [--now T]
 /* DESCRIPTION
@@ -40,7 +41,20 @@
 /*	one-way SHA512-CRYPT hash that Dovecot verifies.
 /*
 /*	The directory is -d DIR, else $HTG_DIRECTORY, else
-/*	/var/lib/htg/directory. Writing commands create it when missing.
+/*	/var/lib/htg/directory. Run as root, htgctl first becomes the
+/*	directory's owner (htgctl-priv(3)) and refuses a directory that is
+/*	missing or owned by root: htgctl init creates it. Not run as root,
+/*	writing commands create it when missing.
+/*
+/*	The mail root (mail_home = <mail root>/%u) is --mail-root DIR
+/*	(anywhere on the line), else $HTG_MAIL_ROOT, else
+/*	/var/lib/htg/mail: paths in retention records must lie under it
+/*	(htg-path(3)).
+/*
+/*	Account and address names are RFC 5321 mailboxes without quoted
+/*	local part or '/', flows [a-z0-9._-] (htg-name(3)); others are
+/*	refused (exit 1), except by del and revoke. Text output escapes
+/*	control bytes; --json output is valid UTF-8 (htg-name(3)).
 /*
 /*	--json prints one JSON array of objects.
 /*
@@ -91,7 +105,9 @@ int opt_json;
 
 void usage(void)
 {
-	fputs("usage: htgctl [-d DIR] account add USER [--password-stdin] "
+	fputs("usage: htgctl [-d DIR] [--mail-root DIR] COMMAND ...\n"
+	      "       htgctl [-d DIR] init [--owner USER]\n"
+	      "       htgctl [-d DIR] account add USER [--password-stdin] "
 	      "[--retention-days N] [--max-size BYTES]\n"
 	      "       htgctl [-d DIR] account passwd USER --password-stdin\n"
 	      "       htgctl [-d DIR] account del USER\n"
@@ -113,7 +129,7 @@ void usage(void)
 	      "       htgctl [-d DIR] retention restore USER MESSAGE-ID\n"
 	      "       htgctl [-d DIR] retention purge [USER] [--now T]\n"
 	      "       htgctl [-d DIR] hygiene [USER] [--json] [--days N] "
-	      "[--retain] [--now T] [--mail-root DIR]\n"
+	      "[--retain] [--now T]\n"
 	      "       htgctl [-d DIR] import < CHANGES  (lines: account USER "
 	      "PASSWORD | address ADDRESS USER |\n"
 	      "                 flow FLOW DELIVER-TO | grant|revoke USER FLOW; "
