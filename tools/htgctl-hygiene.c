@@ -190,13 +190,13 @@ static int retain_file(struct hygiene *h, const char *account,
 	snprintf(home, sizeof(home), "%s/%s", mail_root, account);
 	snprintf(dir, sizeof(dir), "%s/htg-retained", home);
 	if ((hfd = htg_path_open_dir(mail_root, home, &error)) < 0) {
-		fprintf(stderr, "htgctl: %s\n", error);
+		say("%s\n", error);
 		return -1;
 	}
 	/* created by us, the mail user: no chown; 0700 whatever the
 	   umask (htgctl's is 007) */
 	if (mkdirat(hfd, "htg-retained", 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "htgctl: mkdir %s: %s\n", dir,
+		say("mkdir %s: %s\n", dir,
 			strerror(errno));
 		close(hfd);
 		return -1;
@@ -204,7 +204,7 @@ static int retain_file(struct hygiene *h, const char *account,
 	rfd = openat(hfd, "htg-retained", OPEN_DIR);
 	close(hfd);
 	if (rfd < 0) {
-		fprintf(stderr, "htgctl: %s: %s\n", dir, errno == ELOOP ||
+		say("%s: %s\n", dir, errno == ELOOP ||
 			errno == ENOTDIR ? "not a directory (a symbolic "
 			"link?), refused" : strerror(errno));
 		return -1;
@@ -217,7 +217,7 @@ static int retain_file(struct hygiene *h, const char *account,
 	    (int)sizeof(r.path) ||
 	    snprintf(r.restore_to, sizeof(r.restore_to), "%s", maildir) >=
 	    (int)sizeof(r.restore_to)) {
-		fprintf(stderr, "htgctl: path too long: %s\n", dir);
+		say("path too long: %s\n", dir);
 		close(rfd);
 		return -1;
 	}
@@ -233,7 +233,7 @@ static int retain_file(struct hygiene *h, const char *account,
 	   only a regular file is kept. */
 	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode) || linkat(sfd, name, rfd, file, 0) < 0) {
-		fprintf(stderr, "htgctl: link %s: %s\n", r.path,
+		say("link %s: %s\n", r.path,
 			S_ISREG(st.st_mode) ? strerror(errno) :
 			"not a regular file, refused");
 		close(rfd);
@@ -241,14 +241,14 @@ static int retain_file(struct hygiene *h, const char *account,
 	}
 	r.size = (uint64_t)st.st_size;
 	if (htg_dir_retained_add(h->dir, &r, 1, &error) != 1) {
-		fprintf(stderr, "htgctl: %s\n", error);
+		say("%s\n", error);
 		(void)unlinkat(rfd, file, 0);
 		close(rfd);
 		return -1;
 	}
 	close(rfd);
 	if (unlinkat(sfd, name, 0) < 0) {
-		fprintf(stderr, "htgctl: unlink %s/%s: %s\n", maildir, name,
+		say("unlink %s/%s: %s\n", maildir, name,
 			strerror(errno));
 		return -1;	/* the record stays: a purge tidies it */
 	}
@@ -327,7 +327,7 @@ static int account_cb(const struct htg_account *a, void *ctx)
 		return 0;
 	}
 	if (htg_dir_audit_iter(h->dir, a->user, audit_cb, h, &error) != 1) {
-		fprintf(stderr, "htgctl: %s\n", error);
+		say("%s\n", error);
 		h->failed = 1;
 		return 0;
 	}
@@ -339,7 +339,7 @@ static int account_cb(const struct htg_account *a, void *ctx)
 		scan_dir(h, a->user, maildir, mdir, "cur");
 		close(mdir);
 	} else if (errno != ENOENT) {
-		fprintf(stderr, "htgctl: %s\n", error);
+		say("%s\n", error);
 		h->failed = 1;
 	}
 	age = h->oldest == 0 ? 0 : h->now - h->oldest;

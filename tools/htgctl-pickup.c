@@ -60,7 +60,7 @@ int64_t parse_now(const char *s)
 	if (s == NULL)
 		return (int64_t)time(NULL);
 	if (!htg_time_parse(s, &t)) {
-		fprintf(stderr, "htgctl: invalid time: %s\n", s);
+		say("invalid time: %s\n", s);
 		exit(EXIT_USAGE);
 	}
 	return t;
@@ -73,7 +73,7 @@ int64_t parse_now_us(const char *s)
 	if (s == NULL)
 		return (int64_t)time(NULL) * 1000000;
 	if (!htg_time_parse_us(s, &us)) {
-		fprintf(stderr, "htgctl: invalid time: %s\n", s);
+		say("invalid time: %s\n", s);
 		exit(EXIT_USAGE);
 	}
 	return us;
@@ -85,7 +85,7 @@ void audit_note(struct htg_dir *dir, struct htg_audit_event *ev)
 
 	snprintf(ev->session, sizeof(ev->session), "htgctl");
 	if (htg_dir_audit_append(dir, ev, &error) != 1)
-		fprintf(stderr, "htgctl: warning: audit %s not recorded: %s\n",
+		say("warning: audit %s not recorded: %s\n",
 			ev->event, error);
 }
 
@@ -191,7 +191,7 @@ int cmd_audit(int argc, char **argv)
 		if (strcmp(opt, "--event") == 0) {
 			f.event = argv[++i];
 			if (!htg_audit_event_known(f.event)) {
-				fprintf(stderr, "htgctl: unknown event: %s\n",
+				say("unknown event: %s\n",
 					f.event);
 				return EXIT_USAGE;
 			}
@@ -288,14 +288,14 @@ static int kept_open(const char *path)
 
 	if ((dfd = htg_path_open_parent(mail_root, path, &name,
 					&error)) < 0) {
-		fprintf(stderr, "htgctl: %s\n", error);
+		say("%s\n", error);
 		return -1;
 	}
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 		    O_CLOEXEC);
 	close(dfd);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "htgctl: %s: %s\n", path, fd < 0 ?
+		say("%s: %s\n", path, fd < 0 ?
 			(errno == ELOOP ? "a symbolic link, refused" :
 			 strerror(errno)) : "not a regular file, refused");
 		if (fd >= 0)
@@ -324,7 +324,7 @@ static int maildir_deliver(const char *src, const char *maildir)
 	if ((in = kept_open(src)) < 0)
 		return -1;
 	if ((mdir = htg_path_open_dir(mail_root, maildir, &error)) < 0) {
-		fprintf(stderr, "htgctl: no inbox Maildir to restore into: "
+		say("no inbox Maildir to restore into: "
 			"%s\n", error);
 		close(in);
 		return -1;
@@ -360,7 +360,7 @@ static int maildir_deliver(const char *src, const char *maildir)
 	close(newd);
 	return 0;
 fail:
-	fprintf(stderr, "htgctl: restore into %s: %s\n", maildir,
+	say("restore into %s: %s\n", maildir,
 		errno == ELOOP ? "a symbolic link, refused" : strerror(errno));
 	if (out >= 0) {
 		close(out);
@@ -393,7 +393,7 @@ static int kept_drop(struct htg_dir *dir, const struct htg_retained *r)
 	int dfd;
 
 	if (htg_dir_retained_del(dir, r->account, r->id, &error) < 0) {
-		fprintf(stderr, "htgctl: %s\n", error);
+		say("%s\n", error);
 		return -1;
 	}
 	/* a path outside the mail root (a forged record) loses its record,
@@ -401,12 +401,12 @@ static int kept_drop(struct htg_dir *dir, const struct htg_retained *r)
 	if ((dfd = htg_path_open_parent(mail_root, r->path, &name,
 					&error)) < 0) {
 		if (errno != ENOENT)
-			fprintf(stderr, "htgctl: warning: %s: file left "
+			say("warning: %s: file left "
 				"alone\n", error);
 		return 0;
 	}
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-		fprintf(stderr, "htgctl: warning: unlink %s: %s\n", r->path,
+		say("warning: unlink %s: %s\n", r->path,
 			strerror(errno));
 	close(dfd);
 	return 0;
@@ -435,7 +435,7 @@ static int retention_restore(struct htg_dir *dir, struct kept_list *l,
 		printf("restored %s %s\n", r->id, r->message_id);
 	}
 	if (found == 0) {
-		fprintf(stderr, "htgctl: no retained copy of %s for %s\n",
+		say("no retained copy of %s for %s\n",
 			what, l->n > 0 ? l->r[0].account : "this account");
 		return EXIT_REFUSED;
 	}
@@ -472,9 +472,9 @@ static int account_known(struct htg_dir *dir, const char *user)
 	int ret = htg_dir_account_get(dir, user, &a, &error);
 
 	if (ret == 0)
-		fprintf(stderr, "htgctl: no such account: %s\n", user);
+		say("no such account: %s\n", user);
 	else if (ret < 0)
-		fprintf(stderr, "htgctl: %s\n", error);
+		say("%s\n", error);
 	return ret == 1;
 }
 

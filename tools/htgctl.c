@@ -88,6 +88,7 @@
 #include "htg-config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,12 +184,31 @@ struct htg_dir *open_dir_pickup(int write)
 	return dir;
 }
 
+/* A line on stderr, escaped as text output is (htg-name(3)): it may
+   hold a path, a name or a Message-ID from a record. */
+void say(const char *fmt, ...)
+{
+	char buf[4096];
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	fputs("htgctl: ", stderr);
+	htg_esc_text(stderr, buf);
+	fputc('\n', stderr);
+}
+
 /* Map a directory result to the exit status, reporting refusals. */
 int result(int ret, const char *error)
 {
 	if (ret == 1)
 		return 0;
-	fprintf(stderr, "htgctl: %s\n", error != NULL ? error : "failed");
+	say("%s", error != NULL ? error : "failed");
 	return EXIT_REFUSED;
 }
 

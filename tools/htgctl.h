@@ -38,6 +38,7 @@ void usage(void) __attribute__((noreturn));
 struct htg_dir *open_dir(int write);
 struct htg_dir *open_dir_pickup(int write);
 int result(int ret, const char *error);
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 unsigned long long parse_number(const char *s, const char *what);
 
 int name_ok(enum name_kind kind, const char *s, const char **error_r);
