@@ -26,7 +26,9 @@
 /*	it to --owner USER (default $HTG_MAIL_USER, else htg) and that
 /*	user's group with mode 2770, whatever the umask, then drops to
 /*	that user and creates the LMDB files (mode 0660). A directory
-/*	owned by another non-root user than --owner is refused.
+/*	owned by root (made by an older htgctl run as root) is handed over
+/*	with its data.mdb and lock.mdb. A directory owned by another
+/*	non-root user than --owner is refused.
 /*
 /*	Whoever runs it, htgctl sets its umask to 007: what it creates
 /*	is group-writable (Dovecot's processes reach the directory
@@ -146,6 +148,19 @@ static const struct passwd *init_as_root(const char *path, const char *owner)
 	    fchmod(fd, DIR_MODE) < 0)
 		priv_fatal("init: %s: %s", path, strerror(errno));
 	priv_check_files(fd, path);
+	/* a directory root made before (htgctl run as root used to create
+	   it): its LMDB files are handed over too. Only then: in a
+	   directory root owned, nobody else could have put a link. */
+	if (st.st_uid == 0) {
+		static const char *const names[] = { "data.mdb", "lock.mdb" };
+
+		for (size_t i = 0; i < 2; i++) {
+			if (fchownat(fd, names[i], pw->pw_uid, pw->pw_gid,
+				     AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+				priv_fatal("init: %s/%s: %s", path, names[i],
+					   strerror(errno));
+		}
+	}
 	close(fd);
 	return pw;
 }

@@ -38,6 +38,14 @@ if [ "$(id -u)" = 0 ]; then
 	expect "  ... saying why" $?
 	t "as root, a missing directory is refused (init makes it)" 1 \
 		$HTGCTL -d "$d/dir" account add x@y.nl
+	# a directory an older htgctl made as root: init hands it over
+	mkdir "$d/old" && chmod 0755 "$d"
+	$HTGCTL -d "$d/old" init --owner nobody >/dev/null 2>&1 &&
+		chown root:root "$d/old" "$d/old/data.mdb" "$d/old/lock.mdb"
+	t "init hands over a root-owned directory" 0 $HTGCTL -d "$d/old" init --owner nobody
+	[ "$(stat -c %U "$d/old/data.mdb")" = nobody ] &&
+		[ "$(stat -c %U "$d/old/lock.mdb")" = nobody ]
+	expect "  ... with its LMDB files" $?
 	t "init --owner of an unknown user is refused" 1 \
 		$HTGCTL -d "$d/dir" init --owner no-such-user-htg
 else
