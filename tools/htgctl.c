@@ -88,7 +88,6 @@
 #include "htg-config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +95,6 @@
 
 #include "htg-dir.h"
 #include "htg-journal.h"
-#include "htg-name.h"
 #include "htg-passwd.h"
 #include "htgctl.h"
 
@@ -184,25 +182,6 @@ struct htg_dir *open_dir_pickup(int write)
 	return dir;
 }
 
-/* A line on stderr, escaped as text output is (htg-name(3)): it may
-   hold a path, a name or a Message-ID from a record. */
-void say(const char *fmt, ...)
-{
-	char buf[4096];
-	size_t n;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	fputs("htgctl: ", stderr);
-	htg_esc_text(stderr, buf);
-	fputc('\n', stderr);
-}
-
 /* Map a directory result to the exit status, reporting refusals. */
 int result(int ret, const char *error)
 {
@@ -210,36 +189,6 @@ int result(int ret, const char *error)
 		return 0;
 	say("%s", error != NULL ? error : "failed");
 	return EXIT_REFUSED;
-}
-
-/* Names on input (htg-name(3)): an account or address is an RFC 5321
-   mailbox without quoted local part or '/', a flow [a-z0-9._-]. 1 valid;
-   0 with the reason in *error_r. */
-int name_ok(enum name_kind kind, const char *s, const char **error_r)
-{
-	static char buf[256];
-	static const char *const what[] = { "account", "address", "flow" };
-	const char *why;
-
-	if (kind == NAME_FLOW ? htg_name_flow(s, &why) :
-	    htg_name_mailbox(s, &why))
-		return 1;
-	snprintf(buf, sizeof(buf), "invalid %s name: %s", what[kind], why);
-	*error_r = buf;
-	return 0;
-}
-
-/* The same for a command-line argument: refused with exit 1. */
-void name_need(enum name_kind kind, const char *s)
-{
-	const char *error;
-
-	if (name_ok(kind, s, &error))
-		return;
-	fputs("htgctl: \"", stderr);
-	htg_esc_text(stderr, s);
-	fprintf(stderr, "\": %s\n", error);
-	exit(EXIT_REFUSED);
 }
 
 unsigned long long parse_number(const char *s, const char *what)
@@ -289,61 +238,6 @@ static int make_hash(char *hash, size_t size)
 	if (ret < 0)
 		fputs("htgctl: password hashing failed\n", stderr);
 	return ret;
-}
-
-/* --- output --------------------------------------------------------------- */
-
-void json_str(const char *s)
-{
-	htg_esc_json(stdout, s);
-}
-
-/* Text from records (a Message-ID from inbound mail, a name written
-   by an older htgctl) never reaches the terminal raw: htg-name(3). */
-void text_str(const char *s)
-{
-	htg_esc_text(stdout, s);
-}
-
-void text_field(const char *name, const char *value)
-{
-	if (value[0] == '\0')
-		return;
-	printf("\t%s=", name);
-	text_str(value);
-}
-
-static int json_first = 1;
-
-void json_open(void)
-{
-	json_first = 1;
-	if (opt_json)
-		putchar('[');
-}
-
-void json_close(void)
-{
-	if (opt_json)
-		puts("]");
-}
-
-void json_sep(void)
-{
-	if (!json_first)
-		putchar(',');
-	json_first = 0;
-}
-
-void rfc3339(int64_t time_us, char *buf, size_t size)
-{
-	time_t t = (time_t)(time_us / 1000000);
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&t, &tm);
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, size - n, ".%06dZ", (int)(time_us % 1000000));
 }
 
 static int print_account(const struct htg_account *a, void *ctx)
@@ -396,14 +290,6 @@ static int print_pair(const char *key, const char *value, void *ctx)
 		putchar('\n');
 	}
 	return 0;
-}
-
-void json_field(const char *name, const char *value)
-{
-	if (value[0] == '\0')
-		return;
-	printf(",\"%s\":", name);
-	json_str(value);
 }
 
 /* --- commands ---------------------------------------------------------------- */

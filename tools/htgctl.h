@@ -10,7 +10,8 @@
 /*	htgctl.c: directory commands, output helpers, main();
 /*	htgctl-pickup.c: audit and retention; htgctl-hygiene.c: pickup
 /*	hygiene (004 4.1.1); htgctl-import.c: bulk changes from stdin;
-/*	htgctl-priv.c: dropping root, init.
+/*	htgctl-priv.c: dropping root, init; htgctl-out.c: output, name
+/*	checks.
 /*--*/
 
 #include <stddef.h>
