@@ -7,7 +7,7 @@
 /* SUMMARY
 /*	what the htgctl command files share
 /* DESCRIPTION
-/*	htgctl.c: directory commands, output helpers, main();
+/*	htgctl.c: directory commands, main();
 /*	htgctl-pickup.c: audit and retention; htgctl-hygiene.c: pickup
 /*	hygiene (004 4.1.1); htgctl-import.c: bulk changes from stdin;
 /*	htgctl-priv.c: dropping root, init; htgctl-out.c: output, name
