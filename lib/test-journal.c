@@ -196,6 +196,36 @@ static void test_lost_link(void)
 	test_end();
 }
 
+/* A lost copy whose folder is now a symbolic link (to a folder of the
+   same owner) is not written through the link: copy_rewrite() opens the
+   folder with O_NOFOLLOW and works on that fd (issue 13: stat, then
+   open by path, followed the link). The record still goes in. */
+static void test_lost_link_through_symlink(void)
+{
+	struct htg_retained r = kept("s", 100, 's');
+	struct htg_audit_event ev = event("dele", "s");
+	struct htg_journal_pos pos;
+	char elsewhere[sizeof(tmpdir) + 16], link[sizeof(tmpdir) + 16];
+	char target[sizeof(tmpdir) + 32];
+	int rec0 = records();
+
+	test_begin("journal: a lost copy is not rewritten through a link");
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", tmpdir);
+	snprintf(link, sizeof(link), "%s/kept-link", tmpdir);
+	snprintf(target, sizeof(target), "%s/s.eml", elsewhere);
+	test_assert(mkdir(elsewhere, 0700) == 0 && symlink(elsewhere, link) == 0);
+	/* the copy as the plugin made it, in a real folder */
+	test_assert(rename(r.path, target) == 0);
+	snprintf(r.path, sizeof(r.path), "%s/s.eml", link);
+	test_assert(append(&r, 1, &ev, 1, &pos) == 1);
+	/* lost before the checkpoint */
+	test_assert(unlink(target) == 0);
+	test_assert(checkpoint() == 2);
+	test_assert(access(target, F_OK) < 0);
+	test_assert(records() == rec0 + 1);
+	test_end();
+}
+
 static void test_cancel(void)
 {
 	struct htg_retained r = kept("c", 100, 'c');
@@ -437,6 +467,7 @@ int main(void)
 		return 1;
 	test_append_apply();
 	test_lost_link();
+	test_lost_link_through_symlink();
 	test_cancel();
 	test_torn();
 	test_torn_head();
