@@ -48,8 +48,8 @@ static int copy_rewrite(const struct jnl *j, const char *path,
 	if ((dfd = open(dirpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 			O_CLOEXEC)) < 0 || fstat(dfd, &st) < 0 ||
 	    st.st_uid != j->owner) {
-		*error_r = dirp_err("rewrite %s: directory missing or not the "
-				    "mail user's", path);
+		*error_r = dirp_err("rewrite %s: directory missing, a symbolic "
+				    "link or not the mail user's", path);
 		if (dfd >= 0)
 			close(dfd);
 		return -1;

@@ -432,7 +432,11 @@ static int retention_restore(struct htg_dir *dir, struct kept_list *l,
 		}
 		kept_event(&ev, "restore", r);
 		audit_note(dir, &ev);
-		printf("restored %s %s\n", r->id, r->message_id);
+		fputs("restored ", stdout);
+		text_str(r->id);
+		putchar(' ');
+		text_str(r->message_id);
+		putchar('\n');
 	}
 	if (found == 0) {
 		say("no retained copy of %s for %s\n",
