@@ -544,8 +544,13 @@ int main(int argc, char **argv)
 		else
 			args[n++] = argv[i];
 	}
-	if (n < 1 || mail_root[0] != '/')
+	if (n < 1)
 		usage();
+	if (mail_root[0] != '/') {
+		fprintf(stderr, "htgctl: the mail root must be an absolute "
+			"path: %s\n", mail_root);
+		return EXIT_USAGE;
+	}
 	for (const char *const *c = commands; *c != NULL; c++)
 		known |= strcmp(args[0], *c) == 0;
 	if (!known)
