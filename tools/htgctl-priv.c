@@ -74,16 +74,21 @@ priv_fatal(const char *fmt, ...)
 /* Become pw for good: groups, gid, uid (real, effective, saved). */
 static void priv_drop(const struct passwd *pw)
 {
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		priv_fatal("%s: the directory's owner must not be root or have "
+			   "root's group", pw->pw_name);
 	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
 		priv_fatal("cannot become %s (uid %ld): %s", pw->pw_name,
 			   (long)pw->pw_uid, strerror(errno));
-	/* doveadm's restrict_access() does the same check: a drop that
-	   can be undone is no drop */
+	/* doveadm's restrict_access() checks the same way: a drop that can
+	   be undone is no drop */
 	if (setuid(0) == 0 || seteuid(0) == 0 || getuid() == 0 ||
 	    geteuid() == 0)
 		priv_fatal("root privileges could not be dropped");
+	if (setgid(0) == 0 || getgid() == 0 || getegid() == 0)
+		priv_fatal("root group privileges could not be dropped");
 }
 
 /* data.mdb and lock.mdb, if there, must be files (LMDB would write
@@ -130,8 +135,9 @@ static const struct passwd *init_as_root(const char *path, const char *owner)
 		owner = HTG_MAIL_USER_DEFAULT;
 	if ((pw = getpwnam(owner)) == NULL)
 		priv_fatal("init: no such user: %s", owner);
-	if (pw->pw_uid == 0)
-		priv_fatal("init: the directory's owner must not be root");
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		priv_fatal("init: the directory's owner must not be root or "
+			   "have root's group");
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		priv_fatal("init: mkdir %s: %s", path, strerror(errno));
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
