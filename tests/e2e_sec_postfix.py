@@ -50,7 +50,8 @@ def connect_as(path, *setpriv):
              "    s.connect(sys.argv[1]); print('ok')\n"
              "except OSError as e:\n"
              "    print(errno.errorcode.get(e.errno, str(e.errno)))\n")
-    r = subprocess.run(["setpriv"] + list(setpriv) + ["python3", "-c", probe, path],
+    # /usr/bin/python3: the system one, which any user may run
+    r = subprocess.run(["setpriv"] + list(setpriv) + ["/usr/bin/python3", "-c", probe, path],
                        capture_output=True, text=True, timeout=TIMEOUT)
     return r.stdout.strip() or r.stderr.strip()
 
@@ -391,6 +392,8 @@ def attempt(server, qid, reason):
         if server.sessions and e and e["queue_name"] == "deferred" and \
                 re.search(reason, why) and "temporarily suspended" not in why:
             return why
+        check(not any(s["messages"] for s in server.sessions),
+              "the server got the message (%s expected): %r" % (reason, server.sessions))
         check(time.time() < deadline, "no deferral (%s) of %s: %r, %d sessions"
               % (reason, qid, e, len(server.sessions)))
         if e and e["queue_name"] == "deferred" and "temporarily suspended" in why:
