@@ -79,7 +79,7 @@ CF
 setpriv --reuid=htg --regid=htg --clear-groups "$d/noop-milter" "unix:$d/run/noop.sock" &
 echo $! >"$d/noop.pid"
 "$build/milter/htg-milter" -c /nonexistent -o "socket=unix:$d/run/htg.sock" \
-	-o socket_mode=0666 -o user=htg -o directory=none -o "temp_dir=$d/run" \
+	-o user=htg -o directory=none -o "temp_dir=$d/run" \
 	-o "log_file=$d/log/htg-milter.log" -o "pid_file=$d/run/htg.pid" \
 	</dev/null >/dev/null 2>&1
 for i in $(seq 50); do [ -S "$d/run/noop.sock" ] && [ -S "$d/run/htg.sock" ] && break; sleep 0.1; done

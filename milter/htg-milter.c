@@ -33,9 +33,19 @@
 /* .IP "socket (default: unix:/run/htg/milter.sock)"
 /*	libmilter connection spec: unix:/path or inet:port@127.0.0.1.
 /* .IP "socket_mode (default: 0660)"
-/*	permissions of a unix socket.
+/*	octal permissions of a unix socket; a mode that grants anything to
+/*	others (e.g. 0666) is refused: any local user could claim
+/*	Message-IDs for any account.
+/* .IP "socket_group (default: postfix)"
+/*	group of a unix socket (Postfix's smtpd and cleanup run as user
+/*	postfix); empty keeps the group of the creating process.
+/*	libmilter binds the socket itself (smfi_opensocket): htg-milter
+/*	calls it under umask 0177, so the socket is born 0600, then sets
+/*	owner, group and mode, all before it drops root. The socket is never
+/*	more open than configured, whatever the umask it was started with.
 /* .IP "user (default: empty)"
-/*	when started as root, run as this user (the socket is made by it).
+/*	when started as root, run as this user after creating the socket
+/*	(which it owns, so libmilter can remove it at exit).
 /* .IP "log_file (default: stderr)"
 /* .IP "pid_file (default: none)"
 /* .IP "mode (default: enforce)"
@@ -73,9 +83,10 @@
 #include "htg-conf.h"
 #include "htg-milter.h"
 #include "htg-msg.h"
+#include "htg-sockperm.h"
 
 static const char *const milter_keys[] = {
-	"socket", "socket_mode", "user", "log_file", "pid_file", "mode",
+	"socket", "socket_mode", "socket_group", "user", "log_file", "pid_file", "mode",
 	"directory", "environment", "header_domain", "msgid_domain",
 	"msgid_window", "temp_dir", "max_depth", "max_parts", "allowed_types",
 	"extra_charsets", NULL
@@ -139,19 +150,60 @@ static void directory_open(void)
 		msg_fatal("%s", error);
 }
 
-static void drop_privileges(const char *user)
+/* The configured user, when started as root; NULL: stay who we are. */
+static struct passwd *run_as(const char *user)
 {
 	struct passwd *pw;
 
 	if (user == NULL || *user == '\0' || geteuid() != 0)
-		return;
+		return NULL;
 	if ((pw = getpwnam(user)) == NULL)
 		msg_fatal("unknown user: %s", user);
+	return pw;
+}
+
+static void drop_privileges(const struct passwd *pw)
+{
+	const char *user;
+
+	if (pw == NULL)
+		return;
+	user = pw->pw_name;
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0)
 		msg_fatal("drop privileges to %s: %m", user);
 	if (setuid(0) == 0)
 		msg_fatal("privileges could be regained after dropping them");
+}
+
+/*
+ * libmilter creates the socket itself (smfi_opensocket: unlink a stale one,
+ * socket, bind, listen) and has no mode setting. So: bind under umask 0177
+ * (the socket is born 0600, the creator's only), then owner, group, mode.
+ * As OpenDKIM's UMask option, but never more open than configured.
+ */
+static void open_socket(const char *sock, const struct htg_sockperm *perm,
+			const struct passwd *pw)
+{
+	const char *path = NULL, *error;
+	mode_t old_umask;
+	int rc;
+
+	if (strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0)
+		path = strchr(sock, ':') + 1;
+	else if (strchr(sock, ':') == NULL)
+		path = sock;		/* libmilter's default is unix */
+	if (path != NULL && htg_sockperm_check_dir(path, &error) < 0)
+		msg_warn("%s", error);
+	old_umask = htg_sockperm_umask();
+	rc = smfi_opensocket(1);	/* 1: remove a stale socket */
+	umask(old_umask);
+	if (rc != MI_SUCCESS)
+		msg_fatal("cannot open milter socket %s", sock);
+	if (path != NULL &&
+	    htg_sockperm_apply(path, pw != NULL ? pw->pw_uid : (uid_t)-1,
+			       perm, &error) < 0)
+		msg_fatal("%s", error);
 }
 
 static void write_pid(const char *path)
@@ -169,8 +221,9 @@ static void write_pid(const char *path)
 int main(int argc, char **argv)
 {
 	const char *config = "/etc/htg/htg-milter.conf", *error, *sock, *mode;
+	struct htg_sockperm perm;
+	struct passwd *pw;
 	int ch, foreground = 0;
-	long sock_mode;
 
 	conf = htg_conf_new(milter_keys);
 	while ((ch = getopt(argc, argv, "c:fvo:")) != -1) {
@@ -204,28 +257,28 @@ int main(int argc, char **argv)
 	settings_init();
 	mode = milter_settings.report_only ? "report" : "enforce";
 	sock = htg_conf_get(conf, "socket", "unix:/run/htg/milter.sock");
-	sock_mode = strtol(htg_conf_get(conf, "socket_mode", "0660"), NULL, 8);
-
-	drop_privileges(htg_conf_get(conf, "user", NULL));
-	directory_open();
-	if (!foreground && daemon(0, 0) < 0)
-		msg_fatal("daemon: %m");
-	write_pid(htg_conf_get(conf, "pid_file", NULL));
+	if (htg_sockperm_parse(htg_conf_get(conf, "socket_mode", "0660"),
+			       htg_conf_get(conf, "socket_group", "postfix"),
+			       &perm, &error) < 0)
+		msg_fatal("%s", error);
+	pw = run_as(htg_conf_get(conf, "user", NULL));
 
 	if (smfi_setconn((char *)sock) != MI_SUCCESS)
 		msg_fatal("smfi_setconn %s failed", sock);
 	if (smfi_register(milter_desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");
-	/* remove a stale socket of a dead instance, create with our mode */
-	if (smfi_opensocket(1) != MI_SUCCESS)
-		msg_fatal("cannot open milter socket %s", sock);
-	if (strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0) {
-		const char *path = strchr(sock, ':') + 1;
+	/* as root: only root may give the socket to a group it is not in */
+	open_socket(sock, &perm, pw);
+	drop_privileges(pw);
+	directory_open();
+	if (!foreground && daemon(0, 0) < 0)
+		msg_fatal("daemon: %m");
+	write_pid(htg_conf_get(conf, "pid_file", NULL));
 
-		if (chmod(path, (mode_t)sock_mode) < 0)
-			msg_fatal("chmod %s: %m", path);
-	}
-	msg_info("started: socket=%s mode=%s", sock, mode);
+	msg_info("started: socket=%s socket_mode=%04o socket_group=%s mode=%s",
+		 sock, (unsigned)perm.mode,
+		 *perm.group_name != '\0' ? perm.group_name : "unchanged",
+		 mode);
 	ch = smfi_main();
 	msg_info("stopped");
 	htg_dir_close(&milter_settings.dir);

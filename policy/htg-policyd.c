@@ -54,9 +54,16 @@
 /*	UNIX-domain socket for policy requests; empty disables it.
 /* .IP "socketmap_socket (default: /run/htg/socketmap)"
 /*	UNIX-domain socket for socketmap lookups; empty disables it.
-/* .IP "socket_mode (default: 0666)"
-/*	Octal permissions of both sockets; Postfix's smtpd, cleanup and
-/*	trivial-rewrite run as user postfix and must be able to connect.
+/* .IP "socket_mode (default: 0660)"
+/*	Octal permissions of both sockets; a mode that grants anything to
+/*	others (e.g. 0666) is refused: any local user could ask who owns an
+/*	address or what a flow delivers to.
+/* .IP "socket_group (default: postfix)"
+/*	Group of both sockets: Postfix's smtpd, cleanup and trivial-rewrite
+/*	run as user postfix and must be able to connect. Empty keeps the
+/*	group of the creating process. The sockets are born 0600 (umask
+/*	0177 around bind) and get group and mode before the daemon drops
+/*	root, so they are never more open than configured.
 /* .IP "policy_inet, socketmap_inet (default: empty)"
 /*	Optional TCP listeners, host:port (e.g. 127.0.0.1:10040). There is
 /*	no authentication: bind to loopback only.
@@ -115,6 +122,7 @@
 
 static const char *const policyd_keys[] = {
 	"directory", "policy_socket", "socketmap_socket", "socket_mode",
+	"socket_group",
 	"policy_inet", "socketmap_inet", "environment", "submit_domain",
 	"log_file", "user", "pid_file", "max_connections", "idle_timeout",
 	"tls_protocol_min", "tls_policy_context", "rate_limit", "rate_window",
@@ -126,19 +134,6 @@ static void usage(const char *prog)
 	fprintf(stderr, "usage: %s [-f] [-v] [-c config_file] "
 		"[-o key=value ...]\n", prog);
 	exit(2);
-}
-
-static mode_t parse_mode(const char *value)
-{
-	char *end;
-	long mode;
-
-	errno = 0;
-	mode = strtol(value, &end, 8);
-	if (errno != 0 || *value == '\0' || *end != '\0' || mode < 0 ||
-	    mode > 0777)
-		msg_fatal("socket_mode: bad octal mode \"%s\"", value);
-	return (mode_t)mode;
 }
 
 /* A number in [min, 1000000]; def when the key is not set. */
@@ -245,8 +240,9 @@ static void drop_privileges(const char *user, struct server *server)
 		return;
 	}
 	/* the sockets stay ours: chown lets the daemon remove them later
-	   when their directory belongs to it too */
-	server_chown_sockets(server, pw->pw_uid, pw->pw_gid);
+	   when their directory belongs to it too; their group (socket_group)
+	   stays who may connect */
+	server_chown_sockets(server, pw->pw_uid, (gid_t)-1);
 	if (initgroups(pw->pw_name, pw->pw_gid) < 0)
 		msg_fatal("initgroups %s: %m", user);
 	if (setgid(pw->pw_gid) < 0)
@@ -326,7 +322,8 @@ int main(int argc, char **argv)
 	const char *env, *policy_sock, *sockmap_sock, *pid_file, *log_file;
 	const char *policy_inet, *sockmap_inet;
 	int foreground = 0, ready_fd = -1, sigfd, listeners = 0;
-	mode_t mode;
+	struct htg_sockperm perm;
+	const char *error;
 
 	msg_init(argv[0], NULL);
 	conf = load_config(argc, argv, &foreground);
@@ -343,7 +340,10 @@ int main(int argc, char **argv)
 	if (*ctx.submit_domain == '\0')
 		msg_fatal("submit_domain must not be empty");
 	rules_setup(conf, &ctx);
-	mode = parse_mode(htg_conf_get(conf, "socket_mode", "0666"));
+	if (htg_sockperm_parse(htg_conf_get(conf, "socket_mode", "0660"),
+			       htg_conf_get(conf, "socket_group", "postfix"),
+			       &perm, &error) < 0)
+		msg_fatal("%s", error);
 	policy_sock = htg_conf_get(conf, "policy_socket", "/run/htg/policy");
 	sockmap_sock = htg_conf_get(conf, "socketmap_socket",
 				    "/run/htg/socketmap");
@@ -356,9 +356,9 @@ int main(int argc, char **argv)
 			    parse_positive(conf, "max_connections", 1024),
 			    parse_positive(conf, "idle_timeout", 600));
 	if (*policy_sock != '\0' && ++listeners)
-		server_listen_unix(server, SERVER_POLICY, policy_sock, mode);
+		server_listen_unix(server, SERVER_POLICY, policy_sock, &perm);
 	if (*sockmap_sock != '\0' && ++listeners)
-		server_listen_unix(server, SERVER_SOCKETMAP, sockmap_sock, mode);
+		server_listen_unix(server, SERVER_SOCKETMAP, sockmap_sock, &perm);
 	if (*policy_inet != '\0' && ++listeners)
 		server_listen_inet(server, SERVER_POLICY, policy_inet);
 	if (*sockmap_inet != '\0' && ++listeners)

@@ -12,6 +12,10 @@
 /*	(kill -9 leaves its file) is removed at the next start, so a clean
 /*	restart needs no manual step; a socket something still listens on is
 /*	never taken over.
+/*
+/*	A unix socket is bound under umask 0177 (born 0600) and only then
+/*	given its group and mode (htg-sockperm.h): never more open than
+/*	configured, whatever the umask the daemon was started with.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -30,6 +34,7 @@
 #include <unistd.h>
 
 #include "htg-msg.h"
+#include "htg-sockperm.h"
 #include "policy-server-impl.h"
 
 static struct listener *listener_add(struct server *s, int fd,
@@ -81,32 +86,40 @@ static void unix_remove_stale(const char *path, const union sockaddr_any *sa)
 }
 
 void server_listen_unix(struct server *s, enum server_kind kind,
-			const char *path, mode_t mode)
+			const char *path, const struct htg_sockperm *perm)
 {
 	union sockaddr_any sa;
 	char name[sizeof(sa.sun.sun_path) + 8];
-	int fd;
+	const char *error;
+	mode_t old_umask;
+	int fd, rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa.sun.sun_path))
 		msg_fatal("socket path too long: %s", path);
 	strcpy(sa.sun.sun_path, path);
+	if (htg_sockperm_check_dir(path, &error) < 0)
+		msg_warn("%s", error);
 	unix_remove_stale(path, &sa);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		msg_fatal("socket: %m");
-	if (bind(fd, &sa.sa, sizeof(sa.sun)) < 0)
+	/* born 0600: the umask must not decide who may connect */
+	old_umask = htg_sockperm_umask();
+	rc = bind(fd, &sa.sa, sizeof(sa.sun));
+	umask(old_umask);
+	if (rc < 0)
 		msg_fatal("bind %s: %m", path);
-	/* chmod after bind: the umask must not decide who may connect */
-	if (chmod(path, mode) < 0)
-		msg_fatal("chmod %s: %m", path);
+	if (htg_sockperm_apply(path, (uid_t)-1, perm, &error) < 0)
+		msg_fatal("%s", error);
 	if (listen(fd, SOMAXCONN) < 0)
 		msg_fatal("listen %s: %m", path);
 	snprintf(name, sizeof(name), "unix:%s", path);
 	listener_add(s, fd, kind, path, name);
-	msg_info("%s service listening on %s (mode %04o)", server_kind_name(kind),
-		 name, (unsigned)mode);
+	msg_info("%s service listening on %s (mode %04o, group %s)",
+		 server_kind_name(kind), name, (unsigned)perm->mode,
+		 *perm->group_name != '\0' ? perm->group_name : "unchanged");
 }
 
 void server_listen_inet(struct server *s, enum server_kind kind,

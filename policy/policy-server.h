@@ -12,7 +12,8 @@
 /*	struct server *server_new(struct policy_ctx *ctx,
 /*			const char *dir_path, int max_conns, int idle_timeout);
 /*	void	server_listen_unix(struct server *server,
-/*			enum server_kind kind, const char *path, mode_t mode);
+/*			enum server_kind kind, const char *path,
+/*			const struct htg_sockperm *perm);
 /*	void	server_listen_inet(struct server *server,
 /*			enum server_kind kind, const char *host_port);
 /*	void	server_chown_sockets(struct server *server, uid_t uid,
@@ -29,8 +30,10 @@
 /*	refused.
 /*
 /*	server_listen_unix() removes a stale socket left at path (fatal when
-/*	something still listens there, or when path is not a socket), binds,
-/*	applies mode and listens. server_listen_inet() takes "host:port" or
+/*	something still listens there, or when path is not a socket), binds
+/*	under umask 0177, applies perm's group and mode (htg-sockperm.h)
+/*	and listens. server_chown_sockets() gives the unix sockets to the
+/*	user the daemon becomes (gid (gid_t)-1 keeps the group). server_listen_inet() takes "host:port" or
 /*	"[v6]:port". Errors while setting up are fatal.
 /*
 /*	server_open_dir() opens the directory read-only into ctx->dir; on
@@ -43,6 +46,7 @@
 
 #include <sys/types.h>
 
+#include "htg-sockperm.h"
 #include "policy-rules.h"
 
 enum server_kind {
@@ -55,7 +59,7 @@ struct server;
 struct server *server_new(struct policy_ctx *ctx, const char *dir_path,
 			  int max_conns, int idle_timeout);
 void server_listen_unix(struct server *server, enum server_kind kind,
-			const char *path, mode_t mode);
+			const char *path, const struct htg_sockperm *perm);
 void server_listen_inet(struct server *server, enum server_kind kind,
 			const char *host_port);
 void server_chown_sockets(struct server *server, uid_t uid, gid_t gid);
