@@ -274,7 +274,10 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 			  const struct htg_audit_event *ev, unsigned int nev,
 			  const char **error_r)
 {
-	return pickup_apply(dir, 0, r, nr, ev, nev, error_r);
+	int ret;
+
+	DIRP_RETRY(dir, ret, pickup_apply(dir, 0, r, nr, ev, nev, error_r));
+	return ret;
 }
 
 int htg_dir_pickup_undo(struct htg_dir *dir,
@@ -282,5 +285,10 @@ int htg_dir_pickup_undo(struct htg_dir *dir,
 			const struct htg_audit_event *ev, unsigned int nev,
 			const char **error_r)
 {
-	return pickup_apply(dir, 1, r, nr, ev, nev, error_r);
+	int ret;
+
+	dirp_map_reserve(dir, 1);	/* deletes: room even when full */
+	DIRP_RETRY(dir, ret, pickup_apply(dir, 1, r, nr, ev, nev, error_r));
+	dirp_map_reserve(dir, 0);
+	return ret;
 }
