@@ -45,6 +45,16 @@
 /*	the UID, the remote address, the TLS version (userdb field htg_tls,
 /*	which the pop3-login plugin forwards) and the session id.
 /*
+/*	A bound per session (issue 13): a RETR or TOP of a message this
+/*	session already retrieved that way adds no event (the audit says
+/*	who retrieved which message how, first at what time; a client
+/*	looping "TOP 1 0" costs one event, not one per command). At most
+/*	htg_session_max_events (default 1000) events wait in memory: at
+/*	the bound they are written at once (to the directory, else to the
+/*	pickup journal); if neither takes them (the directory is full),
+/*	RETR/TOP of a message not yet audited is refused (pop3 answers
+/*	-ERR; the log says why) - no retrieval is served unaudited.
+/*
 /*	Durability (issue 5.4): events are written in as few LMDB commits
 /*	(each synced to disk) as the guarantees allow. A POP3 session
 /*	writes once: RETR/TOP events are kept in memory and written at
@@ -66,12 +76,14 @@
 #include "array.h"
 #include "istream.h"
 #include "seq-range-array.h"
+#include "strnum.h"
 #include "module-context.h"
 #include "mail-user.h"
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
 
 #include "htg-dc-dir.h"
+#include "htg-journal.h"
 #include "htg-retention.h"
 #include "htg-legacy-lock.h"
 #include "htg-deliver.h"
@@ -79,6 +91,9 @@
 #include "htg-plugin.h"
 
 #include <string.h>
+#include <unistd.h>
+
+#define HTG_SESSION_MAX_EVENTS_DEFAULT 1000
 
 #define HTG_USER_CONTEXT(obj) \
 	MODULE_CONTEXT(obj, htg_user_module)
@@ -92,6 +107,10 @@ struct htg_user {
 	/* RETR/TOP events, written with the next commit (QUIT) or at the
 	   end of the session, whichever comes first */
 	ARRAY(struct htg_audit_event) retrievals;
+	/* UIDs this session retrieved (audited or waiting), per event */
+	ARRAY_TYPE(seq_range) retr_uids, top_uids;
+	unsigned int max_events;	/* htg_session_max_events */
+	bool refusal_logged;
 };
 
 /* events waiting for their transaction to commit */
@@ -133,15 +152,55 @@ static void htg_user_retrievals_clear(struct mail_user *user)
 		array_clear(&huser->retrievals);
 }
 
-/* Write the buffered RETR/TOP events now. */
-static void htg_user_flush(struct mail_user *user)
+static uint32_t htg_flush_seq;
+
+/* The buffered RETR/TOP events into the directory, else (full) into
+   the pickup journal, applied once the directory has room. TRUE when
+   one of them has them; else they stay buffered (logged). */
+static bool htg_user_flush_try(struct mail_user *user)
 {
-	const struct htg_audit_event *ev;
+	struct htg_user *huser = HTG_USER_CONTEXT(user);
+	struct htg_audit_event *ev;
+	struct htg_journal_pos pos;
+	struct htg_dir *dir;
+	const char *error, *jerror = "";
 	unsigned int n;
 
-	ev = htg_user_retrievals(user, &n);
-	htg_events_write(user, ev, n);
+	ev = array_get_modifiable(&huser->retrievals, &n);
+	if (n == 0)
+		return TRUE;
+	if (htg_dc_dir_get(&dir, &error) < 0)
+		goto fail;
+	if (htg_dir_pickup_commit(dir, NULL, 0, ev, n, &error) > 0)
+		goto done;
+	/* fixed keys: a journal may be applied twice */
+	for (unsigned int i = 0; i < n; i++) {
+		ev[i].key_pid = (uint32_t)getpid();
+		ev[i].key_seq = 0x40000000u | ++htg_flush_seq;
+	}
+	if (htg_journal_append(dir, NULL, 0, ev, n, &pos, &jerror) > 0) {
+		e_warning(user->event, "htg: %u audit events went to the "
+			  "pickup journal: %s", n, error);
+		goto done;
+	}
+fail:
+	e_error(user->event, "htg: %u audit events (%s uid=%u ...) not "
+		"recorded: %s%s%s", n, ev->event, ev->uid, error,
+		*jerror != '\0' ? "; journal: " : "", jerror);
+	return FALSE;
+done:
 	htg_user_retrievals_clear(user);
+	return TRUE;
+}
+
+/* Write the buffered RETR/TOP events now (QUIT, end of session). */
+static void htg_user_flush(struct mail_user *user)
+{
+	if (HTG_USER_CONTEXT(user) == NULL ||
+	    !htg_user_flush_try(user)) {
+		/* nothing more can be done: the retrievals were served */
+		htg_user_retrievals_clear(user);
+	}
 }
 
 /* --- transactions: events that count only once committed ---------------- */
@@ -374,17 +433,40 @@ htg_mail_get_stream(struct mail *_mail, bool get_body,
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
 	const char *event = get_body ?
 		htg_retrieval_event(mail->get_stream_reason) : NULL;
-	struct htg_user *huser = HTG_USER_CONTEXT(_mail->box->storage->user);
+	struct mail_user *user = _mail->box->storage->user;
+	struct htg_user *huser = HTG_USER_CONTEXT(user);
+	ARRAY_TYPE(seq_range) *uids = NULL;
 	struct htg_audit_event ev;
 
+	if (event != NULL && huser != NULL) {
+		uids = strcmp(event, "retr") == 0 ? &huser->retr_uids :
+			&huser->top_uids;
+		if (seq_range_exists(uids, _mail->uid))
+			uids = NULL;	/* audited in this session */
+		else if (array_count(&huser->retrievals) >=
+			 huser->max_events && !htg_user_flush_try(user)) {
+			if (!huser->refusal_logged)
+				e_error(user->event, "htg: %s of uid %u "
+					"refused: %u retrievals of this "
+					"session could not be recorded "
+					"(htg_session_max_events)", event,
+					_mail->uid, huser->max_events);
+			huser->refusal_logged = TRUE;
+			mail_storage_set_error(_mail->box->storage,
+				MAIL_ERROR_TEMP, "HTG: audit unavailable, "
+				"try again later");
+			return -1;
+		}
+	}
 	if (hmail->super.get_stream(_mail, get_body, hdr_size, body_size,
 				    stream_r) < 0)
 		return -1;
-	if (event != NULL && huser != NULL) {
+	if (uids != NULL) {
 		/* reads the Message-ID from the stream pop3 sends; the
 		   stream's offset is kept */
 		htg_event_fill(&ev, event, _mail, *stream_r);
 		array_push_back(&huser->retrievals, &ev);
+		seq_range_array_add(uids, _mail->uid);
 	}
 	return 0;
 }
@@ -482,6 +564,8 @@ static void htg_user_deinit(struct mail_user *user)
 	/* a session without QUIT: its retrievals still count */
 	htg_user_flush(user);
 	array_free(&huser->retrievals);
+	array_free(&huser->retr_uids);
+	array_free(&huser->top_uids);
 	htg_dc_dir_unref();
 	huser->module_ctx.super.deinit(user);
 }
@@ -490,7 +574,7 @@ static void htg_mail_user_created(struct mail_user *user)
 {
 	struct mail_user_vfuncs *v = user->vlast;
 	struct htg_user *huser;
-	const char *path, *registered;
+	const char *path, *registered, *max;
 
 	path = mail_user_plugin_getenv(user, "htg_directory");
 	if (path == NULL || *path == '\0') {
@@ -509,6 +593,17 @@ static void htg_mail_user_created(struct mail_user *user)
 
 	huser = p_new(user->pool, struct htg_user, 1);
 	i_array_init(&huser->retrievals, 8);
+	i_array_init(&huser->retr_uids, 8);
+	i_array_init(&huser->top_uids, 8);
+	huser->max_events = HTG_SESSION_MAX_EVENTS_DEFAULT;
+	max = mail_user_plugin_getenv(user, "htg_session_max_events");
+	if (max != NULL && *max != '\0' &&
+	    (str_to_uint(max, &huser->max_events) < 0 ||
+	     huser->max_events == 0)) {
+		e_error(user->event, "htg: bad htg_session_max_events %s: "
+			"using %u", max, HTG_SESSION_MAX_EVENTS_DEFAULT);
+		huser->max_events = HTG_SESSION_MAX_EVENTS_DEFAULT;
+	}
 	huser->module_ctx.super = *v;
 	user->vlast = &huser->module_ctx.super;
 	v->deinit = htg_user_deinit;
@@ -521,8 +616,15 @@ static struct mail_storage_hooks htg_mail_storage_hooks = {
 	.mail_allocated = htg_mail_allocated,
 };
 
+/* the directory's own warnings (fill level) into Dovecot's log */
+static void htg_dir_warning(const char *text)
+{
+	i_warning("htg: %s", text);
+}
+
 void htg_plugin_init(struct module *module)
 {
+	htg_dir_set_warning(htg_dir_warning);
 	mail_storage_hooks_add(module, &htg_mail_storage_hooks);
 	htg_deliver_init();
 }
@@ -532,4 +634,5 @@ void htg_plugin_deinit(void)
 	htg_deliver_deinit();
 	mail_storage_hooks_remove(&htg_mail_storage_hooks);
 	htg_dc_dir_deinit();
+	htg_dir_set_warning(NULL);
 }
