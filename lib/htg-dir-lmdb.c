@@ -110,7 +110,8 @@ int dirp_rtxn(struct htg_dir *dir, MDB_txn **txn_r,
 }
 
 /* A write transaction on a map that fits the policy (htg-dir-map.c):
-   grown when it runs short, shrunk to a lowered maximum. */
+   grown when it runs short, shrunk to a lowered maximum; refused when
+   the directory is full. */
 int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r,
 	      const char **error_r)
 {
@@ -128,8 +129,8 @@ int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r,
 			return -1;
 		if (txn_begin(dir, 0, txn_r, error_r) < 0)
 			return -1;
-		if ((ret = dirp_map_check(dir, *txn_r, error_r)) == 0 ||
-		    attempt >= 2)
+		if (attempt >= 2 ||
+		    (ret = dirp_map_check(dir, *txn_r, error_r)) == 0)
 			return 0;
 		dirp_abort(*txn_r);
 		if (ret < 0 || dirp_map_adjust(dir, 0, error_r) < 0)

@@ -127,14 +127,56 @@ static void map_info(struct htg_dir *dir, uint64_t *map_r, uint64_t *hw_r,
 	*hw_r = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
 }
 
+/* Room kept below the maximum: a write that begins below it cannot
+   run into LMDB's own limit unless it is itself this big. */
+static uint64_t map_margin(uint64_t max)
+{
+	return max / 64 > HTG_DIR_MAP_MAX_MIN ? max / 64 : HTG_DIR_MAP_MAX_MIN;
+}
+
+static int map_free_pages(MDB_txn *txn, uint64_t *pages_r,
+			  const char **error_r);
+
 int dirp_map_check(struct htg_dir *dir, MDB_txn *txn, const char **error_r)
 {
-	uint64_t max, map, hw, psize;
+	uint64_t max, map, hw, psize, free_pages, used;
 
 	if (map_read_max(dir, txn, &max, error_r) < 0)
 		return -1;
 	dir->map_max = max;
 	map_info(dir, &map, &hw, &psize);
+	/* Full: what is in use (less LMDB's free list, counted only when
+	   near) within the margin of the maximum. Refused here, at the
+	   begin, so that "full" is one state for every writer rather than
+	   whichever write no longer finds a free page; deleting writers
+	   (the reserve) and map-max itself go on. */
+	if (dir->max_override == 0 && hw + map_margin(max) >= max) {
+		/* LMDB reads its free list only in a read transaction; this
+		   one sees what the write transaction began with. Not through
+		   dirp_rtxn: the map lock is held already. */
+		MDB_txn *rtxn;
+		int rc = mdb_txn_begin(dir->env, NULL, MDB_RDONLY, &rtxn);
+
+		if (rc != 0)
+			return dirp_fail(error_r, "read", rc);
+		rc = map_free_pages(rtxn, &free_pages, error_r);
+		(mdb_txn_abort)(rtxn);
+		if (rc < 0)
+			return -1;
+		used = hw - free_pages * psize;
+		if (used + map_margin(max) >= max) {
+			dirp_last_rc = MDB_MAP_FULL;
+			*error_r = dirp_err("directory full: %llu bytes in use, "
+					    "the maximum is %llu less a margin "
+					    "of %llu (htgctl stats; htgctl "
+					    "expire, audit expire; htgctl "
+					    "map-max)",
+					    (unsigned long long)used,
+					    (unsigned long long)max,
+					    (unsigned long long)map_margin(max));
+			return -1;
+		}
+	}
 	if (map > max && map > hw)
 		return 1;	/* the maximum was lowered */
 	if (map < max && map - hw < (map_target(hw, max) - hw) / 2)
