@@ -53,7 +53,8 @@
 /*	the bound they are written at once (to the directory, else to the
 /*	pickup journal); if neither takes them (the directory is full),
 /*	RETR/TOP of a message not yet audited is refused (pop3 answers
-/*	-ERR; the log says why) - no retrieval is served unaudited.
+/*	-ERR; the log says why) - no retrieval is served unaudited
+/*	(htg-session.c).
 /*
 /*	Durability (issue 5.4): events are written in as few LMDB commits
 /*	(each synced to disk) as the guarantees allow. A POP3 session
@@ -76,24 +77,20 @@
 #include "array.h"
 #include "istream.h"
 #include "seq-range-array.h"
-#include "strnum.h"
 #include "module-context.h"
 #include "mail-user.h"
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
 
 #include "htg-dc-dir.h"
-#include "htg-journal.h"
 #include "htg-retention.h"
 #include "htg-legacy-lock.h"
 #include "htg-deliver.h"
 #include "htg-event.h"
+#include "htg-session.h"
 #include "htg-plugin.h"
 
 #include <string.h>
-#include <unistd.h>
-
-#define HTG_SESSION_MAX_EVENTS_DEFAULT 1000
 
 #define HTG_USER_CONTEXT(obj) \
 	MODULE_CONTEXT(obj, htg_user_module)
@@ -106,11 +103,7 @@ struct htg_user {
 	union mail_user_module_context module_ctx;
 	/* RETR/TOP events, written with the next commit (QUIT) or at the
 	   end of the session, whichever comes first */
-	ARRAY(struct htg_audit_event) retrievals;
-	/* UIDs this session retrieved (audited or waiting), per event */
-	ARRAY_TYPE(seq_range) retr_uids, top_uids;
-	unsigned int max_events;	/* htg_session_max_events */
-	bool refusal_logged;
+	struct htg_session session;	/* htg-session.h */
 };
 
 /* events waiting for their transaction to commit */
@@ -135,72 +128,20 @@ static MODULE_CONTEXT_DEFINE_INIT(htg_storage_module,
 				  &mail_storage_module_register);
 static MODULE_CONTEXT_DEFINE_INIT(htg_mail_module, &mail_module_register);
 
-static const struct htg_audit_event *
-htg_user_retrievals(struct mail_user *user, unsigned int *count_r)
+static struct htg_session *htg_user_session(struct mail_user *user)
 {
 	struct htg_user *huser = HTG_USER_CONTEXT(user);
 
-	*count_r = huser == NULL ? 0 : array_count(&huser->retrievals);
-	return *count_r == 0 ? NULL : array_front(&huser->retrievals);
+	return huser == NULL ? NULL : &huser->session;
 }
 
-static void htg_user_retrievals_clear(struct mail_user *user)
-{
-	struct htg_user *huser = HTG_USER_CONTEXT(user);
-
-	if (huser != NULL)
-		array_clear(&huser->retrievals);
-}
-
-static uint32_t htg_flush_seq;
-
-/* The buffered RETR/TOP events into the directory, else (full) into
-   the pickup journal, applied once the directory has room. TRUE when
-   one of them has them; else they stay buffered (logged). */
-static bool htg_user_flush_try(struct mail_user *user)
-{
-	struct htg_user *huser = HTG_USER_CONTEXT(user);
-	struct htg_audit_event *ev;
-	struct htg_journal_pos pos;
-	struct htg_dir *dir;
-	const char *error, *jerror = "";
-	unsigned int n;
-
-	ev = array_get_modifiable(&huser->retrievals, &n);
-	if (n == 0)
-		return TRUE;
-	if (htg_dc_dir_get(&dir, &error) < 0)
-		goto fail;
-	if (htg_dir_pickup_commit(dir, NULL, 0, ev, n, &error) > 0)
-		goto done;
-	/* fixed keys: a journal may be applied twice */
-	for (unsigned int i = 0; i < n; i++) {
-		ev[i].key_pid = (uint32_t)getpid();
-		ev[i].key_seq = 0x40000000u | ++htg_flush_seq;
-	}
-	if (htg_journal_append(dir, NULL, 0, ev, n, &pos, &jerror) > 0) {
-		e_warning(user->event, "htg: %u audit events went to the "
-			  "pickup journal: %s", n, error);
-		goto done;
-	}
-fail:
-	e_error(user->event, "htg: %u audit events (%s uid=%u ...) not "
-		"recorded: %s%s%s", n, ev->event, ev->uid, error,
-		*jerror != '\0' ? "; journal: " : "", jerror);
-	return FALSE;
-done:
-	htg_user_retrievals_clear(user);
-	return TRUE;
-}
-
-/* Write the buffered RETR/TOP events now (QUIT, end of session). */
+/* Write the buffered RETR/TOP events now. */
 static void htg_user_flush(struct mail_user *user)
 {
-	if (HTG_USER_CONTEXT(user) == NULL ||
-	    !htg_user_flush_try(user)) {
-		/* nothing more can be done: the retrievals were served */
-		htg_user_retrievals_clear(user);
-	}
+	struct htg_session *s = htg_user_session(user);
+
+	if (s != NULL)
+		htg_session_flush(s, user);
 }
 
 /* --- transactions: events that count only once committed ---------------- */
@@ -259,19 +200,22 @@ static bool
 htg_retention_prepare(struct htg_transaction *ht, struct mail_user *user,
 		      const char **error_r)
 {
-	const struct htg_audit_event *ev;
-	unsigned int n;
+	struct htg_session *s = htg_user_session(user);
+	const struct htg_audit_event *ev = NULL;
+	unsigned int n = 0;
 
 	if (ht->retention == NULL) {
 		htg_user_flush(user);
 		return TRUE;
 	}
-	ev = htg_user_retrievals(user, &n);
+	if (s != NULL)
+		ev = htg_session_events(s, &n);
 	if (ht->retention_failed) {
 		*error_r = "a copy could not be kept";
 	} else if (htg_retention_record(ht->retention, user, ev, n,
 					error_r) == 0) {
-		htg_user_retrievals_clear(user);
+		if (s != NULL)
+			htg_session_clear(s);
 		return TRUE;
 	}
 	htg_retention_forget(ht->retention, user);
@@ -433,40 +377,19 @@ htg_mail_get_stream(struct mail *_mail, bool get_body,
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
 	const char *event = get_body ?
 		htg_retrieval_event(mail->get_stream_reason) : NULL;
-	struct mail_user *user = _mail->box->storage->user;
-	struct htg_user *huser = HTG_USER_CONTEXT(user);
-	ARRAY_TYPE(seq_range) *uids = NULL;
-	struct htg_audit_event ev;
+	struct htg_session *s = htg_user_session(_mail->box->storage->user);
+	int record = 0;
 
-	if (event != NULL && huser != NULL) {
-		uids = strcmp(event, "retr") == 0 ? &huser->retr_uids :
-			&huser->top_uids;
-		if (seq_range_exists(uids, _mail->uid))
-			uids = NULL;	/* audited in this session */
-		else if (array_count(&huser->retrievals) >=
-			 huser->max_events && !htg_user_flush_try(user)) {
-			if (!huser->refusal_logged)
-				e_error(user->event, "htg: %s of uid %u "
-					"refused: %u retrievals of this "
-					"session could not be recorded "
-					"(htg_session_max_events)", event,
-					_mail->uid, huser->max_events);
-			huser->refusal_logged = TRUE;
-			mail_storage_set_error(_mail->box->storage,
-				MAIL_ERROR_TEMP, "HTG: audit unavailable, "
-				"try again later");
-			return -1;
-		}
-	}
+	if (event != NULL && s != NULL &&
+	    (record = htg_session_retrieval_begin(s, _mail, event)) < 0)
+		return -1;
 	if (hmail->super.get_stream(_mail, get_body, hdr_size, body_size,
 				    stream_r) < 0)
 		return -1;
-	if (uids != NULL) {
+	if (record > 0) {
 		/* reads the Message-ID from the stream pop3 sends; the
 		   stream's offset is kept */
-		htg_event_fill(&ev, event, _mail, *stream_r);
-		array_push_back(&huser->retrievals, &ev);
-		seq_range_array_add(uids, _mail->uid);
+		htg_session_add(s, _mail, event, *stream_r);
 	}
 	return 0;
 }
@@ -563,9 +486,7 @@ static void htg_user_deinit(struct mail_user *user)
 
 	/* a session without QUIT: its retrievals still count */
 	htg_user_flush(user);
-	array_free(&huser->retrievals);
-	array_free(&huser->retr_uids);
-	array_free(&huser->top_uids);
+	htg_session_deinit(&huser->session);
 	htg_dc_dir_unref();
 	huser->module_ctx.super.deinit(user);
 }
@@ -574,7 +495,7 @@ static void htg_mail_user_created(struct mail_user *user)
 {
 	struct mail_user_vfuncs *v = user->vlast;
 	struct htg_user *huser;
-	const char *path, *registered, *max;
+	const char *path, *registered;
 
 	path = mail_user_plugin_getenv(user, "htg_directory");
 	if (path == NULL || *path == '\0') {
@@ -592,18 +513,7 @@ static void htg_mail_user_created(struct mail_user *user)
 	htg_dc_dir_ref(path, 0);
 
 	huser = p_new(user->pool, struct htg_user, 1);
-	i_array_init(&huser->retrievals, 8);
-	i_array_init(&huser->retr_uids, 8);
-	i_array_init(&huser->top_uids, 8);
-	huser->max_events = HTG_SESSION_MAX_EVENTS_DEFAULT;
-	max = mail_user_plugin_getenv(user, "htg_session_max_events");
-	if (max != NULL && *max != '\0' &&
-	    (str_to_uint(max, &huser->max_events) < 0 ||
-	     huser->max_events == 0)) {
-		e_error(user->event, "htg: bad htg_session_max_events %s: "
-			"using %u", max, HTG_SESSION_MAX_EVENTS_DEFAULT);
-		huser->max_events = HTG_SESSION_MAX_EVENTS_DEFAULT;
-	}
+	htg_session_init(&huser->session, user);
 	huser->module_ctx.super = *v;
 	user->vlast = &huser->module_ctx.super;
 	v->deinit = htg_user_deinit;
