@@ -35,6 +35,7 @@ const char *dirp_err(const char *fmt, ...)
 
 _Thread_local int dirp_last_rc;
 _Thread_local struct htg_dir *dirp_cur;
+_Thread_local int dirp_depth;
 
 /* Report an LMDB failure and return -1. Out of map: say how full the
    directory is and against which maximum (the callers log it and
@@ -92,10 +93,14 @@ static int txn_begin(struct htg_dir *dir, unsigned int flags,
 			return -1;
 		}
 		rc = mdb_txn_begin(dir->env, NULL, flags, txn_r);
-		if (rc == 0)
+		if (rc == 0) {
+			dirp_depth++;
 			return 0;
+		}
 		pthread_rwlock_unlock(&dir->maplock);
-		if (rc != MDB_MAP_RESIZED || attempt >= 3)
+		/* a thread inside another transaction cannot wait for the
+		   map lock it holds itself */
+		if (rc != MDB_MAP_RESIZED || attempt >= 3 || dirp_depth > 0)
 			return dirp_fail(error_r, (flags & MDB_RDONLY) != 0 ?
 					 "read" : "write", rc);
 		if (dirp_map_adjust(dir, 1, error_r) < 0)
@@ -124,13 +129,16 @@ int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r,
 	dirp_cur = dir;
 	dirp_last_rc = 0;
 	for (int attempt = 0;; attempt++) {
-		if (dir->grow_pending &&
+		if (dir->grow_pending && dirp_depth == 0 &&
 		    dirp_map_adjust(dir, 0, error_r) < 0)
 			return -1;
 		if (txn_begin(dir, 0, txn_r, error_r) < 0)
 			return -1;
+		/* no resize inside another transaction of this thread (a
+		   write from a scan's callback): the map lock is held */
 		if (attempt >= 2 ||
-		    (ret = dirp_map_check(dir, *txn_r, error_r)) == 0)
+		    (ret = dirp_map_check(dir, *txn_r, error_r)) == 0 ||
+		    (ret > 0 && dirp_depth > 1))
 			return 0;
 		dirp_abort(*txn_r);
 		if (ret < 0 || dirp_map_adjust(dir, 0, error_r) < 0)
@@ -143,6 +151,7 @@ void dirp_abort(MDB_txn *txn)
 	struct htg_dir *dir = mdb_env_get_userctx(mdb_txn_env(txn));
 
 	(mdb_txn_abort)(txn);
+	dirp_depth--;
 	pthread_rwlock_unlock(&dir->maplock);
 }
 
@@ -160,6 +169,7 @@ int dirp_commit(MDB_txn *txn, const char **error_r)
 		what = "sync";
 		rc = mdb_env_sync(env, 1);
 	}
+	dirp_depth--;
 	pthread_rwlock_unlock(&dir->maplock);
 	if (rc != 0)
 		return dirp_fail(error_r, what, rc);

@@ -101,6 +101,8 @@ void dirp_map_reserve(struct htg_dir *dir, int on);
 /* the thread's last LMDB error (dirp_fail) and the handle it was on */
 extern _Thread_local int dirp_last_rc;
 extern _Thread_local struct htg_dir *dirp_cur;
+/* transactions this thread has open (dirp_rtxn/wtxn, not yet ended) */
+extern _Thread_local int dirp_depth;
 
 /* text records: get/lookup/del 1 found, 0 not found, -1 error;
    put 0 / -1 */

@@ -136,6 +136,7 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 				    mdb_strerror(rc));
 		goto fail;
 	}
+	dirp_depth++;		/* as dirp_rtxn/dirp_wtxn count it */
 	for (int i = 0; i < DB_COUNT; i++) {
 		/* a writer creates tables a newer version added */
 		unsigned int dflags = dir->rdonly ? 0 : MDB_CREATE;
@@ -164,6 +165,7 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		goto fail;
 	}
 	rc = mdb_txn_commit(txn);
+	dirp_depth--;
 	pthread_rwlock_unlock(&dir->maplock);
 	if (rc != 0) {
 		*error_r = dirp_err("open directory %s: %s", path,
@@ -187,6 +189,8 @@ void htg_dir_close(struct htg_dir **_dir)
 
 	if (dir == NULL)
 		return;
+	if (dirp_cur == dir)
+		dirp_cur = NULL;
 	mdb_env_close(dir->env);
 	pthread_rwlock_destroy(&dir->maplock);
 	free(dir->path);
