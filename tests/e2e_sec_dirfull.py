@@ -15,6 +15,7 @@ import json
 import os
 import poplib
 import smtplib
+import subprocess
 import time
 import uuid
 
@@ -184,3 +185,84 @@ def postfix_deferred(msgid, wait=30):
                     return line
         time.sleep(0.3)
     return None
+
+
+def dovecot_reload():
+    """doveadm reload, and wait until the master logged it: logins after
+    that get processes with the new configuration."""
+    log = os.path.join(ENV["HTG_LOG_DIR"], "dovecot.log")
+    seen = log_text("dovecot.log").count("SIGHUP received")
+    subprocess.run(["doveadm", "-c", ENV["HTG_DOVECOT_CONFIG"], "reload"],
+                   capture_output=True, check=False)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if log_text("dovecot.log").count("SIGHUP received") > seen:
+            return
+        time.sleep(0.1)
+    check(False, "Dovecot did not reload (%s)" % log)
+
+
+def login_after_reload(acct):
+    """A login right after a reload may meet an old login process that
+    the reload is ending ("Internal login failure"): try again."""
+    for _ in range(50):
+        try:
+            return acct.login()
+        except (poplib.error_proto, OSError) as e:
+            last = e
+            time.sleep(0.2)
+    check(False, "no login after the reload: %r" % (last,))
+
+
+@test
+def dirfull_session_bound_flushes_then_refuses():
+    """htg_session_max_events = 3 (lab override, reloaded): the 4th TOP
+    of a session writes the 3 waiting events at once (memory stays
+    bounded); with the directory full and the pickup journal unusable,
+    a retrieval whose event cannot be kept is refused (-ERR), none is
+    served unaudited, and the log says why."""
+    lab_conf = os.path.join(os.path.dirname(ENV["HTG_DOVECOT_CONFIG"]),
+                            "dovecot-lab.conf")
+    with open(lab_conf) as f:
+        saved = f.read()
+    journal = os.path.join(ENV["HTG_DIRECTORY"], "journal")
+    mode = os.stat(journal).st_mode & 0o7777
+    a = Account()
+    ids = [a.deliver() for _ in range(8)]
+    try:
+        with open(lab_conf, "a") as f:
+            f.write("\nplugin {\n  htg_session_max_events = 3\n}\n")
+        dovecot_reload()
+        p = login_after_reload(a)
+        for n in (1, 2, 3, 4):
+            p.top(n, 0)
+        # before QUIT: the first three were written at the 4th TOP
+        early = audit(a.user, "--event", "top")
+        check(len(early) == 3, "events before QUIT: %d" % len(early))
+        p.quit()
+        check(len(audit(a.user, "--event", "top")) == 4, "after QUIT")
+
+        p = a.login()
+        for n in (5, 6, 7):
+            p.top(n, 0)
+        set_max(max(stats()["used"], 65536))
+        os.chmod(journal, 0)
+        try:
+            p.top(8, 0)
+            check(False, "TOP 8 served without its audit event")
+        except poplib.error_proto as e:
+            check(e.args[0].startswith(b"-ERR"), "TOP 8: %r" % e.args)
+        p.top(5, 0)         # audited already in this session: served
+        os.chmod(journal, mode)
+        set_max(4 << 30)
+        p.quit()
+    finally:
+        os.chmod(journal, mode)
+        set_max(4 << 30)
+        with open(lab_conf, "w") as f:
+            f.write(saved)
+        dovecot_reload()
+    got = {e["message_id"] for e in audit(a.user, "--event", "top")}
+    check(got == set(ids[:7]), "top events: %d of %r" % (len(got), got))
+    check("top of uid 8 refused" in log_text("dovecot.log"),
+          "dovecot.log does not say why TOP 8 was refused")
