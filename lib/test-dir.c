@@ -469,6 +469,44 @@ static void test_map_second_process(void)
 	test_end();
 }
 
+static unsigned int warnings;
+static char last_warning[256];
+
+static void count_warning(const char *text)
+{
+	warnings++;
+	snprintf(last_warning, sizeof(last_warning), "%s", text);
+}
+
+static void test_map_warning(void)
+{
+	struct htg_dir *dir = open_map(HTG_DIR_LAZYSYNC), *w;
+	struct htg_dir_stats st;
+	const char *error = NULL;
+
+	test_begin("map: a fill level from 80 % on is a warning");
+	htg_dir_set_warning(count_warning);
+	test_assert(htg_dir_stats(dir, &st, &error) == 1);
+	/* 85 % full, with room for a write */
+	test_assert(htg_dir_map_max_set(dir, st.used * 100 / 85, &error) == 1);
+	warnings = 0;		/* that commit may have warned already */
+	w = open_map(HTG_DIR_LAZYSYNC);		/* its first check is due */
+	test_assert(write_events(w, 1, 700, &error) == 1);
+	test_assert(warnings == 1 && strstr(last_warning, "% full") != NULL);
+	test_assert(write_events(w, 1, 701, &error) == 1);
+	test_assert(warnings == 1);		/* once a minute */
+	htg_dir_close(&w);
+	test_assert(htg_dir_map_max_set(dir, 256ULL << 20, &error) == 1);
+	warnings = 0;
+	w = open_map(HTG_DIR_LAZYSYNC);
+	test_assert(write_events(w, 1, 702, &error) == 1);
+	test_assert(warnings == 0);		/* below 80 %: quiet */
+	htg_dir_close(&w);
+	htg_dir_set_warning(NULL);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 static void test_map_full(void)
 {
 	struct htg_dir *dir = open_map(HTG_DIR_LAZYSYNC), *other;
@@ -549,6 +587,7 @@ int main(void)
 		return 1;
 	test_map_growth();
 	test_map_second_process();
+	test_map_warning();
 	test_map_full();
 	ret = test_exit();
 	{
