@@ -80,7 +80,8 @@ static uint64_t map_target(uint64_t used, uint64_t max)
 }
 
 /* The maximum as stored; the default without a record. A bad record is
-   an error (a maximum nobody can read must not silently become 4 GiB). */
+   an error (a maximum nobody can read must not silently become the
+   default). */
 static int map_read_max(struct htg_dir *dir, MDB_txn *txn, uint64_t *max_r,
 			const char **error_r)
 {

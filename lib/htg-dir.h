@@ -257,7 +257,9 @@ int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
 
 /* The maximum when the directory has no "map_max" record, and the
    least that may be set. */
-#define HTG_DIR_MAP_MAX_DEFAULT	(4ULL * 1024 * 1024 * 1024)
+/* 1 GiB: the map every process had before it could grow; above it the
+   Dovecot services' vsz_limit (2G in our dovecot.conf) must grow too */
+#define HTG_DIR_MAP_MAX_DEFAULT	(1024ULL * 1024 * 1024)
 #define HTG_DIR_MAP_MAX_MIN	(64ULL * 1024)
 
 struct htg_dir_stats {

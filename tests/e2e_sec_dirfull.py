@@ -139,7 +139,7 @@ def dirfull_full_directory_tempfails_and_loses_nothing():
         r = p.quit()
         check(r.startswith(b"+OK"), "QUIT of a small DELE: %r" % r)
     finally:
-        set_max(4 << 30)
+        set_max(before["max"])
 
     check("directory full" in log_text("dovecot.log"),
           "dovecot.log does not say why")
@@ -229,6 +229,7 @@ def dirfull_session_bound_flushes_then_refuses():
     mode = os.stat(journal).st_mode & 0o7777
     a = Account()
     ids = [a.deliver() for _ in range(8)]
+    old_max = stats()["max"]
     try:
         with open(lab_conf, "a") as f:
             f.write("\nplugin {\n  htg_session_max_events = 3\n}\n")
@@ -254,11 +255,11 @@ def dirfull_session_bound_flushes_then_refuses():
             check(e.args[0].startswith(b"-ERR"), "TOP 8: %r" % e.args)
         p.top(5, 0)         # audited already in this session: served
         os.chmod(journal, mode)
-        set_max(4 << 30)
+        set_max(old_max)
         p.quit()
     finally:
         os.chmod(journal, mode)
-        set_max(4 << 30)
+        set_max(old_max)
         with open(lab_conf, "w") as f:
             f.write(saved)
         dovecot_reload()
