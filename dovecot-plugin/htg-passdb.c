@@ -17,6 +17,11 @@
 /*	On success the login is replaced by the account name as stored,
 /*	so "Bob@Example.NL" logs into the mailbox of "bob@example.nl".
 /*
+/*	A plain login of an unknown or disabled account is verified
+/*	against a dummy hash of the same cost (htg-login.h): every failed
+/*	login takes as long, so timing does not tell which accounts exist.
+/*	(auth_failure_delay, 2 s by default, delays every failure besides.)
+/*
 /*	No caching: the module has no cache key, so whatever
 /*	auth_cache_size says, every login reads the directory and a
 /*	password change or a disable by htgctl is effective at the next
@@ -33,6 +38,7 @@
 #include "password-scheme.h"
 
 #include "htg-dc-dir.h"
+#include "htg-login.h"
 #include "htg-authdb.h"
 
 #define HTG_DEFAULT_SCHEME "SHA512-CRYPT"
@@ -80,23 +86,60 @@ htg_passdb_lookup(struct auth_request *request, const char **crypted_r,
 	return PASSDB_RESULT_OK;
 }
 
+struct htg_verify_ctx {
+	struct auth_request *request;
+	const char *scheme;
+};
+
+/* htg_login_verify_fn: the account's hash through Dovecot's verification
+   (which logs a mismatch); the dummy through the scheme alone, quietly */
+static int htg_passdb_verify(const char *password, const char *hash,
+			     int dummy, void *_ctx)
+{
+	struct htg_verify_ctx *ctx = _ctx;
+	struct password_generate_params params = {
+		.user = ctx->request->fields.user, .rounds = 0
+	};
+	const char *crypted = hash, *scheme, *error;
+
+	if (!dummy)
+		return auth_request_password_verify(ctx->request, password,
+						    hash, ctx->scheme,
+						    AUTH_SUBSYS_DB);
+	scheme = password_get_scheme(&crypted);
+	return password_verify(password, &params,
+			       scheme != NULL ? scheme : HTG_DEFAULT_SCHEME,
+			       (const unsigned char *)crypted,
+			       strlen(crypted), &error);
+}
+
 static void
 htg_passdb_verify_plain(struct auth_request *request, const char *password,
 			verify_plain_callback_t *callback)
 {
+	struct htg_verify_ctx ctx = { .request = request };
 	enum passdb_result result;
-	const char *crypted, *scheme;
+	enum htg_login_state state;
+	const char *crypted = NULL;
 	int ret;
 
-	result = htg_passdb_lookup(request, &crypted, &scheme);
-	if (result != PASSDB_RESULT_OK) {
+	result = htg_passdb_lookup(request, &crypted, &ctx.scheme);
+	if (result == PASSDB_RESULT_INTERNAL_FAILURE) {
 		callback(result, request);
 		return;
 	}
-	ret = auth_request_password_verify(request, password, crypted, scheme,
-					   AUTH_SUBSYS_DB);
-	callback(ret > 0 ? PASSDB_RESULT_OK : PASSDB_RESULT_PASSWORD_MISMATCH,
-		 request);
+	state = result == PASSDB_RESULT_OK ? HTG_LOGIN_FOUND :
+		result == PASSDB_RESULT_USER_UNKNOWN ? HTG_LOGIN_UNKNOWN :
+		HTG_LOGIN_DISABLED;
+	ret = htg_login_check(state, password, crypted, htg_passdb_verify,
+			      &ctx);
+	if (ret < 0) {
+		e_error(authdb_event(request), "no dummy password hash");
+		result = PASSDB_RESULT_INTERNAL_FAILURE;
+	} else if (result == PASSDB_RESULT_OK && ret == 0) {
+		result = PASSDB_RESULT_PASSWORD_MISMATCH;
+	}
+	callback(result, request);
 }
 
 static void

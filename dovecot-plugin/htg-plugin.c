@@ -45,6 +45,17 @@
 /*	the UID, the remote address, the TLS version (userdb field htg_tls,
 /*	which the pop3-login plugin forwards) and the session id.
 /*
+/*	A bound per session (issue 13): a RETR or TOP of a message this
+/*	session already retrieved that way adds no event (the audit says
+/*	who retrieved which message how, first at what time; a client
+/*	looping "TOP 1 0" costs one event, not one per command). At most
+/*	htg_session_max_events (default 1000) events wait in memory: at
+/*	the bound they are written at once (to the directory, else to the
+/*	pickup journal); if neither takes them (the directory is full),
+/*	RETR/TOP of a message not yet audited is refused (pop3 answers
+/*	-ERR; the log says why) - no retrieval is served unaudited
+/*	(htg-session.c).
+/*
 /*	Durability (issue 5.4): events are written in as few LMDB commits
 /*	(each synced to disk) as the guarantees allow. A POP3 session
 /*	writes once: RETR/TOP events are kept in memory and written at
@@ -76,6 +87,7 @@
 #include "htg-legacy-lock.h"
 #include "htg-deliver.h"
 #include "htg-event.h"
+#include "htg-session.h"
 #include "htg-plugin.h"
 
 #include <string.h>
@@ -91,7 +103,7 @@ struct htg_user {
 	union mail_user_module_context module_ctx;
 	/* RETR/TOP events, written with the next commit (QUIT) or at the
 	   end of the session, whichever comes first */
-	ARRAY(struct htg_audit_event) retrievals;
+	struct htg_session session;	/* htg-session.h */
 };
 
 /* events waiting for their transaction to commit */
@@ -116,32 +128,20 @@ static MODULE_CONTEXT_DEFINE_INIT(htg_storage_module,
 				  &mail_storage_module_register);
 static MODULE_CONTEXT_DEFINE_INIT(htg_mail_module, &mail_module_register);
 
-static const struct htg_audit_event *
-htg_user_retrievals(struct mail_user *user, unsigned int *count_r)
+static struct htg_session *htg_user_session(struct mail_user *user)
 {
 	struct htg_user *huser = HTG_USER_CONTEXT(user);
 
-	*count_r = huser == NULL ? 0 : array_count(&huser->retrievals);
-	return *count_r == 0 ? NULL : array_front(&huser->retrievals);
-}
-
-static void htg_user_retrievals_clear(struct mail_user *user)
-{
-	struct htg_user *huser = HTG_USER_CONTEXT(user);
-
-	if (huser != NULL)
-		array_clear(&huser->retrievals);
+	return huser == NULL ? NULL : &huser->session;
 }
 
 /* Write the buffered RETR/TOP events now. */
 static void htg_user_flush(struct mail_user *user)
 {
-	const struct htg_audit_event *ev;
-	unsigned int n;
+	struct htg_session *s = htg_user_session(user);
 
-	ev = htg_user_retrievals(user, &n);
-	htg_events_write(user, ev, n);
-	htg_user_retrievals_clear(user);
+	if (s != NULL)
+		htg_session_flush(s, user);
 }
 
 /* --- transactions: events that count only once committed ---------------- */
@@ -200,19 +200,22 @@ static bool
 htg_retention_prepare(struct htg_transaction *ht, struct mail_user *user,
 		      const char **error_r)
 {
-	const struct htg_audit_event *ev;
-	unsigned int n;
+	struct htg_session *s = htg_user_session(user);
+	const struct htg_audit_event *ev = NULL;
+	unsigned int n = 0;
 
 	if (ht->retention == NULL) {
 		htg_user_flush(user);
 		return TRUE;
 	}
-	ev = htg_user_retrievals(user, &n);
+	if (s != NULL)
+		ev = htg_session_events(s, &n);
 	if (ht->retention_failed) {
 		*error_r = "a copy could not be kept";
 	} else if (htg_retention_record(ht->retention, user, ev, n,
 					error_r) == 0) {
-		htg_user_retrievals_clear(user);
+		if (s != NULL)
+			htg_session_clear(s);
 		return TRUE;
 	}
 	htg_retention_forget(ht->retention, user);
@@ -374,17 +377,19 @@ htg_mail_get_stream(struct mail *_mail, bool get_body,
 	union mail_module_context *hmail = HTG_MAIL_CONTEXT(mail);
 	const char *event = get_body ?
 		htg_retrieval_event(mail->get_stream_reason) : NULL;
-	struct htg_user *huser = HTG_USER_CONTEXT(_mail->box->storage->user);
-	struct htg_audit_event ev;
+	struct htg_session *s = htg_user_session(_mail->box->storage->user);
+	int record = 0;
 
+	if (event != NULL && s != NULL &&
+	    (record = htg_session_retrieval_begin(s, _mail, event)) < 0)
+		return -1;
 	if (hmail->super.get_stream(_mail, get_body, hdr_size, body_size,
 				    stream_r) < 0)
 		return -1;
-	if (event != NULL && huser != NULL) {
+	if (record > 0) {
 		/* reads the Message-ID from the stream pop3 sends; the
 		   stream's offset is kept */
-		htg_event_fill(&ev, event, _mail, *stream_r);
-		array_push_back(&huser->retrievals, &ev);
+		htg_session_add(s, _mail, event, *stream_r);
 	}
 	return 0;
 }
@@ -481,7 +486,7 @@ static void htg_user_deinit(struct mail_user *user)
 
 	/* a session without QUIT: its retrievals still count */
 	htg_user_flush(user);
-	array_free(&huser->retrievals);
+	htg_session_deinit(&huser->session);
 	htg_dc_dir_unref();
 	huser->module_ctx.super.deinit(user);
 }
@@ -508,7 +513,7 @@ static void htg_mail_user_created(struct mail_user *user)
 	htg_dc_dir_ref(path, 0);
 
 	huser = p_new(user->pool, struct htg_user, 1);
-	i_array_init(&huser->retrievals, 8);
+	htg_session_init(&huser->session, user);
 	huser->module_ctx.super = *v;
 	user->vlast = &huser->module_ctx.super;
 	v->deinit = htg_user_deinit;
@@ -521,8 +526,15 @@ static struct mail_storage_hooks htg_mail_storage_hooks = {
 	.mail_allocated = htg_mail_allocated,
 };
 
+/* the directory's own warnings (fill level) into Dovecot's log */
+static void htg_dir_warning(const char *text)
+{
+	i_warning("htg: %s", text);
+}
+
 void htg_plugin_init(struct module *module)
 {
+	htg_dir_set_warning(htg_dir_warning);
 	mail_storage_hooks_add(module, &htg_mail_storage_hooks);
 	htg_deliver_init();
 }
@@ -532,4 +544,5 @@ void htg_plugin_deinit(void)
 	htg_deliver_deinit();
 	mail_storage_hooks_remove(&htg_mail_storage_hooks);
 	htg_dc_dir_deinit();
+	htg_dir_set_warning(NULL);
 }

@@ -149,8 +149,8 @@ int dirp_audit_del(struct htg_dir *dir, MDB_txn *txn,
 	return found;
 }
 
-int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
-			 const char **error_r)
+static int audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
+			const char **error_r)
 {
 	MDB_txn *txn;
 
@@ -161,6 +161,15 @@ int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
 		return -1;
 	}
 	return dirp_commit(txn, error_r);
+}
+
+int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
+			 const char **error_r)
+{
+	int ret;
+
+	DIRP_RETRY(dir, ret, audit_append(dir, ev, error_r));
+	return ret;
 }
 
 static void audit_copy(char *dst, size_t size, const char *s, size_t len)
@@ -247,8 +256,8 @@ int htg_dir_audit_iter(struct htg_dir *dir, const char *account,
 
 /* --- expiry ------------------------------------------------------------ */
 
-int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
-			 unsigned long *count_r, const char **error_r)
+static int audit_expire(struct htg_dir *dir, int64_t before_us,
+			unsigned long *count_r, const char **error_r)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -284,4 +293,16 @@ int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
 		return dirp_fail(error_r, "audit expire", rc);
 	}
 	return dirp_commit(txn, error_r);
+}
+
+/* Expiry must work on a full directory: it may use the reserve. */
+int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
+			 unsigned long *count_r, const char **error_r)
+{
+	int ret;
+
+	dirp_map_reserve(dir, 1);
+	DIRP_RETRY(dir, ret, audit_expire(dir, before_us, count_r, error_r));
+	dirp_map_reserve(dir, 0);
+	return ret;
 }

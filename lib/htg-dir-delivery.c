@@ -93,7 +93,7 @@ static int delivery_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, char state,
 	return rc == 0 ? 0 : dirp_fail(error_r, "deliveries put", rc);
 }
 
-int htg_dir_delivery_begin(struct htg_dir *dir, const char *account,
+static int delivery_begin(struct htg_dir *dir, const char *account,
 			   const char *msgid, int64_t window_s, int64_t now,
 			   const char **error_r)
 {
@@ -164,8 +164,19 @@ int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
 	return delivery_put(txn, dbi, &k, 'D', expiry, error_r);
 }
 
-int htg_dir_delivery_mark(struct htg_dir *dir, const char *account,
-			  const char *msgid, const char **error_r)
+int htg_dir_delivery_begin(struct htg_dir *dir, const char *account,
+			   const char *msgid, int64_t window_s, int64_t now,
+			   const char **error_r)
+{
+	int ret;
+
+	DIRP_RETRY(dir, ret, delivery_begin(dir, account, msgid, window_s,
+					    now, error_r));
+	return ret;
+}
+
+static int delivery_mark(struct htg_dir *dir, const char *account,
+			 const char *msgid, const char **error_r)
 {
 	MDB_txn *txn;
 
@@ -176,6 +187,15 @@ int htg_dir_delivery_mark(struct htg_dir *dir, const char *account,
 		return -1;
 	}
 	return dirp_commit(txn, error_r);
+}
+
+int htg_dir_delivery_mark(struct htg_dir *dir, const char *account,
+			  const char *msgid, const char **error_r)
+{
+	int ret;
+
+	DIRP_RETRY(dir, ret, delivery_mark(dir, account, msgid, error_r));
+	return ret;
 }
 
 /* past its window; a malformed record is useless: purged too */

@@ -14,6 +14,7 @@
 
 #include "htg-config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,9 +33,37 @@ const char *dirp_err(const char *fmt, ...)
 	return dir_errbuf;
 }
 
-/* Report an LMDB failure and return -1. */
+_Thread_local int dirp_last_rc;
+_Thread_local struct htg_dir *dirp_cur;
+_Thread_local int dirp_depth;
+
+/* Report an LMDB failure and return -1. Out of map: say how full the
+   directory is and against which maximum (the callers log it and
+   answer 4xx / -ERR), and let the next write transaction grow it. */
 int dirp_fail(const char **error_r, const char *what, int rc)
 {
+	dirp_last_rc = rc;
+	if (rc == MDB_MAP_FULL && dirp_cur != NULL) {
+		struct htg_dir *dir = dirp_cur;
+		MDB_envinfo info;
+
+		(void)mdb_env_info(dir->env, &info);
+		if ((uint64_t)info.me_mapsize < dir->map_max) {
+			dir->grow_pending = 1;
+			*error_r = dirp_err("directory %s: map of %zu bytes "
+					    "full, grows (maximum %llu): try "
+					    "again", what, info.me_mapsize,
+					    (unsigned long long)dir->map_max);
+		} else {
+			*error_r = dirp_err("directory full (%s): the map "
+					    "reached its maximum of %llu "
+					    "bytes (htgctl stats; htgctl "
+					    "expire, audit expire; htgctl "
+					    "map-max)", what,
+					    (unsigned long long)dir->map_max);
+		}
+		return -1;
+	}
 	*error_r = dirp_err("directory %s: %s", what, mdb_strerror(rc));
 	return -1;
 }
@@ -50,25 +79,80 @@ int dirp_is_address(const char *a)
 
 /* --- low-level helpers ------------------------------------------------ */
 
+/* Begin under the map lock; a map another process grew beyond ours
+   (MDB_MAP_RESIZED) is adopted and the begin tried again. */
+static int txn_begin(struct htg_dir *dir, unsigned int flags,
+		     MDB_txn **txn_r, const char **error_r)
+{
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		if ((rc = pthread_rwlock_rdlock(&dir->maplock)) != 0) {
+			*error_r = dirp_err("directory map lock: %s",
+					    strerror(rc));
+			return -1;
+		}
+		rc = mdb_txn_begin(dir->env, NULL, flags, txn_r);
+		if (rc == 0) {
+			dirp_depth++;
+			return 0;
+		}
+		pthread_rwlock_unlock(&dir->maplock);
+		/* a thread inside another transaction cannot wait for the
+		   map lock it holds itself */
+		if (rc != MDB_MAP_RESIZED || attempt >= 3 || dirp_depth > 0)
+			return dirp_fail(error_r, (flags & MDB_RDONLY) != 0 ?
+					 "read" : "write", rc);
+		if (dirp_map_adjust(dir, 1, error_r) < 0)
+			return -1;
+	}
+}
+
 int dirp_rtxn(struct htg_dir *dir, MDB_txn **txn_r,
 	      const char **error_r)
 {
-	int rc = mdb_txn_begin(dir->env, NULL, MDB_RDONLY, txn_r);
-
-	return rc == 0 ? 0 : dirp_fail(error_r, "read", rc);
+	return txn_begin(dir, MDB_RDONLY, txn_r, error_r);
 }
 
+/* A write transaction on a map that fits the policy (htg-dir-map.c):
+   grown when it runs short, shrunk to a lowered maximum; refused when
+   the directory is full. */
 int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r,
 	      const char **error_r)
 {
-	int rc;
+	int ret;
 
 	if (dir->rdonly) {
 		*error_r = "directory opened read-only";
 		return -1;
 	}
-	rc = mdb_txn_begin(dir->env, NULL, 0, txn_r);
-	return rc == 0 ? 0 : dirp_fail(error_r, "write", rc);
+	dirp_cur = dir;
+	dirp_last_rc = 0;
+	for (int attempt = 0;; attempt++) {
+		if (dir->grow_pending && dirp_depth == 0 &&
+		    dirp_map_adjust(dir, 0, error_r) < 0)
+			return -1;
+		if (txn_begin(dir, 0, txn_r, error_r) < 0)
+			return -1;
+		/* no resize inside another transaction of this thread (a
+		   write from a scan's callback): the map lock is held */
+		if (attempt >= 2 ||
+		    (ret = dirp_map_check(dir, *txn_r, error_r)) == 0 ||
+		    (ret > 0 && dirp_depth > 1))
+			return 0;
+		dirp_abort(*txn_r);
+		if (ret < 0 || dirp_map_adjust(dir, 0, error_r) < 0)
+			return -1;
+	}
+}
+
+void dirp_abort(MDB_txn *txn)
+{
+	struct htg_dir *dir = mdb_env_get_userctx(mdb_txn_env(txn));
+
+	(mdb_txn_abort)(txn);
+	dirp_depth--;
+	pthread_rwlock_unlock(&dir->maplock);
 }
 
 /* Commit; on a durable handle, flush the meta page after LMDB's writer
@@ -77,14 +161,20 @@ int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r,
 int dirp_commit(MDB_txn *txn, const char **error_r)
 {
 	MDB_env *env = mdb_txn_env(txn);
-	const struct htg_dir *dir = mdb_env_get_userctx(env);
+	struct htg_dir *dir = mdb_env_get_userctx(env);
+	const char *what = "commit";
 	int rc = mdb_txn_commit(txn);
 
+	if (rc == 0 && !dir->lazysync) {
+		what = "sync";
+		rc = mdb_env_sync(env, 1);
+	}
+	dirp_depth--;
+	pthread_rwlock_unlock(&dir->maplock);
 	if (rc != 0)
-		return dirp_fail(error_r, "commit", rc);
-	if (dir != NULL && !dir->lazysync &&
-	    (rc = mdb_env_sync(env, 1)) != 0)
-		return dirp_fail(error_r, "sync", rc);
+		return dirp_fail(error_r, what, rc);
+	if (!dir->rdonly)
+		dirp_map_watch(dir);
 	return 1;
 }
 
@@ -187,8 +277,9 @@ int dirp_val_str(const MDB_val *v, char *buf, size_t size)
 	return 1;
 }
 
-int dirp_purge(struct htg_dir *dir, const char *table, dirp_expired_cb *expired,
-	       int64_t now, long *purged_r, const char **error_r)
+static int purge(struct htg_dir *dir, const char *table,
+		 dirp_expired_cb *expired, int64_t now, long *purged_r,
+		 const char **error_r)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -220,4 +311,17 @@ int dirp_purge(struct htg_dir *dir, const char *table, dirp_expired_cb *expired,
 	if (purged_r != NULL)
 		*purged_r = purged;
 	return dirp_commit(txn, error_r);
+}
+
+/* Expiry must work on a full directory: it may use the reserve. */
+int dirp_purge(struct htg_dir *dir, const char *table, dirp_expired_cb *expired,
+	       int64_t now, long *purged_r, const char **error_r)
+{
+	int ret;
+
+	dirp_map_reserve(dir, 1);
+	DIRP_RETRY(dir, ret, purge(dir, table, expired, now, purged_r,
+				   error_r));
+	dirp_map_reserve(dir, 0);
+	return ret;
 }

@@ -21,8 +21,10 @@
 /*	they differ.
 /*--*/
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <lmdb.h>
 
 #include "htg-dir.h"
@@ -43,6 +45,15 @@ struct htg_dir {
 	int lazysync;		/* HTG_DIR_LAZYSYNC: no flush after commit */
 	char *path;
 	uint32_t audit_seq;
+	/* the map (htg-dir-map.c): every transaction of this handle holds
+	   maplock for reading; a resize takes it for writing, because LMDB
+	   unmaps the old map and no thread may still read it */
+	pthread_rwlock_t maplock;
+	MDB_dbi dbi_meta;	/* table "meta", 0 when it does not exist */
+	uint64_t map_max;	/* the maximum, as last read */
+	uint64_t max_override;	/* htg_dir_map_max_set() at work */
+	int grow_pending;	/* a commit ran out of map below the maximum */
+	time_t checked_at;	/* last fill level check (warnings) */
 };
 
 /* errors: formatted into a per-thread buffer */
@@ -52,10 +63,46 @@ int dirp_fail(const char **error_r, const char *what, int rc);
 
 int dirp_is_address(const char *a);
 
-/* transactions: 0 begun / -1 error; commit: 1 / -1 */
+/* transactions: 0 begun / -1 error; commit: 1 / -1. Every transaction
+   of the directory code begins with dirp_rtxn/dirp_wtxn and ends with
+   dirp_commit/dirp_abort: they hold the handle's map lock, so that the
+   map can grow (htg-dir-map.c). The macro below routes the files'
+   mdb_txn_abort() calls through dirp_abort(). */
 int dirp_rtxn(struct htg_dir *dir, MDB_txn **txn_r, const char **error_r);
 int dirp_wtxn(struct htg_dir *dir, MDB_txn **txn_r, const char **error_r);
 int dirp_commit(MDB_txn *txn, const char **error_r);
+void dirp_abort(MDB_txn *txn);
+#define mdb_txn_abort(txn) dirp_abort(txn)
+
+/* htg-dir-map.c: the map grows on demand up to the maximum (meta
+   "map_max"). Inside a new write transaction: 0 go on, 1 the map must
+   change first (the caller aborts, calls dirp_map_adjust(), begins
+   again), -1 error. */
+int dirp_map_check(struct htg_dir *dir, MDB_txn *txn, const char **error_r);
+/* resize to the size the policy wants (no transaction of this thread
+   may be active): 0 / -1 */
+int dirp_map_adjust(struct htg_dir *dir, int adopt, const char **error_r);
+/* after a commit: warn (rate-limited) when the fill level is high */
+void dirp_map_watch(struct htg_dir *dir);
+/* a writer failed: 1 when it ran out of map below the maximum and the
+   map has grown, so the whole transaction may run again (at most a
+   few times, counted in *attempts) */
+int dirp_again(struct htg_dir *dir, int *attempts);
+/* Run a writer call again while dirp_again() says so. */
+#define DIRP_RETRY(dir, ret, call) do { \
+	int dirp_attempts_ = 0; \
+	do (ret) = (call); \
+	while ((ret) < 0 && dirp_again((dir), &dirp_attempts_)); \
+} while (0)
+/* Writers that delete (expiry, purges, undo) may use a reserve above the
+   maximum, so that a full directory can always be emptied: on 1 for the
+   duration of the call, then 0. */
+void dirp_map_reserve(struct htg_dir *dir, int on);
+/* the thread's last LMDB error (dirp_fail) and the handle it was on */
+extern _Thread_local int dirp_last_rc;
+extern _Thread_local struct htg_dir *dirp_cur;
+/* transactions this thread has open (dirp_rtxn/wtxn, not yet ended) */
+extern _Thread_local int dirp_depth;
 
 /* text records: get/lookup/del 1 found, 0 not found, -1 error;
    put 0 / -1 */

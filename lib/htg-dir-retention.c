@@ -129,8 +129,8 @@ int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
 	return htg_dir_pickup_commit(dir, r, n, NULL, 0, error_r);
 }
 
-int htg_dir_retained_del(struct htg_dir *dir, const char *account,
-			 const char *id, const char **error_r)
+static int retained_del(struct htg_dir *dir, const char *account,
+			const char *id, const char **error_r)
 {
 	char acct[HTG_USER_MAX], key[DIRP_RETAINED_KEY_MAX];
 	MDB_txn *txn;
@@ -159,6 +159,18 @@ int htg_dir_retained_del(struct htg_dir *dir, const char *account,
 		return dirp_fail(error_r, "retention delete", rc);
 	}
 	return dirp_commit(txn, error_r);
+}
+
+/* a purge must work on a full directory: it may use the reserve */
+int htg_dir_retained_del(struct htg_dir *dir, const char *account,
+			 const char *id, const char **error_r)
+{
+	int ret;
+
+	dirp_map_reserve(dir, 1);
+	DIRP_RETRY(dir, ret, retained_del(dir, account, id, error_r));
+	dirp_map_reserve(dir, 0);
+	return ret;
 }
 
 int htg_dir_retained_iter(struct htg_dir *dir, const char *account,
@@ -274,7 +286,10 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 			  const struct htg_audit_event *ev, unsigned int nev,
 			  const char **error_r)
 {
-	return pickup_apply(dir, 0, r, nr, ev, nev, error_r);
+	int ret;
+
+	DIRP_RETRY(dir, ret, pickup_apply(dir, 0, r, nr, ev, nev, error_r));
+	return ret;
 }
 
 int htg_dir_pickup_undo(struct htg_dir *dir,
@@ -282,5 +297,10 @@ int htg_dir_pickup_undo(struct htg_dir *dir,
 			const struct htg_audit_event *ev, unsigned int nev,
 			const char **error_r)
 {
-	return pickup_apply(dir, 1, r, nr, ev, nev, error_r);
+	int ret;
+
+	dirp_map_reserve(dir, 1);	/* deletes: room even when full */
+	DIRP_RETRY(dir, ret, pickup_apply(dir, 1, r, nr, ev, nev, error_r));
+	dirp_map_reserve(dir, 0);
+	return ret;
 }

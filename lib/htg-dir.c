@@ -21,6 +21,8 @@
 /*	SHA-256(account<TAB>Message-ID) -> expiry (unix time, text): the
 /*	Message-IDs an account used (HTG-MSGID); hashed because a
 /*	Message-ID may be longer than an LMDB key
+/* .IP meta
+/*	"map_max" -> the most bytes the directory may hold (htg-dir-map(3))
 /* .PP
 /*	Text values keep the store readable with mdb_dump. LMDB gives readers
 /*	a consistent snapshot per transaction and never blocks them on the
@@ -32,6 +34,7 @@
 /*	htg-dir-msgid(3), Message-IDs an account used
 /*	htg-dir-retention(3), retention records
 /*	htg-dir-lmdb(3), the LMDB access the files share
+/*	htg-dir-map(3), the map's size and the maximum
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -47,7 +50,9 @@
 
 #include "htg-dir-private.h"
 
-#define DIR_MAPSIZE	(1024UL * 1024 * 1024)	/* sparse; grows on demand */
+/* the map LMDB opens with (never less than what is in use); a writer's
+   first transaction sizes it (htg-dir-map.c) */
+#define DIR_MAPSIZE	(1024UL * 1024)
 
 const char *const dirp_db_names[DB_COUNT] = {
 	"accounts", "addresses", "domains", "flows", "grants", "audit"
@@ -100,8 +105,14 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		return -1;
 	}
 	dir->lazysync = (flags & HTG_DIR_LAZYSYNC) != 0;
+	if ((rc = pthread_rwlock_init(&dir->maplock, NULL)) != 0) {
+		free(dir->path);
+		free(dir);
+		*error_r = dirp_err("directory map lock: %s", strerror(rc));
+		return -1;
+	}
 	if ((rc = mdb_env_create(&dir->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(dir->env, DB_COUNT + 4)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(dir->env, DB_COUNT + 8)) != 0 ||
 	    (rc = mdb_env_set_mapsize(dir->env, DIR_MAPSIZE)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(dir->env, 1022)) != 0) {
 		*error_r = dirp_err("lmdb init: %s", mdb_strerror(rc));
@@ -117,12 +128,15 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		goto fail;
 	}
 	(void)mdb_env_set_userctx(dir->env, dir);
+	(void)pthread_rwlock_rdlock(&dir->maplock);	/* dirp_abort() */
 	if ((rc = mdb_txn_begin(dir->env, NULL, dir->rdonly ? MDB_RDONLY : 0,
 				&txn)) != 0) {
+		pthread_rwlock_unlock(&dir->maplock);
 		*error_r = dirp_err("open directory %s: %s", path,
 				    mdb_strerror(rc));
 		goto fail;
 	}
+	dirp_depth++;		/* as dirp_rtxn/dirp_wtxn count it */
 	for (int i = 0; i < DB_COUNT; i++) {
 		/* a writer creates tables a newer version added */
 		unsigned int dflags = dir->rdonly ? 0 : MDB_CREATE;
@@ -138,7 +152,22 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 			goto fail;
 		}
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0) {
+	/* the maximum (htg-dir-map.c); a reader of a directory made
+	   before it existed reads the default */
+	rc = mdb_dbi_open(txn, "meta", dir->rdonly ? 0 : MDB_CREATE,
+			  &dir->dbi_meta);
+	if (rc == MDB_NOTFOUND && dir->rdonly) {
+		dir->dbi_meta = 0;
+	} else if (rc != 0) {
+		mdb_txn_abort(txn);
+		*error_r = dirp_err("directory %s: table meta: %s", path,
+				    mdb_strerror(rc));
+		goto fail;
+	}
+	rc = mdb_txn_commit(txn);
+	dirp_depth--;
+	pthread_rwlock_unlock(&dir->maplock);
+	if (rc != 0) {
 		*error_r = dirp_err("open directory %s: %s", path,
 				    mdb_strerror(rc));
 		goto fail;
@@ -148,6 +177,7 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 fail:
 	if (dir->env != NULL)
 		mdb_env_close(dir->env);
+	pthread_rwlock_destroy(&dir->maplock);
 	free(dir->path);
 	free(dir);
 	return -1;
@@ -159,7 +189,10 @@ void htg_dir_close(struct htg_dir **_dir)
 
 	if (dir == NULL)
 		return;
+	if (dirp_cur == dir)
+		dirp_cur = NULL;
 	mdb_env_close(dir->env);
+	pthread_rwlock_destroy(&dir->maplock);
 	free(dir->path);
 	free(dir);
 	*_dir = NULL;

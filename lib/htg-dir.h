@@ -253,4 +253,38 @@ int htg_dir_pickup_undo(struct htg_dir *dir,
 int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
 			 unsigned long *count_r, const char **error_r);
 
+/* --- the map: how much the directory may hold (htg-dir-map.c) --- */
+
+/* The maximum when the directory has no "map_max" record, and the
+   least that may be set. */
+/* 1 GiB: the map every process had before it could grow; above it the
+   Dovecot services' vsz_limit (2G in our dovecot.conf) must grow too */
+#define HTG_DIR_MAP_MAX_DEFAULT	(1024ULL * 1024 * 1024)
+#define HTG_DIR_MAP_MAX_MIN	(64ULL * 1024)
+
+struct htg_dir_stats {
+	uint64_t map_size;	/* this process's map now */
+	uint64_t map_max;	/* the maximum (meta "map_max") */
+	uint64_t page_size;
+	uint64_t high_water;	/* pages LMDB has ever used, in bytes */
+	uint64_t free_bytes;	/* of those, on LMDB's free list */
+	uint64_t used;		/* high_water - free_bytes */
+	unsigned int permille;	/* used / map_max */
+	uint64_t accounts, audit_events, msgids, deliveries, retained;
+};
+
+/* Fill level and table sizes (one read transaction). 1 / -1. */
+int htg_dir_stats(struct htg_dir *dir, struct htg_dir_stats *st,
+		  const char **error_r);
+/* Store the maximum every process honours from its next write
+   transaction (the map grows up to it; a lower one stops writers once
+   the use reaches it). 1 done, 0 refused (below HTG_DIR_MAP_MAX_MIN),
+   -1 error. */
+int htg_dir_map_max_set(struct htg_dir *dir, uint64_t max,
+			const char **error_r);
+/* Where warnings of the directory go (a fill level of 80 % or more,
+   at most once a minute per process); default: standard error. */
+typedef void htg_dir_warning_fn(const char *text);
+void htg_dir_set_warning(htg_dir_warning_fn *fn);
+
 #endif

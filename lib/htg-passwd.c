@@ -15,6 +15,7 @@
 #include <crypt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "htg-passwd.h"
 
@@ -57,4 +58,22 @@ int htg_passwd_verify(const char *password, const char *hash)
 		diff |= (unsigned char)(out[i] ^ hash[i]);
 	explicit_bzero(&data, sizeof(data));
 	return diff == 0;
+}
+
+const char *htg_passwd_dummy_hash(void)
+{
+	static char dummy[256];	/* HTG_HASH_MAX */
+	unsigned char rnd[24];
+	char password[2 * sizeof(rnd) + 1];
+
+	if (dummy[0] != '\0')
+		return dummy;
+	if (getentropy(rnd, sizeof(rnd)) < 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(password + 2 * i, 3, "%02x", rnd[i]);
+	if (htg_passwd_hash(password, dummy, sizeof(dummy)) < 0)
+		dummy[0] = '\0';
+	explicit_bzero(password, sizeof(password));
+	return dummy[0] != '\0' ? dummy : NULL;
 }

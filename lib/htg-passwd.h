@@ -21,6 +21,12 @@
 /*	htg_passwd_verify() returns 1 when password matches hash, else 0;
 /*	the comparison takes the same time whatever the position of the
 /*	first differing byte.
+/*
+/*	htg_passwd_dummy_hash() returns a hash made like every account's
+/*	(same scheme, same rounds) of a random password nobody knows: a
+/*	login of an unknown or disabled account is verified against it,
+/*	so that it costs what a wrong password costs (no timing tells
+/*	which accounts exist). Made at the first call; NULL if crypt fails.
 /*--*/
 
 #include <stddef.h>
@@ -32,5 +38,6 @@
 
 int htg_passwd_hash(const char *password, char *buf, size_t size);
 int htg_passwd_verify(const char *password, const char *hash);
+const char *htg_passwd_dummy_hash(void);
 
 #endif

@@ -31,6 +31,8 @@
 /*		[--now T]
 /*	htgctl [-d DIR] import < CHANGES
 /*	htgctl [-d DIR] expire [--now T]
+/*	htgctl [-d DIR] stats [--json | --prometheus]
+/*	htgctl [-d DIR] map-max SIZE
 /* DESCRIPTION
 /*	htgctl writes and reads the LMDB directory that htg-policyd,
 /*	htg-milter and the Dovecot modules read live: a change is in effect
@@ -76,6 +78,9 @@
 /*	and LMTP delivery records (htg_delivery_window). Run it from the
 /*	same timer as retention purge; a record past its window counts
 /*	as absent either way, so expire only bounds the directory's size.
+/*
+/*	stats shows how full the directory is against its maximum, which
+/*	map-max sets (htgctl-stats.c, htg-dir-map(3)).
 /* EXIT STATUS
 /*	0 success; 1 the request was refused (reason on stderr);
 /*	2 usage error.
@@ -133,7 +138,9 @@ void usage(void)
 	      "PASSWORD | address ADDRESS USER |\n"
 	      "                 flow FLOW DELIVER-TO | grant|revoke USER FLOW; "
 	      "fields tab-separated)\n"
-	      "       htgctl [-d DIR] expire [--now T]\n",
+	      "       htgctl [-d DIR] expire [--now T]\n"
+	      "       htgctl [-d DIR] stats [--json | --prometheus]\n"
+	      "       htgctl [-d DIR] map-max SIZE  (bytes, or K/M/G/T)\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
@@ -516,7 +523,7 @@ static int cmd_expire(int argc, char **argv)
 
 static const char *const commands[] = {
 	"account", "address", "flow", "grant", "revoke", "audit", "retention",
-	"hygiene", "import", "expire", "init", NULL
+	"hygiene", "import", "expire", "init", "stats", "map-max", NULL
 };
 
 int main(int argc, char **argv)
@@ -583,6 +590,10 @@ int main(int argc, char **argv)
 		ret = cmd_import(n - 1, args + 1);
 	else if (strcmp(args[0], "init") == 0)
 		ret = cmd_init(n - 1, args + 1);
+	else if (strcmp(args[0], "stats") == 0)
+		ret = cmd_stats(n - 1, args + 1);
+	else if (strcmp(args[0], "map-max") == 0)
+		ret = cmd_map_max(n - 1, args + 1);
 	else
 		ret = cmd_expire(n - 1, args + 1);
 	free(args);

@@ -67,5 +67,7 @@ int cmd_retention(int argc, char **argv);
 int cmd_hygiene(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_stats(int argc, char **argv);		/* htgctl-stats.c */
+int cmd_map_max(int argc, char **argv);
 
 #endif
