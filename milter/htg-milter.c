@@ -49,6 +49,18 @@
 /*	where rewritten bodies are spooled.
 /* .IP "max_depth (8), max_parts (200)"
 /*	HTG-MIME limits. See htg-milter.conf(5).
+/* .IP "max_sessions (default: 256)"
+/*	MTA sessions served at once; a session beyond is closed at option
+/*	negotiation and Postfix tempfails it (milter_default_action).
+/* .IP "timeout (default: 1800)"
+/*	libmilter's read/write timeout (smfi_settimeout), seconds.
+/* RESOURCES
+/*	RLIMIT_NOFILE is raised to the hard limit at start (each session
+/*	needs its socket and, while a body is rewritten, a spool file);
+/*	when the hard limit cannot fit max_sessions, fewer are served and
+/*	the log says so. What libmilter decides itself (its accept loop, its
+/*	pool of worker threads, when an idle session is closed) is in
+/*	htg-milter(8) and doc/milter.md.
 /* SIGNALS
 /*	SIGTERM and SIGINT stop the milter after the current callbacks.
 /* SEE ALSO
@@ -61,6 +73,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,6 +84,7 @@
 #include <unistd.h>
 
 #include "htg-conf.h"
+#include "htg-limits.h"
 #include "htg-milter.h"
 #include "htg-msg.h"
 
@@ -78,11 +92,110 @@ static const char *const milter_keys[] = {
 	"socket", "socket_mode", "user", "log_file", "pid_file", "mode",
 	"directory", "environment", "header_domain", "msgid_domain",
 	"msgid_window", "temp_dir", "max_depth", "max_parts", "allowed_types",
-	"extra_charsets", NULL
+	"extra_charsets", "max_sessions", "timeout", NULL
 };
 
 static struct htg_conf *conf;
 struct milter_settings milter_settings;
+
+/* descriptors besides the sessions: stdio, log, LMDB, listener, libmilter's
+   pipe and spare; each session: its socket and perhaps a spool file */
+#define FD_MARGIN	64
+#define FD_PER_SESSION	2
+
+/* The MTA sessions in progress, counted from option negotiation (the
+   first callback of a session) to xxfi_close. A set, not a counter:
+   libmilter may call xxfi_close twice for a session (SMFIC_QUIT_NC) or
+   for a session refused at negotiation. */
+static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static SMFICTX **sessions;
+static int max_sessions, nsessions;
+static struct htg_warn_limit warn_sessions = HTG_WARN_LIMIT_INIT(10);
+
+static int session_enter(SMFICTX *ctx)
+{
+	int ok = 0;
+
+	pthread_mutex_lock(&sessions_lock);
+	for (int i = 0; i < max_sessions && !ok; i++) {
+		if (sessions[i] == NULL) {
+			sessions[i] = ctx;
+			nsessions++;
+			ok = 1;
+		}
+	}
+	pthread_mutex_unlock(&sessions_lock);
+	return ok;
+}
+
+static void session_leave(SMFICTX *ctx)
+{
+	pthread_mutex_lock(&sessions_lock);
+	for (int i = 0; i < max_sessions; i++) {
+		if (sessions[i] == ctx) {
+			sessions[i] = NULL;
+			nsessions--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sessions_lock);
+}
+
+/* Beyond max_sessions the session ends at negotiation: libmilter closes
+   it without a reply, Postfix applies milter_default_action = tempfail
+   (451 4.7.1 for the SMTP session) and the slot costs nothing more. */
+static sfsistat limit_negotiate(SMFICTX *ctx, unsigned long f0,
+				unsigned long f1, unsigned long f2,
+				unsigned long f3, unsigned long *pf0,
+				unsigned long *pf1, unsigned long *pf2,
+				unsigned long *pf3)
+{
+	sfsistat r;
+
+	if (!session_enter(ctx)) {
+		htg_warn_limited(&warn_sessions, "max_sessions %d reached (%d "
+				 "in progress): closing a new MTA session "
+				 "(Postfix tempfails it)", max_sessions,
+				 nsessions);
+		return SMFIS_TEMPFAIL;
+	}
+	r = milter_desc.xxfi_negotiate(ctx, f0, f1, f2, f3, pf0, pf1, pf2,
+				       pf3);
+	if (r != SMFIS_CONTINUE && r != SMFIS_ALL_OPTS)
+		session_leave(ctx);
+	return r;
+}
+
+static sfsistat limit_close(SMFICTX *ctx)
+{
+	sfsistat r = milter_desc.xxfi_close(ctx);
+
+	session_leave(ctx);
+	return r;
+}
+
+/* RLIMIT_NOFILE up to the hard limit: a descriptor is cheap, and
+   libmilter's accept loop retries EMFILE without pause (100 % CPU). */
+static void resources_init(void)
+{
+	long want = (long)max_sessions * FD_PER_SESSION + FD_MARGIN;
+	long old, hard, soft;
+
+	soft = htg_nofile_raise(0x7fffffffL, &old, &hard);
+	if (soft > old)
+		msg_info("RLIMIT_NOFILE raised from %ld to %ld", old, soft);
+	if (soft < want) {
+		max_sessions = soft > FD_MARGIN + FD_PER_SESSION ?
+			(int)((soft - FD_MARGIN) / FD_PER_SESSION) : 1;
+		msg_warn("RLIMIT_NOFILE is %ld (hard limit %ld): too low for "
+			 "max_sessions %ld; serving at most %d sessions (raise "
+			 "the hard limit, e.g. LimitNOFILE= in the unit)",
+			 soft, hard, (want - FD_MARGIN) / FD_PER_SESSION,
+			 max_sessions);
+	}
+	if ((sessions = calloc((size_t)max_sessions, sizeof(*sessions))) == NULL)
+		msg_fatal("out of memory");
+}
 
 /* 004 table 4: To is <berichtsoort>@htpoort.nl or @preprod.htpoort.nl */
 static const char *environment_header_domain(const char *env)
@@ -120,6 +233,12 @@ static void settings_init(void)
 	    s->check.max_parts < 1 || s->msgid_window < 0)
 		msg_fatal("max_depth must be 1-64, max_parts and msgid_window "
 			  "positive");
+	if (htg_conf_get_int(conf, "max_sessions", 256) < 1 ||
+	    htg_conf_get_int(conf, "max_sessions", 256) > 1000000 ||
+	    htg_conf_get_int(conf, "timeout", 1800) < 1 ||
+	    htg_conf_get_int(conf, "timeout", 1800) > 86400)
+		msg_fatal("max_sessions must be 1-1000000, timeout 1-86400");
+	max_sessions = (int)htg_conf_get_int(conf, "max_sessions", 256);
 }
 
 /* After dropping privileges: the directory holds the used Message-IDs. */
@@ -169,6 +288,7 @@ static void write_pid(const char *path)
 int main(int argc, char **argv)
 {
 	const char *config = "/etc/htg/htg-milter.conf", *error, *sock, *mode;
+	struct smfiDesc desc;
 	int ch, foreground = 0;
 	long sock_mode;
 
@@ -206,6 +326,7 @@ int main(int argc, char **argv)
 	sock = htg_conf_get(conf, "socket", "unix:/run/htg/milter.sock");
 	sock_mode = strtol(htg_conf_get(conf, "socket_mode", "0660"), NULL, 8);
 
+	resources_init();
 	drop_privileges(htg_conf_get(conf, "user", NULL));
 	directory_open();
 	if (!foreground && daemon(0, 0) < 0)
@@ -214,8 +335,14 @@ int main(int argc, char **argv)
 
 	if (smfi_setconn((char *)sock) != MI_SUCCESS)
 		msg_fatal("smfi_setconn %s failed", sock);
-	if (smfi_register(milter_desc) != MI_SUCCESS)
+	desc = milter_desc;
+	desc.xxfi_negotiate = limit_negotiate;
+	desc.xxfi_close = limit_close;
+	if (smfi_register(desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");
+	if (smfi_settimeout((int)htg_conf_get_int(conf, "timeout", 1800)) !=
+	    MI_SUCCESS)
+		msg_fatal("smfi_settimeout failed");
 	/* remove a stale socket of a dead instance, create with our mode */
 	if (smfi_opensocket(1) != MI_SUCCESS)
 		msg_fatal("cannot open milter socket %s", sock);
@@ -225,9 +352,12 @@ int main(int argc, char **argv)
 		if (chmod(path, (mode_t)sock_mode) < 0)
 			msg_fatal("chmod %s: %m", path);
 	}
-	msg_info("started: socket=%s mode=%s", sock, mode);
+	msg_info("started: socket=%s mode=%s max_sessions=%d timeout=%lld",
+		 sock, mode, max_sessions,
+		 htg_conf_get_int(conf, "timeout", 1800));
 	ch = smfi_main();
 	msg_info("stopped");
+	free(sessions);
 	htg_dir_close(&milter_settings.dir);
 	htg_conf_free(&conf);
 	return ch == MI_SUCCESS ? 0 : 1;
