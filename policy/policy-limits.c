@@ -25,12 +25,13 @@ enum policy_conn_verdict policy_conn_check(const struct policy_limits *limits,
 					   const struct policy_conn_clock *clock,
 					   long long now)
 {
+	/* whole seconds: "more than" makes sure a full timeout has passed */
 	if (clock->busy_since >= 0)
-		return now - clock->busy_since >= limits->request_timeout ?
+		return now - clock->busy_since > limits->request_timeout ?
 			POLICY_CONN_REQUEST_TIMEOUT : POLICY_CONN_KEEP;
-	if (now - clock->idle_since >= limits->idle_timeout)
+	if (now - clock->idle_since > limits->idle_timeout)
 		return POLICY_CONN_IDLE_TIMEOUT;
-	if (limits->max_ttl > 0 && now - clock->opened >= limits->max_ttl)
+	if (limits->max_ttl > 0 && now - clock->opened > limits->max_ttl)
 		return POLICY_CONN_MAX_TTL;
 	return POLICY_CONN_KEEP;
 }

@@ -27,7 +27,9 @@
 /*	a slot forever, however often it asks. A busy connection is never
 /*	closed for its age (the answer it waits for comes first).
 /*
-/*	Times are htg_now() seconds; busy_since < 0 means idle.
+/*	Times are htg_now() seconds; busy_since < 0 means idle. A limit is
+/*	over when more than its whole seconds have passed: at least the
+/*	limit, at most a second more (and the server sweeps once a second).
 /*--*/
 
 struct policy_limits {
