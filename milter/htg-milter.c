@@ -72,6 +72,7 @@
 #include "htg-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -80,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,8 +176,54 @@ static sfsistat limit_close(SMFICTX *ctx)
 	return r;
 }
 
+/*
+ * libmilter's listener (listener.c, sendmail 8.14 to 8.17) retries at once
+ * when accept() fails with EMFILE, ENFILE, ENOBUFS or ENOMEM: no pause, no
+ * log line, and poll() finds the listener ready again at once: 100 % CPU
+ * for as long as the process is out of descriptors. libmilter has no
+ * setting for it; this accept() takes the place of libc's for libmilter
+ * (the linker binds libmilter's call to the program's definition). Out of
+ * descriptors, it frees a reserve descriptor, accepts the waiting client
+ * and closes it at once (Postfix sees end-of-file at negotiation and
+ * tempfails, milter_default_action), then takes the reserve again; it
+ * answers EAGAIN, on which libmilter polls again, which blocks once no
+ * client waits. Without a reserve (another thread took the descriptor) it
+ * sleeps 100 ms: a few retries a second, not a spin.
+ */
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+static int reserve_fd = -1;
+static struct htg_warn_limit warn_accept = HTG_WARN_LIMIT_INIT(10);
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int conn = accept4(fd, addr, len, 0), error = errno, took = 0;
+
+	if (conn >= 0 || (error != EMFILE && error != ENFILE &&
+			  error != ENOBUFS && error != ENOMEM))
+		return conn;
+	htg_warn_limited(&warn_accept, "accept: %s: closing new MTA connections "
+			 "at once (Postfix tempfails them) until descriptors "
+			 "are free (%d sessions)", strerror(error), nsessions);
+	pthread_mutex_lock(&reserve_lock);
+	if (reserve_fd < 0)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (reserve_fd >= 0 && (error == EMFILE || error == ENFILE)) {
+		close(reserve_fd);
+		if ((conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			close(conn);
+			took = 1;
+		}
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	pthread_mutex_unlock(&reserve_lock);
+	if (!took)
+		usleep(100000);
+	errno = EAGAIN;
+	return -1;
+}
+
 /* RLIMIT_NOFILE up to the hard limit: a descriptor is cheap, and
-   libmilter's accept loop retries EMFILE without pause (100 % CPU). */
+   libmilter's accept loop has no good answer to EMFILE (above). */
 static void resources_init(void)
 {
 	long want = (long)max_sessions * FD_PER_SESSION + FD_MARGIN;
@@ -195,6 +243,8 @@ static void resources_init(void)
 	}
 	if ((sessions = calloc((size_t)max_sessions, sizeof(*sessions))) == NULL)
 		msg_fatal("out of memory");
+	if ((reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		msg_fatal("open /dev/null: %m");
 }
 
 /* 004 table 4: To is <berichtsoort>@htpoort.nl or @preprod.htpoort.nl */

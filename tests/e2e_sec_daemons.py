@@ -79,6 +79,20 @@ def closed_by_peer(s, wait):
         return True
 
 
+def closed_within(socks, wait):
+    """How many of socks the peer closed within wait seconds."""
+    left, closed, deadline = list(socks), 0, time.time() + wait
+    while left and time.time() < deadline:
+        r, _, _ = select.select(left, [], [], max(0, deadline - time.time()))
+        for s in r:
+            left.remove(s)
+            try:
+                closed += s.recv(4096) == b""
+            except (ConnectionResetError, BrokenPipeError):
+                closed += 1
+    return closed
+
+
 # --- a second htg-policyd -------------------------------------------------------
 
 class Policyd:
@@ -444,6 +458,51 @@ def milter_session_limit_closes_at_negotiation():
         check("max_sessions 2 reached" in text, "refusal not logged")
         check(text.count("max_sessions 2 reached") <= 2,
               "refusals not rate-limited: %d" % text.count("max_sessions 2 reached"))
+
+
+@test
+def milter_out_of_fds_does_not_spin():
+    """libmilter's listener retries accept() at once on EMFILE (100 % CPU,
+    no log line). RLIMIT_NOFILE lowered under a running htg-milter that
+    holds 50 idle connections, to 3 descriptors above those it has: the
+    clients beyond are closed at once (Postfix tempfails), its CPU time over
+    2 s stays under 0.3 s, one warning is logged; once the connections
+    close, a session negotiates again. (Never below the descriptors in use:
+    libmilter's pool controller then fails poll() with EINVAL and stops
+    after 16 tries, a state no real process reaches.)"""
+    # user= : prlimit on a process of our own uid needs no capability
+    with Milter("fds", "user=") as m:
+        idle = [unix_connect(m.sock) for _ in range(50)]
+        time.sleep(1.0)
+        top = max(int(fd) for fd in os.listdir("/proc/%d/fd" % m.pid))
+        subprocess.run(["prlimit", "--pid", str(m.pid),
+                        "--nofile=%d:%d" % (top + 4, top + 4)], check=True)
+        extra = [unix_connect(m.sock) for _ in range(20)]
+        try:
+            time.sleep(0.5)
+            cpu0 = cpu_seconds(m.pid)
+            time.sleep(2.0)
+            cpu = cpu_seconds(m.pid) - cpu0
+            check(cpu < 0.3, "out of descriptors: %.2f s CPU in 2 s" % cpu)
+            closed = closed_within(extra, 5)
+            check(closed >= 15, "%d of 20 clients beyond the limit closed at "
+                  "once" % closed)
+            text = read_log(m.log)
+            check(1 <= text.count("closing new MTA connections at once") <= 2,
+                  "warnings: %s" % text[-500:])
+        finally:
+            for s in idle + extra:
+                s.close()
+        deadline = time.time() + 15
+        while True:
+            s = unix_connect(m.sock)
+            ok = milter_optneg(s)[:1] == b"O"
+            s.close()
+            if ok:
+                break
+            check(time.time() < deadline, "no session after the clients left")
+            time.sleep(0.2)
+        check(m.proc.poll() is None, "htg-milter died")
 
 
 @test
