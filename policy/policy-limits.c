@@ -7,12 +7,13 @@
 /*	#include "policy-limits.h"
 /* DESCRIPTION
 /*	See policy-limits.h. The defaults (htg-policyd(8)) follow Postfix's
-/*	own client: smtpd waits smtpd_policy_service_timeout (100 s) for an
-/*	answer, so a request may take as long (request_timeout 100); smtpd
-/*	closes an unused connection after smtpd_policy_service_max_idle
-/*	(300 s) and any connection after smtpd_policy_service_max_ttl
-/*	(1000 s), so ours are longer (idle_timeout 600, max_ttl 1200): the
-/*	client closes first and never finds its connection gone.
+/*	own clients: smtpd waits smtpd_policy_service_timeout (100 s) for an
+/*	answer, its socketmap client (dict_sockmap.c) 100 s too, so a request
+/*	may take as long (request_timeout 100); smtpd closes an unused
+/*	connection after smtpd_policy_service_max_idle (300 s; socketmap 10 s)
+/*	and any connection after smtpd_policy_service_max_ttl (1000 s;
+/*	socketmap 100 s), so ours are longer (idle_timeout 600, max_ttl 1200):
+/*	the client closes first and never finds its connection gone.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
