@@ -221,6 +221,8 @@ void server_accept_pause(struct server *s)
 	s->paused_at = htg_now();
 }
 
+/* A listener that cannot be added back (ENOMEM) is tried again a second
+   later; one added before is EEXIST then. */
 void server_accept_resume(struct server *s)
 {
 	if (!s->accept_paused)
@@ -232,8 +234,13 @@ void server_accept_resume(struct server *s)
 		ev.events = EPOLLIN;
 		ev.data.ptr = &s->listeners[i];
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listeners[i].fd,
-			      &ev) < 0)
-			msg_fatal("epoll_ctl: %m");
+			      &ev) < 0 && errno != EEXIST) {
+			htg_warn_limited(&s->warn_accept, "epoll_ctl %s: %m: "
+					 "not accepting for a second",
+					 s->listeners[i].name);
+			s->paused_at = htg_now();
+			return;
+		}
 	}
 	s->accept_paused = 0;
 }
