@@ -15,7 +15,8 @@
 /*	spin (its CPU time, from wait4(), and its log lines stay small while
 /*	60 clients wait) and serves again once they close; a client sending
 /*	a byte now and then is disconnected at request_timeout while another
-/*	is answered. Generous bounds, no tight timing.
+/*	is answered, and so is one that asks without ever reading the
+/*	answers. Generous bounds, no tight timing.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -294,6 +295,54 @@ static void test_loop_slowloris(void)
 	test_end();
 }
 
+/* A client that asks and asks but never reads: once the answers fill the
+   buffers the server stops reading; the connection is busy from then on
+   and is cut at request_timeout. */
+static void test_loop_no_reader(void)
+{
+	static const char q[] = "17:domain example.nl,";
+	struct policy_limits limits = { 2, 30, 0 };
+	struct child ch;
+	char buf[65536];
+	int fd, flags, sent = 0, eof = 0;
+	time_t t0;
+
+	test_begin("event loop: a client that never reads is cut");
+	child_start(&ch, "noread", 10, &limits, -1);
+	fd = client(&ch);
+	flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	for (t0 = time(NULL); time(NULL) - t0 < 10; ) {
+		if (send(fd, q, strlen(q), MSG_NOSIGNAL) < 0) {
+			if (errno != EAGAIN)
+				break;
+			usleep(100000);	/* the server may still be reading */
+			if (send(fd, q, strlen(q), MSG_NOSIGNAL) < 0 &&
+			    errno == EAGAIN)
+				break;
+		}
+		sent++;
+	}
+	test_assert(sent > 1000);
+	sleep(4);		/* 2 s deadline, swept once a second */
+	/* the answers it sent are still there to read, then end-of-file (or
+	   a reset); a server still waiting would block the read */
+	for (t0 = time(NULL); !eof && time(NULL) - t0 < 10; ) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, 2000) <= 0)
+			break;
+		n = recv(fd, buf, sizeof(buf), 0);
+		eof = n == 0 || (n < 0 && errno == ECONNRESET);
+	}
+	test_assert(eof);
+	test_assert(log_lines(&ch, "request not complete") == 1);
+	close(fd);
+	child_stop(&ch);
+	test_end();
+}
+
 int main(void)
 {
 	msg_init("test-policy-limits", NULL);
@@ -305,6 +354,7 @@ int main(void)
 	test_warn_limit();
 	test_loop_out_of_fds();
 	test_loop_slowloris();
+	test_loop_no_reader();
 	{
 		char cmd[128];
 
