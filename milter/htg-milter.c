@@ -59,6 +59,18 @@
 /*	where rewritten bodies are spooled.
 /* .IP "max_depth (8), max_parts (200)"
 /*	HTG-MIME limits. See htg-milter.conf(5).
+/* .IP "max_sessions (default: 256)"
+/*	MTA sessions served at once; a session beyond is closed at option
+/*	negotiation and Postfix tempfails it (milter_default_action).
+/* .IP "timeout (default: 1800)"
+/*	libmilter's read/write timeout (smfi_settimeout), seconds.
+/* RESOURCES
+/*	RLIMIT_NOFILE is raised to the hard limit at start (each session
+/*	needs its socket and, while a body is rewritten, a spool file);
+/*	when the hard limit cannot fit max_sessions, fewer are served and
+/*	the log says so. What libmilter decides itself (its accept loop, its
+/*	pool of worker threads, when an idle session is closed) is in
+/*	htg-milter(8) and doc/milter.md.
 /* SIGNALS
 /*	SIGTERM and SIGINT stop the milter after the current callbacks.
 /* SEE ALSO
@@ -70,17 +82,21 @@
 #include "htg-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "htg-conf.h"
+#include "htg-limits.h"
 #include "htg-milter.h"
 #include "htg-msg.h"
 #include "htg-sockperm.h"
@@ -89,11 +105,158 @@ static const char *const milter_keys[] = {
 	"socket", "socket_mode", "socket_group", "user", "log_file", "pid_file", "mode",
 	"directory", "environment", "header_domain", "msgid_domain",
 	"msgid_window", "temp_dir", "max_depth", "max_parts", "allowed_types",
-	"extra_charsets", NULL
+	"extra_charsets", "max_sessions", "timeout", NULL
 };
 
 static struct htg_conf *conf;
 struct milter_settings milter_settings;
+
+/* descriptors besides the sessions: stdio, log, LMDB, listener, libmilter's
+   pipe and spare; each session: its socket and perhaps a spool file */
+#define FD_MARGIN	64
+#define FD_PER_SESSION	2
+
+/* The MTA sessions in progress, counted from option negotiation (the
+   first callback of a session) to xxfi_close. A set, not a counter:
+   libmilter may call xxfi_close twice for a session (SMFIC_QUIT_NC) or
+   for a session refused at negotiation. */
+static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static SMFICTX **sessions;
+static int max_sessions, nsessions;
+static struct htg_warn_limit warn_sessions = HTG_WARN_LIMIT_INIT(10);
+
+static int session_enter(SMFICTX *ctx)
+{
+	int ok = 0;
+
+	pthread_mutex_lock(&sessions_lock);
+	for (int i = 0; i < max_sessions && !ok; i++) {
+		if (sessions[i] == NULL) {
+			sessions[i] = ctx;
+			nsessions++;
+			ok = 1;
+		}
+	}
+	pthread_mutex_unlock(&sessions_lock);
+	return ok;
+}
+
+static void session_leave(SMFICTX *ctx)
+{
+	pthread_mutex_lock(&sessions_lock);
+	for (int i = 0; i < max_sessions; i++) {
+		if (sessions[i] == ctx) {
+			sessions[i] = NULL;
+			nsessions--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sessions_lock);
+}
+
+/* Beyond max_sessions the session ends at negotiation: libmilter closes
+   it without a reply, Postfix applies milter_default_action = tempfail
+   (451 4.7.1 for the SMTP session) and the slot costs nothing more. */
+static sfsistat limit_negotiate(SMFICTX *ctx, unsigned long f0,
+				unsigned long f1, unsigned long f2,
+				unsigned long f3, unsigned long *pf0,
+				unsigned long *pf1, unsigned long *pf2,
+				unsigned long *pf3)
+{
+	sfsistat r;
+
+	if (!session_enter(ctx)) {
+		htg_warn_limited(&warn_sessions, "max_sessions %d reached (%d "
+				 "in progress): closing a new MTA session "
+				 "(Postfix tempfails it)", max_sessions,
+				 nsessions);
+		return SMFIS_TEMPFAIL;
+	}
+	r = milter_desc.xxfi_negotiate(ctx, f0, f1, f2, f3, pf0, pf1, pf2,
+				       pf3);
+	if (r != SMFIS_CONTINUE && r != SMFIS_ALL_OPTS)
+		session_leave(ctx);
+	return r;
+}
+
+static sfsistat limit_close(SMFICTX *ctx)
+{
+	sfsistat r = milter_desc.xxfi_close(ctx);
+
+	session_leave(ctx);
+	return r;
+}
+
+/*
+ * libmilter's listener (listener.c, sendmail 8.14 to 8.17) retries at once
+ * when accept() fails with EMFILE, ENFILE, ENOBUFS or ENOMEM: no pause, no
+ * log line, and poll() finds the listener ready again at once: 100 % CPU
+ * for as long as the process is out of descriptors. libmilter has no
+ * setting for it; this accept() takes the place of libc's for libmilter
+ * (the linker binds libmilter's call to the program's definition). Out of
+ * descriptors, it frees a reserve descriptor, accepts the waiting client
+ * and closes it at once (Postfix sees end-of-file at negotiation and
+ * tempfails, milter_default_action), then takes the reserve again; it
+ * answers EAGAIN, on which libmilter polls again, which blocks once no
+ * client waits. Without a reserve (another thread took the descriptor) it
+ * sleeps 100 ms: a few retries a second, not a spin.
+ */
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+static int reserve_fd = -1;
+static struct htg_warn_limit warn_accept = HTG_WARN_LIMIT_INIT(10);
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int conn = accept4(fd, addr, len, 0), error = errno, took = 0;
+
+	if (conn >= 0 || (error != EMFILE && error != ENFILE &&
+			  error != ENOBUFS && error != ENOMEM))
+		return conn;
+	htg_warn_limited(&warn_accept, "accept: %s: closing new MTA connections "
+			 "at once (Postfix tempfails them) until descriptors "
+			 "are free (%d sessions)", strerror(error), nsessions);
+	pthread_mutex_lock(&reserve_lock);
+	if (reserve_fd < 0)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (reserve_fd >= 0 && (error == EMFILE || error == ENFILE)) {
+		close(reserve_fd);
+		if ((conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			close(conn);
+			took = 1;
+		}
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	pthread_mutex_unlock(&reserve_lock);
+	if (!took)
+		usleep(100000);
+	errno = EAGAIN;
+	return -1;
+}
+
+/* RLIMIT_NOFILE up to the hard limit: a descriptor is cheap, and
+   libmilter's accept loop has no good answer to EMFILE (above). */
+static void resources_init(void)
+{
+	long want = (long)max_sessions * FD_PER_SESSION + FD_MARGIN;
+	long old, hard, soft;
+
+	soft = htg_nofile_raise(0x7fffffffL, &old, &hard);
+	if (soft > old)
+		msg_info("RLIMIT_NOFILE raised from %ld to %ld", old, soft);
+	if (soft < want) {
+		max_sessions = soft > FD_MARGIN + FD_PER_SESSION ?
+			(int)((soft - FD_MARGIN) / FD_PER_SESSION) : 1;
+		msg_warn("RLIMIT_NOFILE is %ld (hard limit %ld): too low for "
+			 "max_sessions %ld; serving at most %d sessions (raise "
+			 "the hard limit, e.g. LimitNOFILE= in the unit)",
+			 soft, hard, (want - FD_MARGIN) / FD_PER_SESSION,
+			 max_sessions);
+	}
+	if ((sessions = calloc((size_t)max_sessions, sizeof(*sessions))) == NULL)
+		msg_fatal("out of memory");
+	if ((reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		msg_fatal("open /dev/null: %m");
+}
 
 /* 004 table 4: To is <berichtsoort>@htpoort.nl or @preprod.htpoort.nl */
 static const char *environment_header_domain(const char *env)
@@ -131,6 +294,12 @@ static void settings_init(void)
 	    s->check.max_parts < 1 || s->msgid_window < 0)
 		msg_fatal("max_depth must be 1-64, max_parts and msgid_window "
 			  "positive");
+	if (htg_conf_get_int(conf, "max_sessions", 256) < 1 ||
+	    htg_conf_get_int(conf, "max_sessions", 256) > 1000000 ||
+	    htg_conf_get_int(conf, "timeout", 1800) < 1 ||
+	    htg_conf_get_int(conf, "timeout", 1800) > 86400)
+		msg_fatal("max_sessions must be 1-1000000, timeout 1-86400");
+	max_sessions = (int)htg_conf_get_int(conf, "max_sessions", 256);
 }
 
 /* After dropping privileges: the directory holds the used Message-IDs. */
@@ -223,6 +392,7 @@ int main(int argc, char **argv)
 	const char *config = "/etc/htg/htg-milter.conf", *error, *sock, *mode;
 	struct htg_sockperm perm;
 	struct passwd *pw;
+	struct smfiDesc desc;
 	int ch, foreground = 0;
 
 	conf = htg_conf_new(milter_keys);
@@ -262,11 +432,18 @@ int main(int argc, char **argv)
 			       &perm, &error) < 0)
 		msg_fatal("%s", error);
 	pw = run_as(htg_conf_get(conf, "user", NULL));
+	resources_init();
 
 	if (smfi_setconn((char *)sock) != MI_SUCCESS)
 		msg_fatal("smfi_setconn %s failed", sock);
-	if (smfi_register(milter_desc) != MI_SUCCESS)
+	desc = milter_desc;
+	desc.xxfi_negotiate = limit_negotiate;
+	desc.xxfi_close = limit_close;
+	if (smfi_register(desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");
+	if (smfi_settimeout((int)htg_conf_get_int(conf, "timeout", 1800)) !=
+	    MI_SUCCESS)
+		msg_fatal("smfi_settimeout failed");
 	/* as root: only root may give the socket to a group it is not in */
 	open_socket(sock, &perm, pw);
 	drop_privileges(pw);
@@ -275,12 +452,14 @@ int main(int argc, char **argv)
 		msg_fatal("daemon: %m");
 	write_pid(htg_conf_get(conf, "pid_file", NULL));
 
-	msg_info("started: socket=%s socket_mode=%04o socket_group=%s mode=%s",
+	msg_info("started: socket=%s socket_mode=%04o socket_group=%s mode=%s "
+		 "max_sessions=%d timeout=%lld",
 		 sock, (unsigned)perm.mode,
 		 *perm.group_name != '\0' ? perm.group_name : "unchanged",
-		 mode);
+		 mode, max_sessions, htg_conf_get_int(conf, "timeout", 1800));
 	ch = smfi_main();
 	msg_info("stopped");
+	free(sessions);
 	htg_dir_close(&milter_settings.dir);
 	htg_conf_free(&conf);
 	return ch == MI_SUCCESS ? 0 : 1;

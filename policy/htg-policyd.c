@@ -79,9 +79,19 @@
 /* .IP "pid_file (default: empty)"
 /*	Write the process id here; removed at exit.
 /* .IP "max_connections (default: 1024)"
-/*	Connections beyond this are closed at once.
+/*	Connections beyond this are accepted and closed at once (Postfix
+/*	tempfails). RLIMIT_NOFILE is raised to fit them (soft up to hard);
+/*	when the hard limit is lower, fewer are served and the log says so.
+/* .IP "request_timeout (default: 100)"
+/*	Seconds from the first byte of a request (policy or socketmap) until
+/*	its answer has left; a slower client is disconnected. Postfix waits
+/*	smtpd_policy_service_timeout (100 s) for an answer.
 /* .IP "idle_timeout (default: 600)"
-/*	Seconds after which an idle connection is closed.
+/*	Seconds after which a connection without a pending request is closed
+/*	(above Postfix's smtpd_policy_service_max_idle, 300 s).
+/* .IP "max_ttl (default: 1200)"
+/*	Seconds after which a connection is closed at its next idle moment;
+/*	0 disables (above Postfix's smtpd_policy_service_max_ttl, 1000 s).
 /* .IP "tls_protocol_min (default: TLSv1.3)"
 /*	HTG-TLS minimum; empty disables the rule.
 /* .IP "tls_policy_context (default: empty, every request)"
@@ -125,7 +135,7 @@ static const char *const policyd_keys[] = {
 	"socket_group",
 	"policy_inet", "socketmap_inet", "environment", "submit_domain",
 	"log_file", "user", "pid_file", "max_connections", "idle_timeout",
-	"tls_protocol_min", "tls_policy_context", "rate_limit", "rate_window",
+	"request_timeout", "max_ttl", "tls_protocol_min", "tls_policy_context", "rate_limit", "rate_window",
 	"rate_accounts", NULL
 };
 
@@ -319,6 +329,7 @@ int main(int argc, char **argv)
 	struct htg_conf *conf;
 	struct policy_ctx ctx = { .dir = NULL };
 	struct server *server;
+	struct policy_limits limits;
 	const char *env, *policy_sock, *sockmap_sock, *pid_file, *log_file;
 	const char *policy_inet, *sockmap_inet;
 	int foreground = 0, ready_fd = -1, sigfd, listeners = 0;
@@ -352,9 +363,12 @@ int main(int argc, char **argv)
 	pid_file = htg_conf_get(conf, "pid_file", "");
 
 	sigfd = signals_setup();
+	limits.request_timeout = parse_positive(conf, "request_timeout", 100);
+	limits.idle_timeout = parse_positive(conf, "idle_timeout", 600);
+	limits.max_ttl = parse_number(conf, "max_ttl", 1200, 0);
 	server = server_new(&ctx, htg_conf_get(conf, "directory", NULL),
 			    parse_positive(conf, "max_connections", 1024),
-			    parse_positive(conf, "idle_timeout", 600));
+			    &limits);
 	if (*policy_sock != '\0' && ++listeners)
 		server_listen_unix(server, SERVER_POLICY, policy_sock, &perm);
 	if (*sockmap_sock != '\0' && ++listeners)

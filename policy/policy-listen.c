@@ -7,7 +7,8 @@
 /*	#include "policy-server.h"
 /* DESCRIPTION
 /*	server_listen_unix(), server_listen_inet(), server_chown_sockets()
-/*	of policy-server.h, and server_close_listeners() of
+/*	of policy-server.h, and server_close_listeners() and the accept path
+/*	(server_fit_nofile, server_accept, server_accept_pause/resume) of
 /*	policy-server-impl.h. A unix socket left by a daemon that was killed
 /*	(kill -9 leaves its file) is removed at the next start, so a clean
 /*	restart needs no manual step; a socket something still listens on is
@@ -16,11 +17,24 @@
 /*	A unix socket is bound under umask 0177 (born 0600) and only then
 /*	given its group and mode (htg-sockperm.h): never more open than
 /*	configured, whatever the umask the daemon was started with.
+/*
+/*	At the connection limit a new client is accepted and closed at once:
+/*	Postfix's policy client reads end-of-file, tries once more after
+/*	smtpd_policy_service_retry_delay and then answers with
+/*	smtpd_policy_service_default_action (our main.cf: 451 4.3.5); its
+/*	socketmap client tempfails the lookup (451 4.3.0). Left in the
+/*	listen queue instead, it would wait its whole timeout (100 s) for
+/*	nothing. Only when accept() itself fails (no descriptor to take it)
+/*	do clients wait in the queue, until a connection closes.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
 
 #include "htg-config.h"
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE		/* accept4 */
+#endif
 
 #include <errno.h>
 #include <netdb.h>
@@ -33,6 +47,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "htg-limits.h"
 #include "htg-msg.h"
 #include "htg-sockperm.h"
 #include "policy-server-impl.h"
@@ -188,4 +203,90 @@ void server_close_listeners(struct server *s)
 		free(l->name);
 	}
 	s->nlisteners = 0;
+}
+
+/* --- the accept path ----------------------------------------------------- */
+
+void server_fit_nofile(struct server *s)
+{
+	long want = (long)s->max_conns + FD_MARGIN, old, hard, soft;
+
+	soft = htg_nofile_raise(want, &old, &hard);
+	if (soft > old)
+		msg_info("RLIMIT_NOFILE raised from %ld to %ld for "
+			 "max_connections %d", old, soft, s->max_conns);
+	if (soft >= want)
+		return;
+	s->max_conns = soft > FD_MARGIN + 1 ? (int)(soft - FD_MARGIN) : 1;
+	msg_warn("RLIMIT_NOFILE is %ld (hard limit %ld): too low for "
+		 "max_connections %d plus %d; serving at most %d connections "
+		 "(raise the hard limit, e.g. LimitNOFILE= in the unit)",
+		 soft, hard, (int)(want - FD_MARGIN), FD_MARGIN, s->max_conns);
+}
+
+void server_accept_pause(struct server *s)
+{
+	if (s->accept_paused)
+		return;
+	for (int i = 0; i < s->nlisteners; i++)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listeners[i].fd, NULL);
+	s->accept_paused = 1;
+	s->paused_at = htg_now();
+}
+
+/* A listener that cannot be added back (ENOMEM) is tried again a second
+   later; one added before is EEXIST then. */
+void server_accept_resume(struct server *s)
+{
+	if (!s->accept_paused)
+		return;
+	for (int i = 0; i < s->nlisteners; i++) {
+		struct epoll_event ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.ptr = &s->listeners[i];
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listeners[i].fd,
+			      &ev) < 0 && errno != EEXIST) {
+			htg_warn_limited(&s->warn_accept, "epoll_ctl %s: %m: "
+					 "not accepting for a second",
+					 s->listeners[i].name);
+			s->paused_at = htg_now();
+			return;
+		}
+	}
+	s->accept_paused = 0;
+}
+
+void server_accept(struct server *s, struct listener *l)
+{
+	while (!s->accept_paused) {
+		union sockaddr_any sa;
+		socklen_t len = sizeof(sa);
+		int fd;
+
+		fd = accept4(l->fd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM, anything else: the
+			   client stays queued and the listener ready; retrying
+			   before something changed would spin */
+			htg_warn_limited(&s->warn_accept, "accept on %s: %m: "
+					 "not accepting until a connection "
+					 "closes (%d open)", l->name, s->nconns);
+			server_accept_pause(s);
+			return;
+		}
+		if (s->nconns >= s->max_conns) {
+			htg_warn_limited(&s->warn_full, "%s: connection limit "
+					 "%d reached: closing new connections "
+					 "at once", l->name, s->max_conns);
+			close(fd);
+			continue;
+		}
+		server_conn_add(s, l, fd, &sa, len);
+	}
 }

@@ -9,8 +9,9 @@
 /*	See policy-server.h. Each lookup is a short LMDB read transaction
 /*	(microseconds), so one process serves every Postfix client without
 /*	threads; what must never happen is that one slow or hostile client
-/*	holds memory or the loop: hence bounded buffers, back-pressure,
-/*	an idle timeout and a connection limit.
+/*	holds memory, a slot or the loop: hence bounded buffers,
+/*	back-pressure, a deadline per request, an idle timeout, a connection
+/*	limit, and no accepting while out of descriptors (policy-listen.c).
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -53,8 +54,10 @@ const char *server_kind_name(enum server_kind kind)
 }
 
 struct server *server_new(struct policy_ctx *ctx, const char *dir_path,
-			  int max_conns, int idle_timeout)
+			  int max_conns, const struct policy_limits *limits)
 {
+	static const struct htg_warn_limit warn_init =
+		HTG_WARN_LIMIT_INIT(WARN_INTERVAL);
 	struct server *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
@@ -63,7 +66,9 @@ struct server *server_new(struct policy_ctx *ctx, const char *dir_path,
 	if (dir_path != NULL && (s->dir_path = strdup(dir_path)) == NULL)
 		msg_fatal("out of memory");
 	s->max_conns = max_conns;
-	s->idle_timeout = idle_timeout;
+	s->limits = *limits;
+	s->warn_accept = s->warn_full = s->warn_deadline = warn_init;
+	server_fit_nofile(s);
 	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		msg_fatal("epoll_create1: %m");
 	return s;
@@ -109,6 +114,7 @@ static void conn_close(struct server *s, struct conn *c)
 	free(c->sockmap);
 	free(c);
 	s->nconns--;
+	s->slot_freed = 1;
 }
 
 static void conn_peer(struct conn *c, const union sockaddr_any *sa,
@@ -124,71 +130,50 @@ static void conn_peer(struct conn *c, const union sockaddr_any *sa,
 		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
 }
 
-static void server_accept(struct server *s, struct listener *l)
+int server_conn_add(struct server *s, struct listener *l, int fd,
+		    const union sockaddr_any *sa, socklen_t len)
 {
-	for (;;) {
-		union sockaddr_any sa;
-		socklen_t len = sizeof(sa);
-		struct epoll_event ev;
-		struct conn *c;
-		int fd;
+	struct epoll_event ev;
+	struct conn *c;
 
-		fd = accept4(l->fd, &sa.sa, &len,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				msg_warn("accept on %s: %m", l->name);
-			return;
-		}
-		if (s->nconns >= s->max_conns) {
-			time_t now = time(NULL);
-
-			if (now != s->last_refusal_log)
-				msg_warn("%s: connection limit %d reached, "
-					 "refusing connections", l->name,
-					 s->max_conns);
-			s->last_refusal_log = now;
-			close(fd);
-			continue;
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			msg_warn("out of memory, refusing a connection");
-			close(fd);
-			continue;
-		}
-		c->watch.type = WATCH_CONN;
-		c->fd = fd;
-		c->kind = l->kind;
-		c->last_active = time(NULL);
-		conn_peer(c, &sa, len);
-		if (c->kind == SERVER_POLICY) {
-			c->policy = policy_parser_new();
-		} else {
-			if ((c->sockmap = malloc(sizeof(*c->sockmap))) == NULL)
-				msg_fatal("out of memory");
-			sockmap_parser_init(c->sockmap);
-		}
-		memset(&ev, 0, sizeof(ev));
-		ev.events = c->events = EPOLLIN;
-		ev.data.ptr = c;
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			msg_warn("epoll_ctl: %m");
-			close(fd);
-			policy_parser_free(&c->policy);
-			free(c->sockmap);
-			free(c);
-			continue;
-		}
-		c->next = s->conns;
-		if (s->conns != NULL)
-			s->conns->prev = c;
-		s->conns = c;
-		s->nconns++;
-		if (msg_verbose)
-			msg_info("%s connection from %s", server_kind_name(c->kind),
-				 c->peer);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		msg_warn("out of memory, refusing a connection");
+		close(fd);
+		return -1;
 	}
+	c->watch.type = WATCH_CONN;
+	c->fd = fd;
+	c->kind = l->kind;
+	c->clock.opened = c->clock.idle_since = htg_now();
+	c->clock.busy_since = -1;
+	conn_peer(c, sa, len);
+	if (c->kind == SERVER_POLICY) {
+		c->policy = policy_parser_new();
+	} else {
+		if ((c->sockmap = malloc(sizeof(*c->sockmap))) == NULL)
+			msg_fatal("out of memory");
+		sockmap_parser_init(c->sockmap);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = c->events = EPOLLIN;
+	ev.data.ptr = c;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		msg_warn("epoll_ctl: %m");
+		close(fd);
+		policy_parser_free(&c->policy);
+		free(c->sockmap);
+		free(c);
+		return -1;
+	}
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	if (msg_verbose)
+		msg_info("%s connection from %s", server_kind_name(c->kind),
+			 c->peer);
+	return 0;
 }
 
 static void conn_reply(struct conn *c, const char *data, size_t len)
@@ -220,6 +205,7 @@ static void policy_input(struct server *s, struct conn *c)
 	st = policy_parser_feed(c->policy, c->in + c->in_pos,
 				c->in_len - c->in_pos, &used);
 	c->in_pos += used;
+	c->partial = (st == POLICY_MORE);
 	switch (st) {
 	case POLICY_MORE:
 		return;
@@ -268,6 +254,7 @@ static void sockmap_input(struct server *s, struct conn *c)
 	st = sockmap_parser_feed(c->sockmap, c->in + c->in_pos,
 				 c->in_len - c->in_pos, &used);
 	c->in_pos += used;
+	c->partial = (st == SOCKMAP_MORE);
 	switch (st) {
 	case SOCKMAP_MORE:
 		return;
@@ -308,6 +295,8 @@ static void conn_process(struct server *s, struct conn *c)
 /* 0 ok, -1 connection is gone */
 static int conn_flush(struct conn *c)
 {
+	if (c->out_len == 0)
+		return 0;
 	while (c->out_pos < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_pos,
 				 c->out_len - c->out_pos, MSG_NOSIGNAL);
@@ -322,9 +311,9 @@ static int conn_flush(struct conn *c)
 			return -1;
 		}
 		c->out_pos += (size_t)n;
-		c->last_active = time(NULL);
 	}
 	c->out_pos = c->out_len = 0;
+	c->answered = 1;
 	return 0;
 }
 
@@ -345,8 +334,25 @@ static int conn_read(struct conn *c)
 	if (n == 0)
 		return -1;
 	c->in_len = (size_t)n;
-	c->last_active = time(NULL);
+	/* the deadline runs from the first byte; later bytes never extend it */
+	if (c->clock.busy_since < 0)
+		c->clock.busy_since = htg_now();
 	return 0;
+}
+
+/* Busy until all input is answered and the answers have left; an
+   answer sent restarts the deadline for what is still pending. */
+static void conn_clock(struct conn *c)
+{
+	if (c->in_pos == c->in_len && !c->partial && c->out_len == 0) {
+		if (c->clock.busy_since >= 0) {
+			c->clock.busy_since = -1;
+			c->clock.idle_since = htg_now();
+		}
+	} else if (c->answered && c->clock.busy_since >= 0) {
+		c->clock.busy_since = htg_now();
+	}
+	c->answered = 0;
 }
 
 /* Read only when all input is answered and there is room for answers. */
@@ -359,6 +365,7 @@ static void conn_update(struct server *s, struct conn *c)
 		conn_close(s, c);
 		return;
 	}
+	conn_clock(c);
 	if (!c->closing && c->in_pos == c->in_len &&
 	    c->out_len + REPLY_MAX <= sizeof(c->out))
 		want |= EPOLLIN;
@@ -410,19 +417,36 @@ static void conn_output(struct server *s, struct conn *c)
 	conn_update(s, c);
 }
 
-static void server_sweep(struct server *s, time_t now)
+/* Once a second: deadlines (policy-limits.h), resuming a paused
+   accept, the counts of rate-limited warnings. */
+static void server_sweep(struct server *s, long long now)
 {
 	struct conn *c, *next;
 
 	for (c = s->conns; c != NULL; c = next) {
+		enum policy_conn_verdict v;
+
 		next = c->next;
-		if (now - c->last_active > s->idle_timeout) {
-			if (msg_verbose)
-				msg_info("%s connection from %s: idle timeout",
-					 server_kind_name(c->kind), c->peer);
-			conn_close(s, c);
-		}
+		v = policy_conn_check(&s->limits, &c->clock, now);
+		if (v == POLICY_CONN_KEEP)
+			continue;
+		if (v == POLICY_CONN_REQUEST_TIMEOUT)
+			htg_warn_limited(&s->warn_deadline, "%s client %s: %s "
+					 "(%d s): closing",
+					 server_kind_name(c->kind), c->peer,
+					 policy_conn_verdict_name(v),
+					 s->limits.request_timeout);
+		else if (msg_verbose)
+			msg_info("%s connection from %s: %s: closing",
+				 server_kind_name(c->kind), c->peer,
+				 policy_conn_verdict_name(v));
+		conn_close(s, c);
 	}
+	if (s->accept_paused && now - s->paused_at >= 1)
+		server_accept_resume(s);
+	htg_warn_limit_flush(&s->warn_accept);
+	htg_warn_limit_flush(&s->warn_full);
+	htg_warn_limit_flush(&s->warn_deadline);
 }
 
 void server_run(struct server *s, int signal_fd)
@@ -430,7 +454,7 @@ void server_run(struct server *s, int signal_fd)
 	struct watch sig_watch = { WATCH_SIGNAL };
 	struct epoll_event ev, events[64];
 	struct conn *ready[64];
-	time_t last_sweep = time(NULL);
+	long long last_sweep = htg_now();
 
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
@@ -439,7 +463,7 @@ void server_run(struct server *s, int signal_fd)
 		msg_fatal("epoll_ctl: %m");
 	for (;;) {
 		int n = epoll_wait(s->epfd, events, 64, 1000), nready = 0;
-		time_t now;
+		long long now;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -472,7 +496,11 @@ void server_run(struct server *s, int signal_fd)
 		policy_log_flush();
 		for (int i = 0; i < nready; i++)
 			conn_output(s, ready[i]);
-		now = time(NULL);
+		/* a slot is free again: take the waiting clients */
+		if (s->accept_paused && s->slot_freed)
+			server_accept_resume(s);
+		s->slot_freed = 0;
+		now = htg_now();
 		if (now != last_sweep) {
 			server_sweep(s, now);
 			last_sweep = now;

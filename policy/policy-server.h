@@ -10,7 +10,8 @@
 /*	#include "policy-server.h"
 /*
 /*	struct server *server_new(struct policy_ctx *ctx,
-/*			const char *dir_path, int max_conns, int idle_timeout);
+/*			const char *dir_path, int max_conns,
+/*			const struct policy_limits *limits);
 /*	void	server_listen_unix(struct server *server,
 /*			enum server_kind kind, const char *path,
 /*			const struct htg_sockperm *perm);
@@ -25,9 +26,15 @@
 /*	One process serves every connection with non-blocking sockets and
 /*	level-triggered epoll. Each connection has bounded input and output
 /*	buffers; when the client does not read its answers, the server stops
-/*	reading its requests (no unbounded queue). A connection idle for
-/*	idle_timeout seconds is closed; beyond max_conns new connections are
-/*	refused.
+/*	reading its requests (no unbounded queue). A request must be read and
+/*	answered within limits->request_timeout seconds of its first byte, a
+/*	connection idle for limits->idle_timeout seconds is closed, and so is
+/*	an idle one older than limits->max_ttl (policy-limits.h). Beyond
+/*	max_conns new connections are accepted and closed at once (the
+/*	Postfix client tempfails); server_new() raises RLIMIT_NOFILE to fit
+/*	them, or lowers max_conns to what the hard limit allows and says so.
+/*	When accept() fails (out of descriptors), the server stops accepting
+/*	until a connection closes; warnings of such floods are rate-limited.
 /*
 /*	server_listen_unix() removes a stale socket left at path (fatal when
 /*	something still listens there, or when path is not a socket), binds
@@ -47,6 +54,7 @@
 #include <sys/types.h>
 
 #include "htg-sockperm.h"
+#include "policy-limits.h"
 #include "policy-rules.h"
 
 enum server_kind {
@@ -57,7 +65,7 @@ enum server_kind {
 struct server;
 
 struct server *server_new(struct policy_ctx *ctx, const char *dir_path,
-			  int max_conns, int idle_timeout);
+			  int max_conns, const struct policy_limits *limits);
 void server_listen_unix(struct server *server, enum server_kind kind,
 			const char *path, const struct htg_sockperm *perm);
 void server_listen_inet(struct server *server, enum server_kind kind,
