@@ -152,7 +152,12 @@ static void child_start(struct child *ch, const char *name, int max_conns,
 		/* no directory there: lookups answer TEMP */
 		snprintf(nodir, sizeof(nodir), "%s/none", tmpdir);
 		s = server_new(&ctx, nodir, max_conns, limits);
-		server_listen_unix(s, SERVER_SOCKETMAP, ch->sock, 0600);
+		{
+			/* the creator's only; group kept */
+			const struct htg_sockperm perm = { 0600, (gid_t)-1, "" };
+
+			server_listen_unix(s, SERVER_SOCKETMAP, ch->sock, &perm);
+		}
 		if (nofile >= 0) {
 			struct rlimit rl = { (rlim_t)nofile, (rlim_t)nofile };
 
