@@ -93,23 +93,17 @@ def closed_within(socks, wait):
     return closed
 
 
-# --- a second htg-policyd -------------------------------------------------------
+# --- a second htg-policyd or htg-milter ------------------------------------------
 
-class Policyd:
-    """htg-policyd in the foreground on sockets of its own; prlimit, when
-    given, is the RLIMIT_NOFILE it starts with ("soft:hard")."""
+class SideDaemon:
+    """One of our daemons in the foreground on sockets of its own; prlimit,
+    when given, is the RLIMIT_NOFILE it starts with ("soft:hard")."""
 
-    def __init__(self, name, *overrides, prlimit=None):
-        self.policy = lab("run", "sec-%s-policy.sock" % name)
-        self.sockmap = lab("run", "sec-%s-map.sock" % name)
-        self.log = os.path.join(ENV["HTG_LOG_DIR"], "htg-policyd-sec-%s.log" % name)
-        for p in (self.policy, self.sockmap, self.log):
+    def spawn(self, what, argv, overrides, prlimit, probe, socks):
+        self.what, self.socks = what, socks
+        for p in socks + (self.log,):
             if os.path.exists(p):
                 os.unlink(p)
-        argv = [policyd_bin(), "-f", "-c", lab("etc", "htg-policyd.conf"),
-                "-o", "policy_socket=" + self.policy,
-                "-o", "socketmap_socket=" + self.sockmap,
-                "-o", "pid_file=", "-o", "log_file=" + self.log]
         for o in overrides:
             argv += ["-o", o]
         if prlimit:
@@ -120,26 +114,39 @@ class Policyd:
         self.pid = self.proc.pid
         deadline = time.time() + 15
         while True:
-            check(self.proc.poll() is None, "htg-policyd exited: %s"
-                  % read_log(self.log)[-500:])
+            check(self.proc.poll() is None, "%s exited: %s"
+                  % (what, read_log(self.log)[-500:]))
             try:
-                unix_connect(self.sockmap).close()
+                unix_connect(probe).close()
                 break
             except OSError:
-                check(time.time() < deadline, "htg-policyd did not come up")
+                check(time.time() < deadline, "%s did not come up" % what)
                 time.sleep(0.05)
 
-    def stop(self):
+    def stop(self, timeout=15):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for p in (self.policy, self.sockmap):
+        for p in self.socks:
             if os.path.exists(p):
                 os.unlink(p)
+
+
+class Policyd(SideDaemon):
+    def __init__(self, name, *overrides, prlimit=None):
+        self.policy = lab("run", "sec-%s-policy.sock" % name)
+        self.sockmap = lab("run", "sec-%s-map.sock" % name)
+        self.log = os.path.join(ENV["HTG_LOG_DIR"], "htg-policyd-sec-%s.log" % name)
+        argv = [policyd_bin(), "-f", "-c", lab("etc", "htg-policyd.conf"),
+                "-o", "policy_socket=" + self.policy,
+                "-o", "socketmap_socket=" + self.sockmap,
+                "-o", "pid_file=", "-o", "log_file=" + self.log]
+        self.spawn("htg-policyd", argv, overrides, prlimit, self.sockmap,
+                   (self.policy, self.sockmap))
 
     def __enter__(self):
         return self
@@ -379,45 +386,18 @@ def milter_optneg(s, wait=10):
     return buf[4:]
 
 
-class Milter:
+class Milter(SideDaemon):
     def __init__(self, name, *overrides, prlimit=None):
         self.sock = lab("run", "sec-%s-milter.sock" % name)
         self.log = os.path.join(ENV["HTG_LOG_DIR"], "htg-milter-sec-%s.log" % name)
-        for p in (self.sock, self.log):
-            if os.path.exists(p):
-                os.unlink(p)
         argv = [milter_bin(), "-f", "-c", lab("etc", "htg-milter.conf"),
                 "-o", "socket=unix:" + self.sock, "-o", "pid_file=",
                 "-o", "log_file=" + self.log]
-        for o in overrides:
-            argv += ["-o", o]
-        if prlimit:
-            argv = ["prlimit", "--nofile=" + prlimit, "--"] + argv
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        self.pid = self.proc.pid
-        deadline = time.time() + 15
-        while True:
-            check(self.proc.poll() is None, "htg-milter exited: %s"
-                  % read_log(self.log)[-500:])
-            try:
-                unix_connect(self.sock).close()
-                break
-            except OSError:
-                check(time.time() < deadline, "htg-milter did not come up")
-                time.sleep(0.05)
+        self.spawn("htg-milter", argv, overrides, prlimit, self.sock,
+                   (self.sock,))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if os.path.exists(self.sock):
-            os.unlink(self.sock)
+        SideDaemon.stop(self, timeout=20)
 
     def __enter__(self):
         return self
