@@ -48,7 +48,12 @@
 /* .IP "temp_dir (default: /var/tmp)"
 /*	where rewritten bodies are spooled.
 /* .IP "max_depth (8), max_parts (200)"
-/*	HTG-MIME limits. See htg-milter.conf(5).
+/*	HTG-MIME limits.
+/* .IP "from_owner_check (yes)"
+/*	HTG-HDR-FROM: the From address is owned by the account.
+/* .IP "header_field_max (102400)"
+/*	longest header field read whole; longer is refused. See
+/*	htg-milter.conf(5).
 /* SIGNALS
 /*	SIGTERM and SIGINT stop the milter after the current callbacks.
 /* SEE ALSO
@@ -78,7 +83,8 @@ static const char *const milter_keys[] = {
 	"socket", "socket_mode", "user", "log_file", "pid_file", "mode",
 	"directory", "environment", "header_domain", "msgid_domain",
 	"msgid_window", "temp_dir", "max_depth", "max_parts", "allowed_types",
-	"extra_charsets", NULL
+	"extra_charsets", "from_owner_check", "header_field_max",
+	"postqueue", "postfix_config_dir", "msgid_pending_timeout", NULL
 };
 
 static struct htg_conf *conf;
@@ -115,11 +121,33 @@ static void settings_init(void)
 	s->check.allowed_types = htg_conf_get(conf, "allowed_types", NULL);
 	s->check.extra_charsets = htg_conf_get(conf, "extra_charsets", NULL);
 	s->msgid_window = htg_conf_get_int(conf, "msgid_window", 30 * 86400);
+	s->from_owner_check = htg_conf_get_bool(conf, "from_owner_check", 1);
+	s->check.header_field_max = (size_t)htg_conf_get_int(conf,
+			"header_field_max", HTG_HEADER_FIELD_MAX);
+	if (s->check.header_field_max < 1000 ||
+	    s->check.header_field_max > 1024 * 1024)
+		msg_fatal("header_field_max must be 1000-1048576");
+	s->postqueue = htg_conf_get(conf, "postqueue", "postqueue");
+	s->postfix_config_dir = htg_conf_get(conf, "postfix_config_dir", NULL);
+	s->msgid_pending_timeout = htg_conf_get_int(conf,
+			"msgid_pending_timeout", 3600);
 	s->temp_dir = htg_conf_get(conf, "temp_dir", "/var/tmp");
 	if (s->check.max_depth < 1 || s->check.max_depth > 64 ||
 	    s->check.max_parts < 1 || s->msgid_window < 0)
 		msg_fatal("max_depth must be 1-64, max_parts and msgid_window "
 			  "positive");
+}
+
+/* HTG-HDR-FROM: who owns the From address (htg_check_owner_fn) */
+static int from_owner(void *ctx, const char *address, char *user_r,
+		      size_t size)
+{
+	const char *error;
+	int ret = htg_dir_address_owner(ctx, address, user_r, size, &error);
+
+	if (ret < 0)
+		msg_warn("owner of %s: %s", address, error);
+	return ret;
 }
 
 /* After dropping privileges: the directory holds the used Message-IDs. */
@@ -128,7 +156,8 @@ static void directory_open(void)
 	const char *path = htg_conf_get(conf, "directory", NULL), *error;
 
 	if (path != NULL && strcmp(path, "none") == 0) {
-		msg_warn("directory = none: Message-ID reuse is not checked");
+		msg_warn("directory = none: neither Message-ID reuse nor the "
+			 "owner of the From address is checked");
 		return;
 	}
 	/* Claims are not fsync'ed: an OS crash can forget the last seconds
@@ -137,6 +166,13 @@ static void directory_open(void)
 	if (htg_dir_open(path, HTG_DIR_LAZYSYNC, &milter_settings.dir,
 			 &error) != 1)
 		msg_fatal("%s", error);
+	if (milter_settings.from_owner_check) {
+		milter_settings.check.from_owner = from_owner;
+		milter_settings.check.from_owner_ctx = milter_settings.dir;
+	} else {
+		msg_info("from_owner_check = no: the From address need not be "
+			 "owned by the authenticated account");
+	}
 }
 
 static void drop_privileges(const char *user)
@@ -214,6 +250,11 @@ int main(int argc, char **argv)
 
 	if (smfi_setconn((char *)sock) != MI_SUCCESS)
 		msg_fatal("smfi_setconn %s failed", sock);
+	/* a header field reaches us whole (Postfix sends one packet per
+	   field, up to its header_size_limit): libmilter's 64 KB default
+	   would drop the connection (4xx) on a longer one instead of our
+	   refusing it */
+	(void)smfi_setmaxdatasize(256 * 1024 - 1);
 	if (smfi_register(milter_desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");
 	/* remove a stale socket of a dead instance, create with our mode */

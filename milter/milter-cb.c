@@ -162,16 +162,22 @@ static int spool_output(void *ctx, const void *data, size_t len)
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct milter_priv *p = priv_get(ctx);
+	const char *auth;
 
 	if (p == NULL)
 		return tempfail(ctx, NULL, "out of memory");
 	priv_reset(p);
+	auth = smfi_getsymval(ctx, "{auth_authen}");
 	snprintf(p->account, sizeof(p->account), "%s",
-		 macro(ctx, "{auth_authen}"));
+		 auth != NULL && *auth != '\0' ? auth : "-");
 	p->mail_has_envid = htg_mail_has_envid(argv);
 	p->check = htg_check_new(&milter_settings.check, spool_output, p);
 	if (p->check == NULL)
 		return tempfail(ctx, p, "out of memory");
+	/* never a truncated name: no account has one this long */
+	if (htg_check_set_account(p->check, auth != NULL ? auth : "") < 0)
+		return refuse(ctx, p, HTG_RULE_SENDER, "account name too long",
+			      "MAIL");
 	return SMFIS_CONTINUE;
 }
 
@@ -190,12 +196,18 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		if (r != SMFIS_CONTINUE)
 			return r;
 	}
-	/* argv[0] is "<address>" */
+	/* argv[0] is "<address>"; RFC 5321 4.5.3.1.3: a path is at most
+	   256 octets, so a longer one is refused, never cut */
+	if (strlen(argv[0]) >= sizeof(rcpt))
+		return refuse(ctx, p, HTG_RULE_ADDR, "recipient address too "
+			      "long", "RCPT");
 	snprintf(rcpt, sizeof(rcpt), "%s", argv[0] + (argv[0][0] == '<'));
 	n = strlen(rcpt);
 	if (n > 0 && rcpt[n - 1] == '>')
 		rcpt[n - 1] = '\0';
-	htg_check_set_rcpt(p->check, rcpt);
+	if (htg_check_set_rcpt(p->check, rcpt) < 0)
+		return refuse(ctx, p, HTG_RULE_ADDR, "recipient address too "
+			      "long", "RCPT");
 	p->rcpts++;
 	return SMFIS_CONTINUE;
 }
