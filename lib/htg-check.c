@@ -167,9 +167,9 @@ static int keep_value(struct htg_check *c, char **dst, const char *value)
    or field too long": a field longer than header_field_max (Postfix's
    header_size_limit) is refused, never truncated, so every rule reads
    the whole field. Postfix's cleanup keeps appending a field's lines
-   while it is shorter than header_size_limit and drops the rest, so a
-   field that reaches the limit may have been cut before we see it: it
-   is refused too (">="). */
+   while it is shorter than its limit (60000 with milters) and drops
+   the rest, so a field that reaches the limit may have been cut before
+   we see it: it is refused too (">="). */
 static int rule_mime_header_field(struct htg_check *c, const char *name,
 				  const char *value)
 {

@@ -49,8 +49,8 @@ struct htg_check_conf {
 	const char *extra_charsets;
 	/* a header field (name, colon, space and value, folds included)
 	   of this many bytes or more refuses the message (HTG-MIME), it is
-	   never truncated (Postfix cuts a field at header_size_limit, so
-	   one that reaches it may be cut). 0: HTG_HEADER_FIELD_MAX. */
+	   never truncated (Postfix cuts a longer field, so one that
+	   reaches the limit may have been cut). 0: HTG_HEADER_FIELD_MAX. */
 	size_t header_field_max;
 	/* HTG-HDR-FROM, the From address owned by the authenticated
 	   account: who owns an address (the directory). NULL: not checked
@@ -59,9 +59,12 @@ struct htg_check_conf {
 	void *from_owner_ctx;
 };
 
-/* Postfix's header_size_limit default: the most a Postfix queue file
-   holds of one header field, so the most a milter can be shown */
-#define HTG_HEADER_FIELD_MAX 102400
+/* The most of one header field Postfix keeps when milters are used: its
+   cleanup lowers header_size_limit (102400) to 60000 then, "so that we
+   don't exceed the default Sendmail libmilter request size limit"
+   (cleanup_message.c, KLUDGE_HEADER_LIMIT), and cuts a field once it
+   has reached that size. */
+#define HTG_HEADER_FIELD_MAX 60000
 
 enum htg_hdr_op { HTG_HDR_CHANGE, HTG_HDR_ADD, HTG_HDR_DELETE };
 

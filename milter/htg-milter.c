@@ -51,7 +51,7 @@
 /*	HTG-MIME limits.
 /* .IP "from_owner_check (yes)"
 /*	HTG-HDR-FROM: the From address is owned by the account.
-/* .IP "header_field_max (102400)"
+/* .IP "header_field_max (60000)"
 /*	longest header field read whole; longer is refused. See
 /*	htg-milter.conf(5).
 /* SIGNALS
@@ -84,7 +84,8 @@ static const char *const milter_keys[] = {
 	"directory", "environment", "header_domain", "msgid_domain",
 	"msgid_window", "temp_dir", "max_depth", "max_parts", "allowed_types",
 	"extra_charsets", "from_owner_check", "header_field_max",
-	"postqueue", "postfix_config_dir", "msgid_pending_timeout", NULL
+	"postqueue", "postfix_config_dir", "msgid_pending_timeout",
+	"msgid_commit_wait", NULL
 };
 
 static struct htg_conf *conf;
@@ -125,12 +126,18 @@ static void settings_init(void)
 	s->check.header_field_max = (size_t)htg_conf_get_int(conf,
 			"header_field_max", HTG_HEADER_FIELD_MAX);
 	if (s->check.header_field_max < 1000 ||
-	    s->check.header_field_max > 1024 * 1024)
-		msg_fatal("header_field_max must be 1000-1048576");
+	    s->check.header_field_max > 200000)
+		msg_fatal("header_field_max must be 1000-200000");
 	s->postqueue = htg_conf_get(conf, "postqueue", "postqueue");
 	s->postfix_config_dir = htg_conf_get(conf, "postfix_config_dir", NULL);
 	s->msgid_pending_timeout = htg_conf_get_int(conf,
 			"msgid_pending_timeout", 3600);
+	s->msgid_commit_wait = htg_conf_get_int(conf, "msgid_commit_wait", 10);
+	if (s->msgid_pending_timeout < 60 || s->msgid_commit_wait < 0 ||
+	    s->msgid_commit_wait > 25)
+		msg_fatal("msgid_pending_timeout must be 60 or more, "
+			  "msgid_commit_wait 0-25 (below Postfix's "
+			  "milter_command_timeout)");
 	s->temp_dir = htg_conf_get(conf, "temp_dir", "/var/tmp");
 	if (s->check.max_depth < 1 || s->check.max_depth > 64 ||
 	    s->check.max_parts < 1 || s->msgid_window < 0)
@@ -251,9 +258,9 @@ int main(int argc, char **argv)
 	if (smfi_setconn((char *)sock) != MI_SUCCESS)
 		msg_fatal("smfi_setconn %s failed", sock);
 	/* a header field reaches us whole (Postfix sends one packet per
-	   field, up to its header_size_limit): libmilter's 64 KB default
-	   would drop the connection (4xx) on a longer one instead of our
-	   refusing it */
+	   field): with header_field_max above 64 KB (and Postfix's own
+	   limit raised) libmilter's 64 KB default would drop the
+	   connection (4xx) instead of our refusing it */
 	(void)smfi_setmaxdatasize(256 * 1024 - 1);
 	if (smfi_register(milter_desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");

@@ -24,6 +24,7 @@ struct milter_settings {
 	const char *postqueue;		/* postqueue(1) to ask for queue ids */
 	const char *postfix_config_dir;	/* its -c (NULL: default) */
 	int64_t msgid_pending_timeout;	/* a claim in progress at most */
+	int64_t msgid_commit_wait;	/* wait for a delivery record */
 };
 
 extern struct milter_settings milter_settings;
