@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -44,6 +45,10 @@
 extern char **environ;
 
 #define QUEUE_ASK_TIMEOUT_MS 10000
+#define QUEUE_RETRY_S 60	/* after postqueue failed, ask again after */
+
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t queue_unusable_until;
 
 /* --- evidence of a commit ------------------------------------------------ */
 
@@ -58,10 +63,15 @@ static int queue_lists(const char *qid)
 	int fds[2], argc = 0, found = 0, status, failed = 0;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	static time_t warned;
+	time_t now = time(NULL);
 
 	if (milter_settings.postqueue == NULL ||
 	    strcmp(milter_settings.postqueue, "none") == 0)
+		return -1;
+	pthread_mutex_lock(&queue_lock);
+	failed = now < queue_unusable_until;
+	pthread_mutex_unlock(&queue_lock);
+	if (failed)
 		return -1;
 	plen = (size_t)snprintf(pattern, sizeof(pattern), "\"queue_id\": \"%s\"",
 				qid);
@@ -114,12 +124,16 @@ static int queue_lists(const char *qid)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (time(NULL) - warned > 600) {
-			warned = time(NULL);
+		/* not asked again for a while: one warning, no fork per
+		   message while it cannot work (the lab's private Postfix) */
+		pthread_mutex_lock(&queue_lock);
+		if (now >= queue_unusable_until)
 			msg_warn("%s -j failed: Postfix's queue is not consulted "
-				 "for Message-ID claims (only delivery records; "
-				 "see htg-milter.conf(5) postqueue)", argv[0]);
-		}
+				 "for Message-ID claims for %d s (delivery "
+				 "records only; see htg-milter.conf(5) postqueue)",
+				 argv[0], QUEUE_RETRY_S);
+		queue_unusable_until = now + QUEUE_RETRY_S;
+		pthread_mutex_unlock(&queue_lock);
 		return -1;
 	}
 	return found;
@@ -127,7 +141,8 @@ static int queue_lists(const char *qid)
 
 /* Did our LMTP plugin take the message for the flow's mailbox? The flow
    is the local part of the envelope recipient; its deliver-to address
-   belongs to a mailbox account, or is relayed (no record then). */
+   belongs to a mailbox account, or is relayed: -1 then (no record can
+   ever come), else 1 yes, 0 not (yet). */
 static int delivered(const char *rcpt, const char *msgid)
 {
 	struct htg_dir *dir = milter_settings.dir;
@@ -136,11 +151,11 @@ static int delivered(const char *rcpt, const char *msgid)
 	int ret;
 
 	if (at == NULL || (size_t)(at - rcpt) >= sizeof(flow))
-		return 0;
+		return -1;
 	snprintf(flow, sizeof(flow), "%.*s", (int)(at - rcpt), rcpt);
 	if (htg_dir_flow_get(dir, flow, to, sizeof(to), &error) != 1 ||
 	    htg_dir_address_owner(dir, to, owner, sizeof(owner), &error) != 1)
-		return 0;
+		return -1;
 	ret = htg_dir_delivery_seen(dir, owner, msgid, time(NULL), &error);
 	if (ret < 0)
 		msg_warn("delivery record of %s: %s", msgid, error);
@@ -161,8 +176,10 @@ static int committed(const char *qid, const char *rcpt, const char *msgid,
 				      queue_lists(qid) == 1))
 		return 1;
 	for (;;) {
-		if (delivered(rcpt, msgid))
-			return 1;
+		int ret = delivered(rcpt, msgid);
+
+		if (ret != 0)
+			return ret > 0;
 		if (time(NULL) >= deadline)
 			return 0;
 		nanosleep(&pause, NULL);
