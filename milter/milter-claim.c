@@ -272,15 +272,13 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 	return MILTER_CLAIM_BUSY;
 }
 
-void milter_claim_end(struct milter_claim *mc, const char *why)
+/* Settle one claim: final on evidence of a commit, else ended. */
+static void claim_settle(const struct milter_claim *mc, const char *why)
 {
 	const char *error;
 	char state;
 	int ret;
 
-	if (!mc->held || milter_settings.dir == NULL)
-		return;
-	mc->held = 0;
 	state = committed(mc->queue_id, mc->rcpt, mc->msgid,
 			  (int)milter_settings.msgid_commit_wait) ?
 		HTG_MSGID_FINAL : HTG_MSGID_ENDED;
@@ -294,6 +292,64 @@ void milter_claim_end(struct milter_claim *mc, const char *why)
 			 "(transaction ended: %s)", mc->queue_id, mc->account,
 			 state == HTG_MSGID_FINAL ? "claim-final" : "claim-ended",
 			 mc->msgid, why);
+}
+
+#define SETTLERS_MAX 64		/* settling threads at once; then inline */
+
+static pthread_mutex_t settlers_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned settlers;
+
+struct settle_job {
+	struct milter_claim mc;
+	const char *why;		/* a string literal */
+};
+
+static void *settle_thread(void *arg)
+{
+	struct settle_job *job = arg;
+
+	claim_settle(&job->mc, job->why);
+	free(job);
+	pthread_mutex_lock(&settlers_lock);
+	settlers--;
+	pthread_mutex_unlock(&settlers_lock);
+	return NULL;
+}
+
+/* The evidence may take a moment (the delivery record comes when LMTP
+   has the message): it is gathered in a thread of its own, so that the
+   client's next command is not held up. Until it is settled the claim
+   stays pending, which makes a retry wait for it: nothing is decided
+   early. */
+void milter_claim_end(struct milter_claim *mc, const char *why)
+{
+	struct settle_job *job;
+	pthread_attr_t attr;
+	pthread_t tid;
+	int started = 0;
+
+	if (!mc->held || milter_settings.dir == NULL)
+		return;
+	mc->held = 0;
+	if ((job = malloc(sizeof(*job))) != NULL) {
+		job->mc = *mc;
+		job->why = why;
+		pthread_mutex_lock(&settlers_lock);
+		if (settlers < SETTLERS_MAX && pthread_attr_init(&attr) == 0) {
+			(void)pthread_attr_setdetachstate(&attr,
+							  PTHREAD_CREATE_DETACHED);
+			if (pthread_create(&tid, &attr, settle_thread, job) == 0) {
+				settlers++;
+				started = 1;
+			}
+			pthread_attr_destroy(&attr);
+		}
+		pthread_mutex_unlock(&settlers_lock);
+	}
+	if (!started) {
+		free(job);
+		claim_settle(mc, why);
+	}
 }
 
 void milter_claim_release(struct milter_claim *mc)

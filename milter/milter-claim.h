@@ -18,7 +18,8 @@
 /*	milter_claim_end() runs when the SMTP transaction has ended (libmilter
 /*	abort or close, or the next MAIL): Postfix has then committed the
 /*	queue file or removed it, and the claim becomes final (proof of
-/*	commit seen) or ended (no proof yet).
+/*	commit seen) or ended (no proof yet), in a thread of its own (at
+/*	most 64 at once, else in the caller's).
 /*
 /*	milter_claim_release() forgets the claim of a message the milter
 /*	itself tempfails after claiming.
