@@ -274,11 +274,15 @@ static sfsistat rule_msgid_unique(SMFICTX *ctx, struct milter_priv *p)
 		return SMFIS_CONTINUE;
 	case MILTER_CLAIM_USED:
 		return refuse(ctx, p, HTG_RULE_MSGID, detail, "EOM");
-	case MILTER_CLAIM_BUSY:
+	case MILTER_CLAIM_BUSY: {
+		char text[240];
+
 		msg_info("%s: account=%s rule=HTG-MSGID action=tempfail "
 			 "detail=\"%s\"", macro(ctx, "i"), p->account, detail);
-		smfi_setreply(ctx, "451", "4.7.1", detail);
+		snprintf(text, sizeof(text), "HTG-MSGID: %s", detail);
+		smfi_setreply(ctx, "451", "4.7.1", text);
 		return SMFIS_TEMPFAIL;
+	}
 	default:
 		return tempfail(ctx, p, detail);
 	}

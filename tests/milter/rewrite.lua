@@ -79,7 +79,7 @@ mt.getreply(conn2)
 mt.eom(conn2)
 h.expect(conn2, SMFIR_REPLYCODE, "HTG-MSGID busy")
 if not mt.eom_check(conn2, MT_SMTPREPLY, "451", "4.7.1",
-		"a message with this Message-ID (queue id COMMITTED) is being " ..
+		"HTG-MSGID: a message with this Message-ID (queue id COMMITTED) is being " ..
 		"accepted right now; try again later") then
 	error("HTG-MSGID: a pending claim did not give 451 4.7.1")
 end
