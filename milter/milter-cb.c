@@ -362,6 +362,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 				"changes");
 	}
 	log_renames(ctx, p);
+	milter_claim_accepted(&p->claim);
 	msg_info("%s: account=%s rule=- action=accept message_id=%s "
 		 "body=%s", macro(ctx, "i"), p->account,
 		 htg_check_msgid(p->check),

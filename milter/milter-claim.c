@@ -88,11 +88,11 @@ static int queue_lists(const char *qid)
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	errno = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
-			     environ);
+	failed = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
+			      environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
-	if (errno != 0) {
+	if (failed != 0) {
 		close(fds[0]);
 		return -1;
 	}
@@ -186,6 +186,21 @@ static int committed(const char *qid, const char *rcpt, const char *msgid,
 	}
 }
 
+/* Is the claim still the pending or ended one of this queue id? */
+static int claim_open(const struct milter_claim *mc, int *final_r)
+{
+	struct htg_msgid_claim c;
+	const char *error;
+
+	*final_r = 0;
+	if (htg_dir_msgid_get(milter_settings.dir, mc->account, mc->msgid,
+			      (int64_t)time(NULL), &c, &error) != 1 ||
+	    strcmp(c.queue_id, mc->queue_id) != 0)
+		return 0;
+	*final_r = c.state == HTG_MSGID_FINAL;
+	return !*final_r;
+}
+
 /* --- the rule -------------------------------------------------------------- */
 
 static void claim_hold(struct milter_claim *mc, const char *account,
@@ -272,13 +287,16 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 	return MILTER_CLAIM_BUSY;
 }
 
-/* Settle one claim: final on evidence of a commit, else ended. */
+/* Settle one claim at the end of its transaction: final on evidence of
+   a commit, else ended. */
 static void claim_settle(const struct milter_claim *mc, const char *why)
 {
 	const char *error;
 	char state;
-	int ret;
+	int ret, final;
 
+	if (!claim_open(mc, &final))
+		return;		/* the watcher saw the commit, or taken over */
 	state = committed(mc->queue_id, mc->rcpt, mc->msgid,
 			  (int)milter_settings.msgid_commit_wait) ?
 		HTG_MSGID_FINAL : HTG_MSGID_ENDED;
@@ -294,26 +312,101 @@ static void claim_settle(const struct milter_claim *mc, const char *why)
 			 mc->msgid, why);
 }
 
-#define SETTLERS_MAX 64		/* settling threads at once; then inline */
+/* From our end of message on, look for the commit while it happens: a
+   message relayed within seconds would leave the queue (and no record)
+   long before a client that keeps its connection idle ends the
+   transaction. Only proof is acted on (final); "not seen" decides
+   nothing: the end of the transaction does. */
+static void claim_watch(const struct milter_claim *mc)
+{
+	static const unsigned delays_ms[] = { 20, 30, 50, 100, 200, 400, 800,
+					      1600, 3200, 6400 };
+	unsigned waited = 0;
+	const char *error;
+	int final;
+
+	for (size_t i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+		struct timespec pause = { delays_ms[i] / 1000,
+					  (long)(delays_ms[i] % 1000) * 1000000L };
+
+		if (waited / 1000 >= (unsigned)milter_settings.msgid_commit_wait)
+			return;
+		nanosleep(&pause, NULL);
+		waited += delays_ms[i];
+		if (!claim_open(mc, &final))
+			return;
+		if (!committed(mc->queue_id, mc->rcpt, mc->msgid, 0))
+			continue;
+		if (htg_dir_msgid_settle(milter_settings.dir, mc->account,
+					 mc->msgid, mc->queue_id,
+					 HTG_MSGID_FINAL, &error) < 0)
+			msg_warn("%s: settle the Message-ID claim: %s",
+				 mc->queue_id, error);
+		else
+			msg_info("%s: account=%s rule=HTG-MSGID action=claim-final "
+				 "message_id=%s (committed, seen %u ms after the "
+				 "end of message)", mc->queue_id, mc->account,
+				 mc->msgid, waited);
+		return;
+	}
+}
+
+#define SETTLERS_MAX 64		/* threads at once; then inline or not */
 
 static pthread_mutex_t settlers_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned settlers;
 
 struct settle_job {
 	struct milter_claim mc;
-	const char *why;		/* a string literal */
+	const char *why;		/* a string literal; NULL: watch */
 };
 
 static void *settle_thread(void *arg)
 {
 	struct settle_job *job = arg;
 
-	claim_settle(&job->mc, job->why);
+	if (job->why != NULL)
+		claim_settle(&job->mc, job->why);
+	else
+		claim_watch(&job->mc);
 	free(job);
 	pthread_mutex_lock(&settlers_lock);
 	settlers--;
 	pthread_mutex_unlock(&settlers_lock);
 	return NULL;
+}
+
+/* Run a job in a detached thread of its own: 1, or 0 (none started). */
+static int settle_spawn(const struct milter_claim *mc, const char *why)
+{
+	struct settle_job *job = malloc(sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t tid;
+	int started = 0;
+
+	if (job == NULL)
+		return 0;
+	job->mc = *mc;
+	job->why = why;
+	pthread_mutex_lock(&settlers_lock);
+	if (settlers < SETTLERS_MAX && pthread_attr_init(&attr) == 0) {
+		(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&tid, &attr, settle_thread, job) == 0) {
+			settlers++;
+			started = 1;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	pthread_mutex_unlock(&settlers_lock);
+	if (!started)
+		free(job);
+	return started;
+}
+
+void milter_claim_accepted(struct milter_claim *mc)
+{
+	if (mc->held && milter_settings.dir != NULL)
+		(void)settle_spawn(mc, NULL);	/* an early look only */
 }
 
 /* The evidence may take a moment (the delivery record comes when LMTP
@@ -323,33 +416,11 @@ static void *settle_thread(void *arg)
    early. */
 void milter_claim_end(struct milter_claim *mc, const char *why)
 {
-	struct settle_job *job;
-	pthread_attr_t attr;
-	pthread_t tid;
-	int started = 0;
-
 	if (!mc->held || milter_settings.dir == NULL)
 		return;
 	mc->held = 0;
-	if ((job = malloc(sizeof(*job))) != NULL) {
-		job->mc = *mc;
-		job->why = why;
-		pthread_mutex_lock(&settlers_lock);
-		if (settlers < SETTLERS_MAX && pthread_attr_init(&attr) == 0) {
-			(void)pthread_attr_setdetachstate(&attr,
-							  PTHREAD_CREATE_DETACHED);
-			if (pthread_create(&tid, &attr, settle_thread, job) == 0) {
-				settlers++;
-				started = 1;
-			}
-			pthread_attr_destroy(&attr);
-		}
-		pthread_mutex_unlock(&settlers_lock);
-	}
-	if (!started) {
-		free(job);
+	if (!settle_spawn(mc, why))
 		claim_settle(mc, why);
-	}
 }
 
 void milter_claim_release(struct milter_claim *mc)

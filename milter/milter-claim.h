@@ -19,7 +19,10 @@
 /*	abort or close, or the next MAIL): Postfix has then committed the
 /*	queue file or removed it, and the claim becomes final (proof of
 /*	commit seen) or ended (no proof yet), in a thread of its own (at
-/*	most 64 at once, else in the caller's).
+/*	most 64 at once, else in the caller's). milter_claim_accepted()
+/*	starts a thread that looks for the commit from the end of message
+/*	on (final on proof, nothing else), so that a message that leaves
+/*	the queue quickly is seen while a client keeps its connection.
 /*
 /*	milter_claim_release() forgets the claim of a message the milter
 /*	itself tempfails after claiming.
@@ -52,6 +55,8 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 					    const char *queue_id,
 					    const char *rcpt,
 					    char *detail, size_t size);
+/* our end of message accepted the message: look for its commit */
+void milter_claim_accepted(struct milter_claim *mc);
 void milter_claim_end(struct milter_claim *mc, const char *why);
 void milter_claim_release(struct milter_claim *mc);
 

@@ -489,3 +489,26 @@ def sec_milter_msgid_connection_lost_after_commit_not_delivered_twice():
     expect_reply((stage, code, text), 550, "5.7.1", "HTG-MSGID")
     check("accepted as queue id" in text, "reply: %r" % text)
     delivered_once(token)
+
+
+@test
+def sec_milter_msgid_reuse_while_first_connection_idles_refused():
+    """The first client keeps its connection open after the 250 (its
+    transaction has not ended for libmilter): the claim is final as soon
+    as the milter sees the commit, so a reuse on another connection is
+    refused at once, naming the queue id (not 451 until the first client
+    goes away), and the message arrives once."""
+    token = uuid.uuid4().hex
+    msg = htg_message(token)
+    first = smtp_submission()
+    try:
+        first.sendmail(ENV["HTG_DEMO_SENDER"], [flow_rcpt()], msg.encode())
+        t0 = time.time()
+        stage, code, text = submit(msg)
+        took = time.time() - t0
+    finally:
+        first.quit()
+    expect_reply((stage, code, text), 550, "5.7.1", "HTG-MSGID")
+    check("accepted as queue id" in text, "reply: %r" % text)
+    check(took < 10, "the reuse waited %.1f s for the first transaction" % took)
+    delivered_once(token)
