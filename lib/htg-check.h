@@ -20,7 +20,13 @@
 /*	through the output callback as it streams by (HTG-FILENAME).
 /*
 /*	Memory is bounded by the MIME parser's limits whatever the size of
-/*	the message.
+/*	the message; the top-level fields the rules read at the end of the
+/*	header (From, To, Message-ID, Content-Type, -Transfer-Encoding,
+/*	-Disposition) are kept whole, each under header_field_max bytes (a
+/*	longer field refuses the message: nothing is decided on a cut copy).
+/*
+/*	HTG-HDR-FROM asks conf->from_owner who owns the From address and
+/*	compares it with the account set by htg_check_set_account().
 /*
 /*	The envelope rules are pure functions of the ESMTP arguments:
 /*	htg_rule_envid() and htg_rule_rcpt_one().
