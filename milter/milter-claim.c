@@ -234,7 +234,9 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
 	const char *error;
 
-	for (int round = 0; round < 100; round++) {
+	/* bounded by time while a claim is pending, by count for races
+	   between retries taking over the same ended claim */
+	for (int races = 0; races < 10;) {
 		int64_t now = (int64_t)time(NULL);
 		int ret = htg_dir_msgid_claim(dir, account, msgid, queue_id,
 					      milter_settings.msgid_window, now,
@@ -282,6 +284,7 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 			return MILTER_CLAIM_USED;
 		}
 		replace = &held;
+		races++;
 	}
 	snprintf(detail, size, "Message-ID claim contended");
 	return MILTER_CLAIM_BUSY;
