@@ -96,6 +96,7 @@ static int rule_cte(struct htg_check *c, const char *cte, enum check_cte *r,
 		    char *norm, size_t size)
 {
 	char v[64], buf[64];
+	const char *rest;
 	size_t n = 0;
 
 	norm[0] = '\0';
@@ -104,9 +105,18 @@ static int rule_cte(struct htg_check *c, const char *cte, enum check_cte *r,
 	while (*cte == ' ' || *cte == '\t')
 		cte++;
 	for (; cte[n] != '\0' && cte[n] != ' ' && cte[n] != '\t' &&
-	     cte[n] != '(' && n + 1 < sizeof(v); n++)
+	     cte[n] != '\r' && cte[n] != '\n' && cte[n] != '(' &&
+	     n + 1 < sizeof(v); n++)
 		v[n] = (char)tolower((unsigned char)cte[n]);
 	v[n] = '\0';
+	/* RFC 2045 6.1: one token, then only comments and white space;
+	   what the decision did not read (a longer token, a second word)
+	   refuses the field, it is not ignored */
+	rest = cte + n;
+	rest += strspn(rest, " \t\r\n");
+	if (*rest != '\0' && *rest != '(')
+		return check_refuse(c, HTG_RULE_CTE, "Content-Transfer-Encoding "
+				    "must be one token");
 	if (n == 0 || strcmp(v, "7bit") == 0)
 		*r = CTE_7BIT;
 	else if (strcmp(v, "base64") == 0)

@@ -18,8 +18,10 @@ struct check_top {
 	unsigned int from_count, to_count, msgid_count;
 	unsigned int ctype_count, cte_count, cdisp_count;
 	unsigned int cdesc_count, cloc_count, mimever_count;
-	char from[1000], to[1000], msgid[1000];
-	char ctype[1000], cte[100], cdisp[1000];
+	/* whole unfolded values (NULL until seen), each at most
+	   header_field_max bytes: the rules never read a truncated copy */
+	char *from, *to, *msgid;
+	char *ctype, *cte, *cdisp;
 };
 
 enum check_cte { CTE_7BIT, CTE_BASE64, CTE_QP };
@@ -42,6 +44,7 @@ struct htg_check {
 	void *output_ctx;
 	struct htg_mime *mime;
 	char rcpt[256];
+	char account[256];
 	struct check_top top;
 	int eoh;
 	int multipart;

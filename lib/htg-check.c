@@ -70,6 +70,8 @@ struct htg_check *htg_check_new(const struct htg_check_conf *conf,
 	if (c == NULL)
 		return NULL;
 	c->conf = *conf;
+	if (c->conf.header_field_max == 0)
+		c->conf.header_field_max = HTG_HEADER_FIELD_MAX;
 	c->output = output;
 	c->output_ctx = ctx;
 	lim.max_depth = conf->max_depth;
@@ -90,13 +92,30 @@ void htg_check_free(struct htg_check **_c)
 	if (c == NULL)
 		return;
 	htg_mime_free(&c->mime);
+	free(c->top.from);
+	free(c->top.to);
+	free(c->top.msgid);
+	free(c->top.ctype);
+	free(c->top.cte);
+	free(c->top.cdisp);
 	free(c);
 	*_c = NULL;
 }
 
-void htg_check_set_rcpt(struct htg_check *c, const char *rcpt)
+int htg_check_set_rcpt(struct htg_check *c, const char *rcpt)
 {
+	if (strlen(rcpt) >= sizeof(c->rcpt))
+		return -1;
 	snprintf(c->rcpt, sizeof(c->rcpt), "%s", rcpt);
+	return 0;
+}
+
+int htg_check_set_account(struct htg_check *c, const char *account)
+{
+	if (strlen(account) >= sizeof(c->account))
+		return -1;
+	snprintf(c->account, sizeof(c->account), "%s", account);
+	return 0;
 }
 
 const struct htg_verdict *htg_check_verdict(const struct htg_check *c)
@@ -132,19 +151,35 @@ const char *htg_check_msgid(const struct htg_check *c)
 
 /* --- top-level header fields ---------------------------------------------- */
 
-static void keep_value(char *dst, size_t size, const char *value)
+/* The first field of a name is kept whole for the rules at the end of
+   the header; its size is bounded by header_field_max (checked before). */
+static int keep_value(struct htg_check *c, char **dst, const char *value)
 {
-	snprintf(dst, size, "%s", value);
+	if (*dst != NULL)
+		return 0;
+	if ((*dst = strdup(value)) == NULL)
+		return check_refuse(c, HTG_RULE_COUNT, "out of memory");
+	return 0;
 }
 
 /* RFC 5322 2.1.1 (998 characters a line) and 2.2 (US-ASCII only; 8-bit
-   text needs RFC 2047 encoded words): HTG-MIME. */
+   text needs RFC 2047 encoded words): HTG-MIME. DESIGN 2 "header line
+   or field too long": a field longer than header_field_max (Postfix's
+   header_size_limit) is refused, never truncated, so every rule reads
+   the whole field. Postfix's cleanup keeps appending a field's lines
+   while it is shorter than its limit (60000 with milters) and drops
+   the rest, so a field that reaches the limit may have been cut before
+   we see it: it is refused too (">="). */
 static int rule_mime_header_field(struct htg_check *c, const char *name,
 				  const char *value)
 {
 	/* "Name: value": libmilter strips the space after the colon */
 	size_t line = strlen(name) + 2;
 
+	if (line + strlen(value) >= c->conf.header_field_max)
+		return check_refuse(c, HTG_RULE_MIME, "%.32s header field of "
+				    "%zu bytes or more", name,
+				    c->conf.header_field_max);
 	for (const char *p = value; *p != '\0'; p++) {
 		unsigned char ch = (unsigned char)*p;
 
@@ -184,22 +219,22 @@ int htg_check_header(struct htg_check *c, const char *name, const char *value)
 		return -1;
 	if (strcasecmp(name, "From") == 0) {
 		if (t->from_count++ == 0)
-			keep_value(t->from, sizeof(t->from), value);
+			return keep_value(c, &t->from, value);
 	} else if (strcasecmp(name, "To") == 0) {
 		if (t->to_count++ == 0)
-			keep_value(t->to, sizeof(t->to), value);
+			return keep_value(c, &t->to, value);
 	} else if (strcasecmp(name, "Message-ID") == 0) {
 		if (t->msgid_count++ == 0)
-			keep_value(t->msgid, sizeof(t->msgid), value);
+			return keep_value(c, &t->msgid, value);
 	} else if (strcasecmp(name, "Content-Type") == 0) {
 		if (t->ctype_count++ == 0)
-			keep_value(t->ctype, sizeof(t->ctype), value);
+			return keep_value(c, &t->ctype, value);
 	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
 		if (t->cte_count++ == 0)
-			keep_value(t->cte, sizeof(t->cte), value);
+			return keep_value(c, &t->cte, value);
 	} else if (strcasecmp(name, "Content-Disposition") == 0) {
 		if (t->cdisp_count++ == 0)
-			keep_value(t->cdisp, sizeof(t->cdisp), value);
+			return keep_value(c, &t->cdisp, value);
 	} else if (strcasecmp(name, "Content-Description") == 0) {
 		t->cdesc_count++;
 	} else if (strcasecmp(name, "Content-Location") == 0) {
@@ -214,10 +249,13 @@ int htg_check_header(struct htg_check *c, const char *name, const char *value)
 
 /* HTG-HDR-FROM, 004 table 4: "From: Adres van de verzender van het
    bericht" - one From field holding exactly one address (RFC 5322
-   3.6.2 allows several only with a Sender field; HTG has one sender). */
+   3.6.2 allows several only with a Sender field; HTG has one sender),
+   and that address is the sender's: one the authenticated account owns
+   in the directory (DESIGN 2; 004 3.1 "De verzender authenticeert
+   zich"), unless the operator relaxed it (from_owner NULL). */
 static int rule_hdr_from(struct htg_check *c)
 {
-	char addr[256];
+	char addr[256], owner[256];
 	int n;
 
 	if (c->top.from_count != 1)
@@ -227,6 +265,18 @@ static int rule_hdr_from(struct htg_check *c)
 	if (n != 1)
 		return check_refuse(c, HTG_RULE_HDR_FROM, "the From header "
 				    "must hold exactly one address");
+	if (c->conf.from_owner == NULL)
+		return 0;
+	n = c->conf.from_owner(c->conf.from_owner_ctx, addr, owner,
+			       sizeof(owner));
+	if (n < 0)
+		return check_refuse(c, HTG_RULE_COUNT, "directory lookup of "
+				    "the From address failed");
+	if (n == 0 || c->account[0] == '\0' ||
+	    strcasecmp(owner, c->account) != 0)
+		return check_refuse(c, HTG_RULE_HDR_FROM, "the From address is "
+				    "not an address of the authenticated "
+				    "account");
 	return 0;
 }
 

@@ -20,7 +20,13 @@
 /*	through the output callback as it streams by (HTG-FILENAME).
 /*
 /*	Memory is bounded by the MIME parser's limits whatever the size of
-/*	the message.
+/*	the message; the top-level fields the rules read at the end of the
+/*	header (From, To, Message-ID, Content-Type, -Transfer-Encoding,
+/*	-Disposition) are kept whole, each under header_field_max bytes (a
+/*	longer field refuses the message: nothing is decided on a cut copy).
+/*
+/*	HTG-HDR-FROM asks conf->from_owner who owns the From address and
+/*	compares it with the account set by htg_check_set_account().
 /*
 /*	The envelope rules are pure functions of the ESMTP arguments:
 /*	htg_rule_envid() and htg_rule_rcpt_one().
@@ -32,6 +38,11 @@
 
 #define HTG_RENAMES_MAX 64	/* logged renames per message (all are done) */
 
+/* The account (user name) that owns address, written into user_r: 1
+   found, 0 no owner, -1 error (the message is then tempfailed). */
+typedef int htg_check_owner_fn(void *ctx, const char *address,
+			       char *user_r, size_t size);
+
 struct htg_check_conf {
 	const char *header_domain;	/* "htpoort.nl" (To: <flow>@...) */
 	const char *msgid_domain;	/* right side of inserted Message-IDs */
@@ -42,7 +53,24 @@ struct htg_check_conf {
 	/* more charsets accepted by name, without byte validation (Windows
 	   code pages stay refused: 004 table 5) */
 	const char *extra_charsets;
+	/* a header field (name, colon, space and value, folds included)
+	   of this many bytes or more refuses the message (HTG-MIME), it is
+	   never truncated (Postfix cuts a longer field, so one that
+	   reaches the limit may have been cut). 0: HTG_HEADER_FIELD_MAX. */
+	size_t header_field_max;
+	/* HTG-HDR-FROM, the From address owned by the authenticated
+	   account: who owns an address (the directory). NULL: not checked
+	   (htg-milter's from_owner_check = no; check-message, the corpus) */
+	htg_check_owner_fn *from_owner;
+	void *from_owner_ctx;
 };
+
+/* The most of one header field Postfix keeps when milters are used: its
+   cleanup lowers header_size_limit (102400) to 60000 then, "so that we
+   don't exceed the default Sendmail libmilter request size limit"
+   (cleanup_message.c, KLUDGE_HEADER_LIMIT), and cuts a field once it
+   has reached that size. */
+#define HTG_HEADER_FIELD_MAX 60000
 
 enum htg_hdr_op { HTG_HDR_CHANGE, HTG_HDR_ADD, HTG_HDR_DELETE };
 
@@ -72,8 +100,12 @@ struct htg_check *htg_check_new(const struct htg_check_conf *conf,
 				htg_check_output_fn *output, void *ctx);
 void htg_check_free(struct htg_check **chk);
 
-/* the envelope recipient (for HTG-HDR-TO: same flow) */
-void htg_check_set_rcpt(struct htg_check *chk, const char *rcpt);
+/* the envelope recipient (for HTG-HDR-TO: same flow); 0, or -1 when
+   it is longer than an RFC 5321 path (the caller refuses it) */
+int htg_check_set_rcpt(struct htg_check *chk, const char *rcpt);
+/* the authenticated account (for HTG-HDR-FROM: From owned by it); 0,
+   or -1 when longer than any account name */
+int htg_check_set_account(struct htg_check *chk, const char *account);
 
 /* Each returns 0 to go on, -1 once the message is refused (see verdict)
    or an internal error happened (verdict rule HTG_RULE_COUNT). */

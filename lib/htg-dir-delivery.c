@@ -206,6 +206,35 @@ static int delivery_expired(const MDB_val *v, int64_t now)
 	return delivery_parse(v, &expiry) == 0 || expiry <= now;
 }
 
+int htg_dir_delivery_seen(struct htg_dir *dir, const char *account,
+			  const char *msgid, int64_t now, const char **error_r)
+{
+	char key[2 * HTG_USER_MAX + 2];
+	MDB_val k, v;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	long long expiry;
+	int rc, seen;
+
+	if (!delivery_key(account, msgid, key, sizeof(key)))
+		return 0;
+	k = dirp_val(key);
+	/* a write txn only to open (or create) the table like every
+	   other user of it; nothing is written */
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	if (delivery_dbi(txn, &dbi, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	rc = mdb_get(txn, dbi, &k, &v);
+	seen = rc == 0 && delivery_parse(&v, &expiry) != 0 && expiry > now;
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return dirp_fail(error_r, "deliveries get", rc);
+	return seen;
+}
+
 int htg_dir_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			   const char **error_r)
 {

@@ -4,10 +4,19 @@
 /* SUMMARY
 /*	Message-IDs an account used (HTG-MSGID)
 /* DESCRIPTION
-/*	Table "msgids": SHA-256(account<TAB>Message-ID) -> expiry (unix
-/*	time, text). A claim records a Message-ID for a window; a second
-/*	claim inside it is refused, a release forgets a claim, a purge
-/*	deletes the expired records.
+/*	Table "msgids": SHA-256(account<TAB>Message-ID) -> the claim, as
+/*	text: "P expiry since queue-id" (pending: the milter accepted the
+/*	message, its SMTP transaction has not ended), "E expiry queue-id"
+/*	(ended, no proof yet that Postfix committed it), "F expiry
+/*	queue-id" (final: committed). A bare "expiry" (before 2026-12) is
+/*	read as final with an unknown queue id.
+/*
+/*	A claim is taken in one write transaction (of two concurrent
+/*	messages with the same Message-ID exactly one wins), settled by the
+/*	queue id that took it (compare and set), taken over only when the
+/*	caller names the exact claim it replaces, and purged after expiry.
+/*	What a claim means for a retry is decided in htg-milter
+/*	(milter/milter-claim.c, doc/milter.md).
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -15,6 +24,7 @@
 #include "htg-config.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,73 +63,212 @@ static int msgid_key(const char *account, const char *msgid,
 	return 0;
 }
 
-int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
-			const char *msgid, int64_t window_s, int64_t now,
-			const char **error_r)
+/* "P expiry since qid" / "E expiry qid" / "F expiry qid" / "expiry":
+   1 parsed, 0 malformed */
+static int msgid_parse(const MDB_val *v, struct htg_msgid_claim *c)
 {
-	unsigned char kb[MSGID_KEY_LEN];
-	char user[HTG_USER_MAX], val[32];
-	MDB_val k = { sizeof(kb), kb }, v;
-	MDB_txn *txn;
-	MDB_dbi dbi;
+	char val[32 + 2 * 24 + HTG_QUEUE_ID_MAX], qid[HTG_QUEUE_ID_MAX];
+	long long expiry, since = 0;
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	if (v->mv_size == 0 || v->mv_size >= sizeof(val))
+		return 0;
+	memcpy(val, v->mv_data, v->mv_size);
+	val[v->mv_size] = '\0';
+	snprintf(c->queue_id, sizeof(c->queue_id), "-");
+	if (val[0] >= '0' && val[0] <= '9') {
+		c->state = HTG_MSGID_FINAL;
+		c->expiry = strtoll(val, NULL, 10);
+		return 1;
+	}
+	if (val[0] == HTG_MSGID_PENDING)
+		n = sscanf(val + 1, " %lld %lld %31s", &expiry, &since, qid) == 3;
+	else if (val[0] == HTG_MSGID_ENDED || val[0] == HTG_MSGID_FINAL)
+		n = sscanf(val + 1, " %lld %31s", &expiry, qid) == 2;
+	else
+		n = 0;
+	if (!n)
+		return 0;
+	c->state = val[0];
+	c->expiry = expiry;
+	c->since = since;
+	snprintf(c->queue_id, sizeof(c->queue_id), "%s", qid);
+	return 1;
+}
+
+static int msgid_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+		     const struct htg_msgid_claim *c, const char **error_r)
+{
+	char val[32 + 2 * 24 + HTG_QUEUE_ID_MAX];
+	MDB_val v;
 	int rc;
+
+	if (c->state == HTG_MSGID_PENDING)
+		snprintf(val, sizeof(val), "P %lld %lld %s", (long long)c->expiry,
+			 (long long)c->since, c->queue_id);
+	else
+		snprintf(val, sizeof(val), "%c %lld %s", c->state,
+			 (long long)c->expiry, c->queue_id);
+	v.mv_size = strlen(val);
+	v.mv_data = val;
+	rc = mdb_put(txn, dbi, k, &v, 0);
+	return rc == 0 ? 0 : dirp_fail(error_r, "msgid put", rc);
+}
+
+/* a queue id as a token of the value: [A-Za-z0-9], else "-" */
+static void msgid_qid(const char *in, char *out)
+{
+	size_t n = in != NULL ? strlen(in) : 0;
+
+	if (n == 0 || n >= HTG_QUEUE_ID_MAX)
+		n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((in[i] >= '0' && in[i] <= '9') || (in[i] >= 'A' && in[i] <= 'Z') ||
+		      (in[i] >= 'a' && in[i] <= 'z')))
+			n = 0;
+	if (n == 0)
+		snprintf(out, HTG_QUEUE_ID_MAX, "-");
+	else
+		snprintf(out, HTG_QUEUE_ID_MAX, "%s", in);
+}
+
+static int claim_same(const struct htg_msgid_claim *a,
+		      const struct htg_msgid_claim *b)
+{
+	return a->state == b->state && a->expiry == b->expiry &&
+		a->since == b->since && strcmp(a->queue_id, b->queue_id) == 0;
+}
+
+/* open the write txn and the table, make the key */
+static int msgid_begin(struct htg_dir *dir, const char *account,
+		       const char *msgid, unsigned char kb[MSGID_KEY_LEN],
+		       MDB_txn **txn_r, MDB_dbi *dbi_r, const char **error_r)
+{
+	char user[HTG_USER_MAX];
 
 	if (!htg_dir_normalise(account, user, sizeof(user)))
 		snprintf(user, sizeof(user), "-");	/* unauthenticated */
 	if (msgid_key(user, msgid, kb, error_r) < 0 ||
-	    dirp_wtxn(dir, &txn, error_r) < 0)
+	    dirp_wtxn(dir, txn_r, error_r) < 0)
 		return -1;
-	if (msgid_dbi(txn, &dbi, error_r) < 0) {
-		mdb_txn_abort(txn);
+	if (msgid_dbi(*txn_r, dbi_r, error_r) < 0) {
+		mdb_txn_abort(*txn_r);
 		return -1;
 	}
-	/* check and record in one write transaction: of two concurrent
-	   messages with the same Message-ID exactly one wins */
-	rc = mdb_get(txn, dbi, &k, &v);
-	if (rc == 0 && v.mv_size < sizeof(val)) {
-		memcpy(val, v.mv_data, v.mv_size);
-		val[v.mv_size] = '\0';
-		if (strtoll(val, NULL, 10) > now) {
-			mdb_txn_abort(txn);
-			return 0;
-		}
-	} else if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
+	return 0;
+}
+
+/* the unexpired claim under k: 1, 0 none, -1 error */
+static int msgid_read(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int64_t now,
+		      struct htg_msgid_claim *c, const char **error_r)
+{
+	MDB_val v;
+	int rc = mdb_get(txn, dbi, k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
 		return dirp_fail(error_r, "msgid get", rc);
+	/* a malformed record counts as used (as before): never a reuse */
+	if (!msgid_parse(&v, c)) {
+		memset(c, 0, sizeof(*c));
+		c->state = HTG_MSGID_FINAL;
+		c->expiry = INT64_MAX;
+		snprintf(c->queue_id, sizeof(c->queue_id), "-");
+		return 1;
 	}
-	snprintf(val, sizeof(val), "%lld", (long long)(now + window_s));
-	v.mv_size = strlen(val);
-	v.mv_data = val;
-	if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
+	return c->expiry > now;
+}
+
+int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
+			const char *msgid, const char *queue_id,
+			int64_t window_s, int64_t now,
+			const struct htg_msgid_claim *replace,
+			struct htg_msgid_claim *held_r, const char **error_r)
+{
+	unsigned char kb[MSGID_KEY_LEN];
+	MDB_val k = { sizeof(kb), kb };
+	struct htg_msgid_claim cur, mine;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int rc;
+
+	if (msgid_begin(dir, account, msgid, kb, &txn, &dbi, error_r) < 0)
+		return -1;
+	/* check and record in one write transaction */
+	if ((rc = msgid_read(txn, dbi, &k, now, &cur, error_r)) < 0) {
 		mdb_txn_abort(txn);
-		return dirp_fail(error_r, "msgid put", rc);
+		return -1;
+	}
+	if (rc == 1 && (replace == NULL || !claim_same(&cur, replace))) {
+		mdb_txn_abort(txn);
+		*held_r = cur;
+		return 0;
+	}
+	memset(&mine, 0, sizeof(mine));
+	mine.state = HTG_MSGID_PENDING;
+	mine.expiry = now + window_s;
+	mine.since = now;
+	msgid_qid(queue_id, mine.queue_id);
+	if (msgid_put(txn, dbi, &k, &mine, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
 	}
 	return dirp_commit(txn, error_r);
 }
 
-int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
-			  const char *msgid, const char **error_r)
+int htg_dir_msgid_get(struct htg_dir *dir, const char *account,
+		      const char *msgid, int64_t now,
+		      struct htg_msgid_claim *claim_r, const char **error_r)
 {
 	unsigned char kb[MSGID_KEY_LEN];
-	char user[HTG_USER_MAX];
 	MDB_val k = { sizeof(kb), kb };
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	int rc;
 
-	if (!htg_dir_normalise(account, user, sizeof(user)))
-		snprintf(user, sizeof(user), "-");
-	if (msgid_key(user, msgid, kb, error_r) < 0 ||
-	    dirp_wtxn(dir, &txn, error_r) < 0)
+	if (msgid_begin(dir, account, msgid, kb, &txn, &dbi, error_r) < 0)
 		return -1;
-	if (msgid_dbi(txn, &dbi, error_r) < 0) {
+	rc = msgid_read(txn, dbi, &k, now, claim_r, error_r);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int htg_dir_msgid_settle(struct htg_dir *dir, const char *account,
+			 const char *msgid, const char *queue_id, char state,
+			 const char **error_r)
+{
+	unsigned char kb[MSGID_KEY_LEN];
+	MDB_val k = { sizeof(kb), kb };
+	struct htg_msgid_claim cur;
+	char qid[HTG_QUEUE_ID_MAX];
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int rc;
+
+	msgid_qid(queue_id, qid);
+	if (msgid_begin(dir, account, msgid, kb, &txn, &dbi, error_r) < 0)
+		return -1;
+	/* expired or not: a claim is settled by the queue id that took it */
+	if ((rc = msgid_read(txn, dbi, &k, INT64_MIN, &cur, error_r)) <= 0 ||
+	    strcmp(cur.queue_id, qid) != 0 || strcmp(qid, "-") == 0) {
 		mdb_txn_abort(txn);
-		return -1;
+		return rc < 0 ? -1 : 0;
 	}
-	rc = mdb_del(txn, dbi, &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return dirp_fail(error_r, "msgid delete", rc);
+	if (state == 0) {
+		if ((rc = mdb_del(txn, dbi, &k, NULL)) != 0) {
+			mdb_txn_abort(txn);
+			return dirp_fail(error_r, "msgid delete", rc);
+		}
+	} else {
+		if (cur.state != HTG_MSGID_FINAL)
+			cur.state = state;
+		cur.since = 0;
+		if (msgid_put(txn, dbi, &k, &cur, error_r) < 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
 	}
 	return dirp_commit(txn, error_r);
 }
@@ -127,13 +276,9 @@ int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
 /* a claim past its expiry; a malformed value is kept (as before) */
 static int msgid_expired(const MDB_val *v, int64_t now)
 {
-	char val[32];
+	struct htg_msgid_claim c;
 
-	if (v->mv_size >= sizeof(val))
-		return 0;
-	memcpy(val, v->mv_data, v->mv_size);
-	val[v->mv_size] = '\0';
-	return strtoll(val, NULL, 10) <= now;
+	return msgid_parse(v, &c) && c.expiry <= now;
 }
 
 int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,

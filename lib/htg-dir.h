@@ -167,15 +167,46 @@ int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
 int htg_dir_audit_iter(struct htg_dir *dir, const char *account,
 		       htg_audit_cb *cb, void *ctx, const char **error_r);
 
-/* --- Message-IDs an account used (HTG-MSGID) --- */
-/* 1: recorded as used until now + window_s; 0: already used by this
-   account and not yet expired; -1 error. Atomic (one write txn). */
+/* --- Message-IDs an account used (HTG-MSGID; htg-dir-msgid.c) --- */
+/* A claim ties (account, Message-ID) to the message that used it, named
+   by its Postfix queue id, until its expiry. It is PENDING from the
+   milter's end of message until the SMTP transaction ended, then ENDED
+   (the milter saw no proof yet that Postfix committed the queue file)
+   or FINAL (committed: the message is or was in the queue). See
+   doc/milter.md "Message-ID claims". */
+#define HTG_MSGID_PENDING	'P'
+#define HTG_MSGID_ENDED		'E'
+#define HTG_MSGID_FINAL		'F'
+#define HTG_QUEUE_ID_MAX	32
+
+struct htg_msgid_claim {
+	char state;			/* HTG_MSGID_* */
+	int64_t expiry;			/* unix time */
+	int64_t since;			/* when claimed (PENDING) */
+	char queue_id[HTG_QUEUE_ID_MAX];	/* "-" when unknown */
+};
+
+/* Claim (account, msgid) for queue_id as PENDING until now + window_s,
+   atomically (one write txn): when no unexpired claim exists, or when
+   the one there is exactly *replace (a retry taking over a claim whose
+   message was never committed). 1 claimed; 0 another claim holds it
+   (copied into *held_r); -1 error. */
 int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
-			const char *msgid, int64_t window_s, int64_t now,
-			const char **error_r);
-/* forget a claim (the message was not accepted after all) */
-int htg_dir_msgid_release(struct htg_dir *dir, const char *account,
-			  const char *msgid, const char **error_r);
+			const char *msgid, const char *queue_id,
+			int64_t window_s, int64_t now,
+			const struct htg_msgid_claim *replace,
+			struct htg_msgid_claim *held_r, const char **error_r);
+/* The unexpired claim of (account, msgid): 1 found, 0 none, -1 error. */
+int htg_dir_msgid_get(struct htg_dir *dir, const char *account,
+		      const char *msgid, int64_t now,
+		      struct htg_msgid_claim *claim_r, const char **error_r);
+/* Move queue_id's claim to state (HTG_MSGID_ENDED or HTG_MSGID_FINAL; a
+   FINAL claim stays FINAL), or delete it (state 0: the message was not
+   accepted after all). 1 done, 0 the claim is not queue_id's (any
+   more), -1 error. */
+int htg_dir_msgid_settle(struct htg_dir *dir, const char *account,
+			 const char *msgid, const char *queue_id, char state,
+			 const char **error_r);
 /* delete expired records */
 int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			const char **error_r);
@@ -193,6 +224,10 @@ int htg_dir_delivery_begin(struct htg_dir *dir, const char *account,
    by htg_dir_pickup_commit() for every "deliver" audit event. 1 / -1. */
 int htg_dir_delivery_mark(struct htg_dir *dir, const char *account,
 			  const char *msgid, const char **error_r);
+/* Read only: 1 when an unexpired record (pending or done) exists, i.e.
+   Postfix handed this message to LMTP; 0 none or unusable key; -1 error. */
+int htg_dir_delivery_seen(struct htg_dir *dir, const char *account,
+			  const char *msgid, int64_t now, const char **error_r);
 /* delete expired records */
 int htg_dir_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			   const char **error_r);

@@ -357,7 +357,7 @@ static void test_conf_lists(void)
 {
 	struct htg_check_conf conf = { "htpoort.nl", "htpoort.nl", 8, 200,
 				       "application/xml, text/csv",
-				       "koi8-r windows-1252" };
+				       "koi8-r windows-1252", 0, NULL, NULL };
 	const char *csv = SINGLE("text/csv; charset=koi8-r", "7bit", "a,b\r\n");
 	const char *pdf = SINGLE("application/pdf", "base64", "JVBERi0=\r\n");
 	const char *win = SINGLE("text/csv; charset=windows-1252", "7bit", "x\r\n");
@@ -408,11 +408,195 @@ static void test_envelope(void)
 	test_end();
 }
 
+/* --- whole fields (issue 13 finding 3) and the From owner (finding 7) --- */
+
+/* n bytes of folding white space: "\n " folds (as a milter is given
+   them: the value's size is then the field's), each line short */
+static size_t put_fws(char *p, size_t n)
+{
+	size_t o = 0;
+
+	while (o + 2 <= n) {
+		memcpy(p + o, "\n ", 2);
+		o += 2;
+	}
+	while (o < n)
+		p[o++] = ' ';
+	return o;
+}
+
+/* HEAD-like message with field "name: first<fws>rest"; other fields of
+   HEAD kept unless replaced */
+static char *msg_with_field(const char *name, const char *first, size_t fws,
+			    const char *rest, const char *body_hdrs)
+{
+	char *m = malloc(fws + 4096);
+	size_t o = 0;
+	const char *from = "From: <ik@mijnbedrijf.nl>\r\n";
+	const char *to = "To: <dms@htpoort.nl>\r\n";
+	const char *id = "Message-ID: <1@mijnbedrijf.nl>\r\n";
+
+	if (m == NULL)
+		exit(1);
+	if (strcmp(name, "From") != 0)
+		o += (size_t)sprintf(m + o, "%s", from);
+	if (strcmp(name, "To") != 0)
+		o += (size_t)sprintf(m + o, "%s", to);
+	if (strcmp(name, "Message-ID") != 0)
+		o += (size_t)sprintf(m + o, "%s", id);
+	o += (size_t)sprintf(m + o, "%s: %s", name, first);
+	o += put_fws(m + o, fws);
+	o += (size_t)sprintf(m + o, "%s\r\n%s\r\nhallo\r\n", rest, body_hdrs);
+	return m;
+}
+
+static int field_verdict(const char *name, const char *first, size_t fws,
+			 const char *rest, const char *body_hdrs)
+{
+	char *m = msg_with_field(name, first, fws, rest, body_hdrs);
+	int v = verdict(m);
+
+	free(m);
+	return v;
+}
+
+static void test_whole_fields(void)
+{
+	test_begin("To: one address then 1,200 bytes of FWS and a second: HTG-HDR-TO");
+	test_assert(field_verdict("To", "<dms@htpoort.nl>", 1200,
+				  ", evil@example.org", "") == HTG_RULE_HDR_TO);
+	test_assert(field_verdict("To", "<dms@htpoort.nl>", 1200, "", "") == -1);
+	test_end();
+
+	test_begin("From: a second address past 1,200 bytes: HTG-HDR-FROM");
+	test_assert(field_verdict("From", "<ik@mijnbedrijf.nl>", 1200,
+				  ", <ander@example.org>", "") == HTG_RULE_HDR_FROM);
+	test_end();
+
+	test_begin("Message-ID: a second id past 1,200 bytes: HTG-MSGID");
+	test_assert(field_verdict("Message-ID", "<1@mijnbedrijf.nl>", 1200,
+				  "<2@mijnbedrijf.nl>", "") == HTG_RULE_MSGID);
+	test_end();
+
+	test_begin("Content-Type: charset past 1,200 bytes is read: HTG-CHARSET");
+	test_assert(field_verdict("Content-Type", "text/plain;", 1200,
+				  "charset=windows-1252", "") == HTG_RULE_CHARSET);
+	test_assert(field_verdict("Content-Type", "application/xml;", 1200,
+				  "name=\"a.xml\"", "") == -1);
+	test_end();
+
+	test_begin("Content-Transfer-Encoding: one token, nothing after it");
+	test_assert(verdict(HEAD "Content-Transfer-Encoding: base64 x\r\n\r\n"
+			    XML_B64) == HTG_RULE_CTE);
+	test_assert(verdict(HEAD "Content-Transfer-Encoding: base64 (c)\r\n\r\n"
+			    XML_B64) == -1);
+	test_end();
+
+	test_begin("a field under 60,000 bytes is read whole, one reaching it refused (HTG-MIME)");
+	{
+		/* "To: " + "<dms@htpoort.nl>" + FWS: one byte under the limit */
+		size_t fixed = strlen("To: <dms@htpoort.nl>");
+
+		test_assert(field_verdict("To", "<dms@htpoort.nl>",
+					  HTG_HEADER_FIELD_MAX - fixed - 1, "", "") == -1);
+		test_assert(field_verdict("To", "<dms@htpoort.nl>",
+					  HTG_HEADER_FIELD_MAX - fixed, "", "") ==
+			    HTG_RULE_MIME);
+		test_assert(field_verdict("Subject", "x", 200000, "", "") ==
+			    HTG_RULE_MIME);
+	}
+	test_end();
+
+	test_begin("an envelope recipient or account longer than a path is refused, not cut");
+	{
+		struct htg_check_conf conf = { .header_domain = "htpoort.nl",
+					       .msgid_domain = "htpoort.nl",
+					       .max_depth = 8, .max_parts = 200 };
+		struct htg_check *c = htg_check_new(&conf, NULL, NULL);
+		char big[400];
+
+		memset(big, 'a', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		test_assert(htg_check_set_rcpt(c, big) < 0);
+		test_assert(htg_check_set_account(c, big) < 0);
+		test_assert(htg_check_set_rcpt(c, RCPT) == 0);
+		htg_check_free(&c);
+	}
+	test_end();
+}
+
+/* the directory as the test knows it: ik@mijnbedrijf.nl is demo's */
+static int fake_owner(void *ctx, const char *address, char *user_r,
+		      size_t size)
+{
+	(void)ctx;
+	if (strcmp(address, "fail@mijnbedrijf.nl") == 0)
+		return -1;
+	if (strcmp(address, "ik@mijnbedrijf.nl") == 0) {
+		snprintf(user_r, size, "demo");
+		return 1;
+	}
+	if (strcmp(address, "ander@bedrijf.nl") == 0) {
+		snprintf(user_r, size, "other");
+		return 1;
+	}
+	return 0;
+}
+
+static int from_verdict(const char *from, const char *account, int check)
+{
+	struct htg_check_conf conf = { .header_domain = "htpoort.nl",
+				       .msgid_domain = "htpoort.nl",
+				       .max_depth = 8, .max_parts = 200 };
+	char msg[512];
+	struct htg_check *c;
+	int v;
+
+	if (check)
+		conf.from_owner = fake_owner;
+	snprintf(msg, sizeof(msg), "From: %s\r\nTo: <dms@htpoort.nl>\r\n"
+		 "Message-ID: <1@mijnbedrijf.nl>\r\n\r\nhallo\r\n", from);
+	c = htg_check_new(&conf, NULL, NULL);
+	htg_check_set_rcpt(c, RCPT);
+	if (account != NULL)
+		htg_check_set_account(c, account);
+	htg_check_message(c, msg, strlen(msg), 0);
+	v = htg_check_verdict(c)->refused ? (int)htg_check_verdict(c)->rule : -1;
+	htg_check_free(&c);
+	return v;
+}
+
+static void test_from_owner(void)
+{
+	test_begin("HTG-HDR-FROM: the From address is owned by the account");
+	test_assert(from_verdict("<ik@mijnbedrijf.nl>", "demo", 1) == -1);
+	test_assert(from_verdict("Ik <ik@mijnbedrijf.nl>", "DEMO", 1) == -1);
+	test_end();
+
+	test_begin("HTG-HDR-FROM: another account's or nobody's address refused");
+	test_assert(from_verdict("<ander@bedrijf.nl>", "demo", 1) == HTG_RULE_HDR_FROM);
+	test_assert(from_verdict("<ceo@overheid.nl>", "demo", 1) == HTG_RULE_HDR_FROM);
+	test_assert(from_verdict("<ik@mijnbedrijf.nl>", NULL, 1) == HTG_RULE_HDR_FROM);
+	test_assert(from_verdict("<ik@mijnbedrijf.nl>", "other", 1) == HTG_RULE_HDR_FROM);
+	test_end();
+
+	test_begin("HTG-HDR-FROM: a failed lookup is internal (tempfail)");
+	test_assert(from_verdict("<fail@mijnbedrijf.nl>", "demo", 1) == HTG_RULE_COUNT);
+	test_end();
+
+	test_begin("HTG-HDR-FROM: relaxed (no owner lookup) accepts any one address");
+	test_assert(from_verdict("<ander@bedrijf.nl>", "demo", 0) == -1);
+	test_assert(from_verdict("<ceo@overheid.nl>", NULL, 0) == -1);
+	test_end();
+}
+
 int main(void)
 {
 	test_rules();
 	test_rewrites();
 	test_conf_lists();
 	test_envelope();
+	test_whole_fields();
+	test_from_owner();
 	return test_exit();
 }

@@ -205,26 +205,64 @@ static void test_commit_flushes(void)
 	test_end();
 }
 
+#define CLAIM(acct, id, qid, now) \
+	htg_dir_msgid_claim(dir, acct, id, qid, 100, now, NULL, &held, &error)
+
 static void test_msgids(void)
 {
 	struct htg_dir *dir = open_dir(0);
+	struct htg_msgid_claim held, got;
 	const char *error;
 	long purged = -1;
 
 	test_begin("Message-ID claims: per account, window, release, purge");
-	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<1@x>", 100, 1000, &error) == 1);
-	test_assert(htg_dir_msgid_claim(dir, "A@B.NL", "<1@x>", 100, 1050, &error) == 0);
-	test_assert(htg_dir_msgid_claim(dir, "c@d.nl", "<1@x>", 100, 1050, &error) == 1);
-	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<2@x>", 100, 1050, &error) == 1);
+	test_assert(CLAIM("a@b.nl", "<1@x>", "Q1", 1000) == 1);
+	test_assert(CLAIM("A@B.NL", "<1@x>", "Q2", 1050) == 0);
+	test_assert(held.state == HTG_MSGID_PENDING && strcmp(held.queue_id, "Q1") == 0);
+	test_assert(CLAIM("c@d.nl", "<1@x>", "Q3", 1050) == 1);
+	test_assert(CLAIM("a@b.nl", "<2@x>", "Q4", 1050) == 1);
 	/* after the window the id may be used again */
-	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<1@x>", 100, 1101, &error) == 1);
-	test_assert(htg_dir_msgid_release(dir, "a@b.nl", "<2@x>", &error) == 1);
-	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<2@x>", 100, 1102, &error) == 1);
+	test_assert(CLAIM("a@b.nl", "<1@x>", "Q5", 1101) == 1);
+	/* released (deleted) only by the queue id that took it */
+	test_assert(htg_dir_msgid_settle(dir, "a@b.nl", "<2@x>", "Q9", 0, &error) == 0);
+	test_assert(htg_dir_msgid_settle(dir, "a@b.nl", "<2@x>", "Q4", 0, &error) == 1);
+	test_assert(CLAIM("a@b.nl", "<2@x>", "Q6", 1102) == 1);
 	/* at 1160: c@d.nl's <1@x> (expiry 1150) is purged, the rest stay */
 	test_assert(htg_dir_msgid_purge(dir, 1160, &purged, &error) == 1);
 	test_assert(purged == 1);
-	test_assert(htg_dir_msgid_claim(dir, "c@d.nl", "<1@x>", 100, 1160, &error) == 1);
-	test_assert(htg_dir_msgid_claim(dir, "a@b.nl", "<1@x>", 100, 1160, &error) == 0);
+	test_assert(CLAIM("c@d.nl", "<1@x>", "Q7", 1160) == 1);
+	test_assert(CLAIM("a@b.nl", "<1@x>", "Q8", 1160) == 0);
+	test_end();
+
+	test_begin("Message-ID claims: pending, ended, final; take-over by exact claim");
+	test_assert(CLAIM("e@f.nl", "<3@x>", "QA", 2000) == 1);
+	test_assert(htg_dir_msgid_get(dir, "e@f.nl", "<3@x>", 2001, &got, &error) == 1);
+	test_assert(got.state == HTG_MSGID_PENDING && got.since == 2000 &&
+		    got.expiry == 2100 && strcmp(got.queue_id, "QA") == 0);
+	/* the end of QA's transaction, no proof of commit: ended */
+	test_assert(htg_dir_msgid_settle(dir, "e@f.nl", "<3@x>", "QA",
+					 HTG_MSGID_ENDED, &error) == 1);
+	test_assert(CLAIM("e@f.nl", "<3@x>", "QB", 2010) == 0);
+	test_assert(held.state == HTG_MSGID_ENDED && strcmp(held.queue_id, "QA") == 0);
+	/* a retry takes it over only by naming exactly that claim */
+	got = held;
+	got.expiry++;
+	test_assert(htg_dir_msgid_claim(dir, "e@f.nl", "<3@x>", "QB", 100, 2010,
+					&got, &held, &error) == 0);
+	got = held;
+	test_assert(htg_dir_msgid_claim(dir, "e@f.nl", "<3@x>", "QB", 100, 2010,
+					&got, &held, &error) == 1);
+	/* the old queue id cannot settle the new claim any more */
+	test_assert(htg_dir_msgid_settle(dir, "e@f.nl", "<3@x>", "QA",
+					 HTG_MSGID_FINAL, &error) == 0);
+	test_assert(htg_dir_msgid_settle(dir, "e@f.nl", "<3@x>", "QB",
+					 HTG_MSGID_FINAL, &error) == 1);
+	/* final stays final */
+	test_assert(htg_dir_msgid_settle(dir, "e@f.nl", "<3@x>", "QB",
+					 HTG_MSGID_ENDED, &error) == 1);
+	test_assert(htg_dir_msgid_get(dir, "e@f.nl", "<3@x>", 2011, &got, &error) == 1);
+	test_assert(got.state == HTG_MSGID_FINAL && strcmp(got.queue_id, "QB") == 0);
+	test_assert(htg_dir_msgid_get(dir, "e@f.nl", "<4@x>", 2011, &got, &error) == 0);
 	htg_dir_close(&dir);
 	test_end();
 }

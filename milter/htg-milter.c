@@ -64,6 +64,11 @@
 /*	negotiation and Postfix tempfails it (milter_default_action).
 /* .IP "timeout (default: 1800)"
 /*	libmilter's read/write timeout (smfi_settimeout), seconds.
+/* .IP "from_owner_check (yes)"
+/*	HTG-HDR-FROM: the From address is owned by the account.
+/* .IP "header_field_max (60000)"
+/*	longest header field read whole; longer is refused. See
+/*	htg-milter.conf(5).
 /* RESOURCES
 /*	RLIMIT_NOFILE is raised to the hard limit at start (each session
 /*	needs its socket and, while a body is rewritten, a spool file);
@@ -105,7 +110,10 @@ static const char *const milter_keys[] = {
 	"socket", "socket_mode", "socket_group", "user", "log_file", "pid_file", "mode",
 	"directory", "environment", "header_domain", "msgid_domain",
 	"msgid_window", "temp_dir", "max_depth", "max_parts", "allowed_types",
-	"extra_charsets", "max_sessions", "timeout", NULL
+	"extra_charsets", "max_sessions", "timeout",
+	"from_owner_check", "header_field_max",
+	"postqueue", "postfix_config_dir", "msgid_pending_timeout",
+	"msgid_commit_wait", NULL
 };
 
 static struct htg_conf *conf;
@@ -289,6 +297,22 @@ static void settings_init(void)
 	s->check.allowed_types = htg_conf_get(conf, "allowed_types", NULL);
 	s->check.extra_charsets = htg_conf_get(conf, "extra_charsets", NULL);
 	s->msgid_window = htg_conf_get_int(conf, "msgid_window", 30 * 86400);
+	s->from_owner_check = htg_conf_get_bool(conf, "from_owner_check", 1);
+	s->check.header_field_max = (size_t)htg_conf_get_int(conf,
+			"header_field_max", HTG_HEADER_FIELD_MAX);
+	if (s->check.header_field_max < 1000 ||
+	    s->check.header_field_max > 200000)
+		msg_fatal("header_field_max must be 1000-200000");
+	s->postqueue = htg_conf_get(conf, "postqueue", "postqueue");
+	s->postfix_config_dir = htg_conf_get(conf, "postfix_config_dir", NULL);
+	s->msgid_pending_timeout = htg_conf_get_int(conf,
+			"msgid_pending_timeout", 3600);
+	s->msgid_commit_wait = htg_conf_get_int(conf, "msgid_commit_wait", 10);
+	if (s->msgid_pending_timeout < 60 || s->msgid_commit_wait < 0 ||
+	    s->msgid_commit_wait > 25)
+		msg_fatal("msgid_pending_timeout must be 60 or more, "
+			  "msgid_commit_wait 0-25 (below Postfix's "
+			  "milter_command_timeout)");
 	s->temp_dir = htg_conf_get(conf, "temp_dir", "/var/tmp");
 	if (s->check.max_depth < 1 || s->check.max_depth > 64 ||
 	    s->check.max_parts < 1 || s->msgid_window < 0)
@@ -302,13 +326,26 @@ static void settings_init(void)
 	max_sessions = (int)htg_conf_get_int(conf, "max_sessions", 256);
 }
 
+/* HTG-HDR-FROM: who owns the From address (htg_check_owner_fn) */
+static int from_owner(void *ctx, const char *address, char *user_r,
+		      size_t size)
+{
+	const char *error;
+	int ret = htg_dir_address_owner(ctx, address, user_r, size, &error);
+
+	if (ret < 0)
+		msg_warn("owner of %s: %s", address, error);
+	return ret;
+}
+
 /* After dropping privileges: the directory holds the used Message-IDs. */
 static void directory_open(void)
 {
 	const char *path = htg_conf_get(conf, "directory", NULL), *error;
 
 	if (path != NULL && strcmp(path, "none") == 0) {
-		msg_warn("directory = none: Message-ID reuse is not checked");
+		msg_warn("directory = none: neither Message-ID reuse nor the "
+			 "owner of the From address is checked");
 		return;
 	}
 	/* Claims are not fsync'ed: an OS crash can forget the last seconds
@@ -317,6 +354,13 @@ static void directory_open(void)
 	if (htg_dir_open(path, HTG_DIR_LAZYSYNC, &milter_settings.dir,
 			 &error) != 1)
 		msg_fatal("%s", error);
+	if (milter_settings.from_owner_check) {
+		milter_settings.check.from_owner = from_owner;
+		milter_settings.check.from_owner_ctx = milter_settings.dir;
+	} else {
+		msg_info("from_owner_check = no: the From address need not be "
+			 "owned by the authenticated account");
+	}
 }
 
 /* The configured user, when started as root; NULL: stay who we are. */
@@ -436,6 +480,11 @@ int main(int argc, char **argv)
 
 	if (smfi_setconn((char *)sock) != MI_SUCCESS)
 		msg_fatal("smfi_setconn %s failed", sock);
+	/* a header field reaches us whole (Postfix sends one packet per
+	   field): with header_field_max above 64 KB (and Postfix's own
+	   limit raised) libmilter's 64 KB default would drop the
+	   connection (4xx) instead of our refusing it */
+	(void)smfi_setmaxdatasize(256 * 1024 - 1);
 	desc = milter_desc;
 	desc.xxfi_negotiate = limit_negotiate;
 	desc.xxfi_close = limit_close;

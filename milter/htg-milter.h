@@ -20,6 +20,11 @@ struct milter_settings {
 	int64_t msgid_window;		/* seconds a Message-ID stays used */
 	struct htg_check_conf check;
 	struct htg_dir *dir;		/* NULL: Message-IDs not checked */
+	int from_owner_check;		/* HTG-HDR-FROM owner (default yes) */
+	const char *postqueue;		/* postqueue(1) to ask for queue ids */
+	const char *postfix_config_dir;	/* its -c (NULL: default) */
+	int64_t msgid_pending_timeout;	/* a claim in progress at most */
+	int64_t msgid_commit_wait;	/* wait for a delivery record */
 };
 
 extern struct milter_settings milter_settings;

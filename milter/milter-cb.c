@@ -27,6 +27,7 @@
 
 #include "htg-milter.h"
 #include "htg-msg.h"
+#include "milter-claim.h"
 #include "milter-spool.h"
 
 struct milter_priv {
@@ -41,6 +42,8 @@ struct milter_priv {
 	unsigned long no_reply;
 	/* the stage where a no-reply callback found the refusal */
 	const char *stopped_at;
+	char rcpt[256];			/* the envelope recipient */
+	struct milter_claim claim;	/* our Message-ID claim, pending */
 };
 
 static const char *macro(SMFICTX *ctx, const char *name)
@@ -50,8 +53,12 @@ static const char *macro(SMFICTX *ctx, const char *name)
 	return v != NULL && *v != '\0' ? v : "-";
 }
 
-static void priv_reset(struct milter_priv *p)
+/* The end of a transaction (next MAIL, abort, close): Postfix has
+   committed or removed the queue file by now, so our pending claim is
+   settled (milter-claim.c). */
+static void priv_reset(struct milter_priv *p, const char *why)
 {
+	milter_claim_end(&p->claim, why);
 	htg_check_free(&p->check);
 	milter_spool_close(&p->spool);
 	p->spool_failed = 0;
@@ -162,16 +169,22 @@ static int spool_output(void *ctx, const void *data, size_t len)
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct milter_priv *p = priv_get(ctx);
+	const char *auth;
 
 	if (p == NULL)
 		return tempfail(ctx, NULL, "out of memory");
-	priv_reset(p);
+	priv_reset(p, "next MAIL");
+	auth = smfi_getsymval(ctx, "{auth_authen}");
 	snprintf(p->account, sizeof(p->account), "%s",
-		 macro(ctx, "{auth_authen}"));
+		 auth != NULL && *auth != '\0' ? auth : "-");
 	p->mail_has_envid = htg_mail_has_envid(argv);
 	p->check = htg_check_new(&milter_settings.check, spool_output, p);
 	if (p->check == NULL)
 		return tempfail(ctx, p, "out of memory");
+	/* never a truncated name: no account has one this long */
+	if (htg_check_set_account(p->check, auth != NULL ? auth : "") < 0)
+		return refuse(ctx, p, HTG_RULE_SENDER, "account name too long",
+			      "MAIL");
 	return SMFIS_CONTINUE;
 }
 
@@ -190,12 +203,19 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		if (r != SMFIS_CONTINUE)
 			return r;
 	}
-	/* argv[0] is "<address>" */
+	/* argv[0] is "<address>"; RFC 5321 4.5.3.1.3: a path is at most
+	   256 octets, so a longer one is refused, never cut */
+	if (strlen(argv[0]) >= sizeof(rcpt))
+		return refuse(ctx, p, HTG_RULE_ADDR, "recipient address too "
+			      "long", "RCPT");
 	snprintf(rcpt, sizeof(rcpt), "%s", argv[0] + (argv[0][0] == '<'));
 	n = strlen(rcpt);
 	if (n > 0 && rcpt[n - 1] == '>')
 		rcpt[n - 1] = '\0';
-	htg_check_set_rcpt(p->check, rcpt);
+	if (htg_check_set_rcpt(p->check, rcpt) < 0)
+		return refuse(ctx, p, HTG_RULE_ADDR, "recipient address too "
+			      "long", "RCPT");
+	snprintf(p->rcpt, sizeof(p->rcpt), "%s", rcpt);
 	p->rcpts++;
 	return SMFIS_CONTINUE;
 }
@@ -239,29 +259,33 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 	return no_reply(p, SMFIP_NR_BODY);
 }
 
-/* HTG-MSGID, 004 table 4: "De verzender kan deze invullen mits deze
-   uniek is": a Message-ID an account used within the window refuses
-   the message; the directory records it atomically, for every milter
-   process and across restarts. */
-static sfsistat rule_msgid_unique(SMFICTX *ctx, struct milter_priv *p,
-				  int *claimed_r)
+/* HTG-MSGID uniqueness: milter_claim_take() in milter-claim.c decides
+   (004 table 4); here its verdict becomes the reply. */
+static sfsistat rule_msgid_unique(SMFICTX *ctx, struct milter_priv *p)
 {
-	const char *error, *msgid = htg_check_msgid(p->check);
-	int ret;
+	char detail[200];
 
-	*claimed_r = 0;
 	if (milter_settings.dir == NULL)
 		return SMFIS_CONTINUE;
-	ret = htg_dir_msgid_claim(milter_settings.dir, p->account, msgid,
-				  milter_settings.msgid_window, time(NULL),
-				  &error);
-	if (ret < 0)
-		return tempfail(ctx, p, error);
-	if (ret == 0)
-		return refuse(ctx, p, HTG_RULE_MSGID,
-			      "Message-ID already used by this account", "EOM");
-	*claimed_r = 1;
-	return SMFIS_CONTINUE;
+	switch (milter_claim_take(&p->claim, p->account,
+				  htg_check_msgid(p->check), macro(ctx, "i"),
+				  p->rcpt, detail, sizeof(detail))) {
+	case MILTER_CLAIM_OK:
+		return SMFIS_CONTINUE;
+	case MILTER_CLAIM_USED:
+		return refuse(ctx, p, HTG_RULE_MSGID, detail, "EOM");
+	case MILTER_CLAIM_BUSY: {
+		char text[240];
+
+		msg_info("%s: account=%s rule=HTG-MSGID action=tempfail "
+			 "detail=\"%s\"", macro(ctx, "i"), p->account, detail);
+		snprintf(text, sizeof(text), "HTG-MSGID: %s", detail);
+		smfi_setreply(ctx, "451", "4.7.1", text);
+		return SMFIS_TEMPFAIL;
+	}
+	default:
+		return tempfail(ctx, p, detail);
+	}
 }
 
 static int replace_chunk(void *ctx, unsigned char *data, size_t len)
@@ -320,7 +344,6 @@ static sfsistat cb_eom(SMFICTX *ctx)
 {
 	struct milter_priv *p = smfi_getpriv(ctx);
 	sfsistat r;
-	int claimed;
 
 	if (p == NULL || p->check == NULL)
 		return tempfail(ctx, p, "no transaction");
@@ -331,19 +354,15 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	}
 	if (htg_check_eom(p->check) < 0)
 		return verdict(ctx, p, p->stopped_at ? p->stopped_at : "EOM");
-	if ((r = rule_msgid_unique(ctx, p, &claimed)) != SMFIS_CONTINUE ||
-	    p->reported)
+	if ((r = rule_msgid_unique(ctx, p)) != SMFIS_CONTINUE || p->reported)
 		return r;
 	if (apply_edits(ctx, p) < 0) {
-		const char *error;
-
-		if (claimed)
-			htg_dir_msgid_release(milter_settings.dir, p->account,
-					      htg_check_msgid(p->check), &error);
+		milter_claim_release(&p->claim);
 		return tempfail(ctx, p, "cannot apply the header or body "
 				"changes");
 	}
 	log_renames(ctx, p);
+	milter_claim_accepted(&p->claim);
 	msg_info("%s: account=%s rule=- action=accept message_id=%s "
 		 "body=%s", macro(ctx, "i"), p->account,
 		 htg_check_msgid(p->check),
@@ -356,7 +375,7 @@ static sfsistat cb_abort(SMFICTX *ctx)
 	struct milter_priv *p = smfi_getpriv(ctx);
 
 	if (p != NULL)
-		priv_reset(p);
+		priv_reset(p, "abort");
 	return SMFIS_CONTINUE;
 }
 
@@ -365,7 +384,7 @@ static sfsistat cb_close(SMFICTX *ctx)
 	struct milter_priv *p = smfi_getpriv(ctx);
 
 	if (p != NULL) {
-		priv_reset(p);
+		priv_reset(p, "close");
 		free(p);
 		smfi_setpriv(ctx, NULL);
 	}

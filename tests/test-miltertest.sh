@@ -19,6 +19,10 @@ if [ "$(id -u)" = 0 ]; then
 	"$htgctl" -d "$t/dir" init --owner nobody >/dev/null || exit 1
 fi
 "$htgctl" -d "$t/dir" account add demo@mijnbedrijf.nl </dev/null || exit 1
+# HTG-HDR-FROM: the From address must be one of the account's own
+"$htgctl" -d "$t/dir" address add ik@mijnbedrijf.nl demo@mijnbedrijf.nl || exit 1
+"$htgctl" -d "$t/dir" account add other@bedrijf.nl </dev/null || exit 1
+"$htgctl" -d "$t/dir" address add ander@bedrijf.nl other@bedrijf.nl || exit 1
 passed=0 failed=0
 for s in "$scripts"/*.lua; do
 	name=$(basename "$s" .lua)

@@ -404,6 +404,39 @@ def refused():
                                                                 b64(XML)))
 
 
+# --- whole header fields (issue 13 finding 3; htg-milter helper's block) ----
+# A rule must read the whole unfolded field: what follows 1,200 bytes of
+# folding white space (600 folds) decides as much as what precedes it.
+
+FWS_1200 = "\r\n " * 600
+
+
+def with_field(msg, old, new):
+    assert old in msg
+    return msg.replace(old, new, 1)
+
+
+def whole_fields():
+    ok = single("application/xml", "base64", b64(XML))
+    write("HTG-HDR-TO", "second-address-after-1200-bytes-fws", with_field(
+        ok, TO, "To: <dms@htpoort.nl>" + FWS_1200 + ", evil@example.org\r\n"))
+    write("HTG-HDR-FROM", "second-address-after-1200-bytes-fws", with_field(
+        ok, FROM, "From: <ik@mijnbedrijf.nl>" + FWS_1200 + ", <ceo@example.org>\r\n"))
+    ok = single("application/xml", "base64", b64(XML))
+    mid = ok[ok.index("Message-ID:"):ok.index("\r\n", ok.index("Message-ID:"))]
+    write("HTG-MSGID", "second-id-after-1200-bytes-fws", with_field(
+        ok, mid, mid + FWS_1200 + "<two@x.nl>"))
+    write("HTG-CHARSET", "charset-after-1200-bytes-fws", single(
+        "text/plain;" + FWS_1200 + "charset=windows-1252", "7bit", "x\r\n"))
+    write("HTG-CTE", "cte-two-words", single("application/xml", "base64 gzip", b64(XML)))
+    write("HTG-MIME", "subject-of-60000-bytes", with_field(
+        single("application/xml", "base64", b64(XML)), "Subject: corpus\r\n",
+        "Subject: corpus" + "\r\n x" * 20000 + "\r\n"))
+    write("accept", "to-after-1200-bytes-fws", with_field(
+        single("application/xml", "base64", b64(XML)), TO,
+        "To: <dms@htpoort.nl>" + FWS_1200 + "\r\n"), 1)
+
+
 def main():
     for entry in os.listdir(OUT):
         path = os.path.join(OUT, entry)
@@ -411,6 +444,7 @@ def main():
             shutil.rmtree(path)
     accepted()
     refused()
+    whole_fields()
     total = sum(COUNT.values())
     print("%d messages: %s" % (total, ", ".join("%s %d" % kv for kv in sorted(COUNT.items()))))
 

@@ -2,8 +2,9 @@
 -- binary on a private socket and run a transaction against it.
 local M = {}
 
--- start htg-milter; extra, extra2: more "-o key=value" (later ones win)
-function M.start(extra, extra2)
+-- start htg-milter; extra, extra2, extra3: more "-o key=value" (later
+-- ones win)
+function M.start(extra, extra2, extra3)
 	local sock = os.getenv("MT_SOCK")
 	mt.startfilter(os.getenv("MT_MILTER"), "-f", "-c", "/nonexistent",
 		"-o", "socket=unix:" .. sock,
@@ -14,7 +15,8 @@ function M.start(extra, extra2)
 		-- make check also runs as a user outside group postfix
 		"-o", "socket_group=",
 		"-o", extra or "mode=enforce",
-		"-o", extra2 or extra or "mode=enforce")
+		"-o", extra2 or extra or "mode=enforce",
+		"-o", extra3 or extra2 or extra or "mode=enforce")
 	local conn = mt.connect("unix:" .. sock, 100, 0.1)
 	if conn == nil then
 		error("cannot connect to htg-milter")

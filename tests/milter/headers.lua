@@ -22,8 +22,11 @@ refused_at_eom("CC", h.with(h.good, { { "Cc", "<x@htpoort.nl>" } }))
 refused_at_eom("FROM2", h.with(h.good, { { "From", "<a@b.nl>" } }))
 refused_at_eom("FROMGROUP", { { "From", "team: a@b.nl, c@d.nl;" },
 	{ "To", "<dms@htpoort.nl>" } })
-refused_at_eom("TOFLOW", { { "From", "<a@b.nl>" }, { "To", "<ags@htpoort.nl>" } })
-refused_at_eom("TOENV", { { "From", "<a@b.nl>" }, { "To", "<dms@preprod.htpoort.nl>" } })
+refused_at_eom("TOFLOW", { { "From", "<ik@mijnbedrijf.nl>" }, { "To", "<ags@htpoort.nl>" } })
+refused_at_eom("TOENV", { { "From", "<ik@mijnbedrijf.nl>" }, { "To", "<dms@preprod.htpoort.nl>" } })
+-- HTG-HDR-FROM: another account's address, nobody's address
+refused_at_eom("FROMOTHER", { { "From", "<ander@bedrijf.nl>" }, { "To", "<dms@htpoort.nl>" } })
+refused_at_eom("FROMNOBODY", { { "From", "<a@b.nl>" }, { "To", "<dms@htpoort.nl>" } })
 refused_at_eom("MSGID", h.with(h.good, { { "Message-ID", "not-an-id" } }))
 
 -- the conforming header passes; the Cc reply text carries the rule id

@@ -1,0 +1,440 @@
+/*++
+/* NAME
+/*	milter-claim 3
+/* SUMMARY
+/*	HTG-MSGID uniqueness across retries (Message-ID claims)
+/* DESCRIPTION
+/*	See milter-claim.h and doc/milter.md "Message-ID claims".
+/*
+/*	Postfix (smtpd.c data_cmd, cleanup_api.c cleanup_flush) runs the
+/*	milters' end of message inside cleanup BEFORE it commits the queue
+/*	file (fsync, then mode 0700); the 250 follows the commit; a
+/*	failure after our end of message (a later milter refusing, a write
+/*	error) removes the file and gives the client 4xx/5xx. smtpd then
+/*	resets the transaction (mail_reset) and milter8_abort() sends ABORT
+/*	to every milter, after success and failure alike, and before the
+/*	reply is even flushed: no milter event tells the two apart. So the
+/*	evidence that a queue id was committed is taken from Postfix's
+/*	queue (postqueue -j lists committed files only: showq skips
+/*	incoming files that are not yet mode 0700) and, once it has left
+/*	the queue for a mailbox, from the delivery record our Dovecot LMTP
+/*	plugin keeps (htg_dir_delivery_seen).
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "htg-milter.h"
+#include "htg-msg.h"
+#include "milter-claim.h"
+
+extern char **environ;
+
+#define QUEUE_ASK_TIMEOUT_MS 10000
+#define QUEUE_RETRY_S 60	/* after postqueue failed, ask again after */
+
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t queue_unusable_until;
+
+/* --- evidence of a commit ------------------------------------------------ */
+
+/* Does postqueue -j list queue id qid? 1 yes, 0 no, -1 cannot ask. The
+   output (one JSON object per message) is scanned as it streams by:
+   memory does not grow with the queue. */
+static int queue_lists(const char *qid)
+{
+	const char *argv[6];
+	char pattern[HTG_QUEUE_ID_MAX + 32], buf[8192 + sizeof(pattern)];
+	size_t plen, keep = 0;
+	int fds[2], argc = 0, found = 0, status, failed = 0;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	time_t now = time(NULL);
+
+	if (milter_settings.postqueue == NULL ||
+	    strcmp(milter_settings.postqueue, "none") == 0)
+		return -1;
+	pthread_mutex_lock(&queue_lock);
+	failed = now < queue_unusable_until;
+	pthread_mutex_unlock(&queue_lock);
+	if (failed)
+		return -1;
+	plen = (size_t)snprintf(pattern, sizeof(pattern), "\"queue_id\": \"%s\"",
+				qid);
+	argv[argc++] = milter_settings.postqueue;
+	if (milter_settings.postfix_config_dir != NULL) {
+		argv[argc++] = "-c";
+		argv[argc++] = milter_settings.postfix_config_dir;
+	}
+	argv[argc++] = "-j";
+	argv[argc] = NULL;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	failed = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
+			      environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (failed != 0) {
+		close(fds[0]);
+		return -1;
+	}
+	for (;;) {
+		struct pollfd pfd = { fds[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&pfd, 1, QUEUE_ASK_TIMEOUT_MS) <= 0) {
+			kill(pid, SIGKILL);
+			failed = 1;
+			break;
+		}
+		n = read(fds[0], buf + keep, sizeof(buf) - keep - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		keep += (size_t)n;
+		buf[keep] = '\0';
+		if (!found && strstr(buf, pattern) != NULL)
+			found = 1;
+		/* keep the tail that may start the pattern */
+		if (keep >= plen) {
+			memmove(buf, buf + keep - (plen - 1), plen - 1);
+			keep = plen - 1;
+		}
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		/* not asked again for a while: one warning, no fork per
+		   message while it cannot work (the lab's private Postfix) */
+		pthread_mutex_lock(&queue_lock);
+		if (now >= queue_unusable_until)
+			msg_warn("%s -j failed: Postfix's queue is not consulted "
+				 "for Message-ID claims for %d s (delivery "
+				 "records only; see htg-milter.conf(5) postqueue)",
+				 argv[0], QUEUE_RETRY_S);
+		queue_unusable_until = now + QUEUE_RETRY_S;
+		pthread_mutex_unlock(&queue_lock);
+		return -1;
+	}
+	return found;
+}
+
+/* Did our LMTP plugin take the message for the flow's mailbox? The flow
+   is the local part of the envelope recipient; its deliver-to address
+   belongs to a mailbox account, or is relayed: -1 then (no record can
+   ever come), else 1 yes, 0 not (yet). */
+static int delivered(const char *rcpt, const char *msgid)
+{
+	struct htg_dir *dir = milter_settings.dir;
+	char flow[256], to[256], owner[256];
+	const char *at = strrchr(rcpt, '@'), *error;
+	int ret;
+
+	if (at == NULL || (size_t)(at - rcpt) >= sizeof(flow))
+		return -1;
+	snprintf(flow, sizeof(flow), "%.*s", (int)(at - rcpt), rcpt);
+	if (htg_dir_flow_get(dir, flow, to, sizeof(to), &error) != 1 ||
+	    htg_dir_address_owner(dir, to, owner, sizeof(owner), &error) != 1)
+		return -1;
+	ret = htg_dir_delivery_seen(dir, owner, msgid, time(NULL), &error);
+	if (ret < 0)
+		msg_warn("delivery record of %s: %s", msgid, error);
+	return ret > 0;
+}
+
+/* 1 when queue id qid of (rcpt, msgid) was committed by Postfix, as far
+   as can be seen; waits up to wait_s for a delivery record. The queue is
+   asked twice: showq reads "active" before "incoming", so a file that
+   moves between the two during one listing is missed by it. */
+static int committed(const char *qid, const char *rcpt, const char *msgid,
+		     int wait_s)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	time_t deadline = time(NULL) + wait_s;
+
+	if (strcmp(qid, "-") != 0 && (queue_lists(qid) == 1 ||
+				      queue_lists(qid) == 1))
+		return 1;
+	for (;;) {
+		int ret = delivered(rcpt, msgid);
+
+		if (ret != 0)
+			return ret > 0;
+		if (time(NULL) >= deadline)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* Is the claim still the pending or ended one of this queue id? */
+static int claim_open(const struct milter_claim *mc, int *final_r)
+{
+	struct htg_msgid_claim c;
+	const char *error;
+
+	*final_r = 0;
+	if (htg_dir_msgid_get(milter_settings.dir, mc->account, mc->msgid,
+			      (int64_t)time(NULL), &c, &error) != 1 ||
+	    strcmp(c.queue_id, mc->queue_id) != 0)
+		return 0;
+	*final_r = c.state == HTG_MSGID_FINAL;
+	return !*final_r;
+}
+
+/* --- the rule -------------------------------------------------------------- */
+
+static void claim_hold(struct milter_claim *mc, const char *account,
+		       const char *msgid, const char *queue_id,
+		       const char *rcpt)
+{
+	mc->held = 1;
+	snprintf(mc->account, sizeof(mc->account), "%s", account);
+	snprintf(mc->msgid, sizeof(mc->msgid), "%s", msgid);
+	snprintf(mc->queue_id, sizeof(mc->queue_id), "%s", queue_id);
+	snprintf(mc->rcpt, sizeof(mc->rcpt), "%s", rcpt);
+}
+
+/* HTG-MSGID, 004 table 4: "Message-ID: Een unieke identificatie van het
+   bericht. De verzender kan deze invullen mits deze uniek is": a
+   Message-ID that the account used for a message Postfix committed
+   (within msgid_window) refuses the message. A message that was never
+   committed used nothing: its retry with the same Message-ID is taken
+   (RFC 5321 4.5.4.1: a client retries after a 4xx or a lost connection). */
+enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
+					    const char *account,
+					    const char *msgid,
+					    const char *queue_id,
+					    const char *rcpt,
+					    char *detail, size_t size)
+{
+	struct htg_dir *dir = milter_settings.dir;
+	struct htg_msgid_claim held, *replace = NULL;
+	int64_t wait_until = (int64_t)time(NULL) +
+		milter_settings.msgid_commit_wait + 5;
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	const char *error;
+
+	/* bounded by time while a claim is pending, by count for races
+	   between retries taking over the same ended claim */
+	for (int races = 0; races < 10;) {
+		int64_t now = (int64_t)time(NULL);
+		int ret = htg_dir_msgid_claim(dir, account, msgid, queue_id,
+					      milter_settings.msgid_window, now,
+					      replace, &held, &error);
+
+		if (ret < 0) {
+			snprintf(detail, size, "%s", error);
+			return MILTER_CLAIM_ERROR;
+		}
+		if (ret == 1) {
+			if (replace != NULL)
+				msg_info("%s: account=%s rule=HTG-MSGID action=retry "
+					 "message_id=%s previous_queue_id=%s (never "
+					 "committed): claim taken over", queue_id,
+					 account, msgid, replace->queue_id);
+			claim_hold(mc, account, msgid, queue_id, rcpt);
+			return MILTER_CLAIM_OK;
+		}
+		replace = NULL;
+		if (held.state == HTG_MSGID_FINAL) {
+			snprintf(detail, size, "Message-ID already used by this "
+				 "account (accepted as queue id %s)", held.queue_id);
+			return MILTER_CLAIM_USED;
+		}
+		if (held.state == HTG_MSGID_PENDING &&
+		    now - held.since < milter_settings.msgid_pending_timeout) {
+			/* that transaction has not ended: wait for its end */
+			if (now < wait_until) {
+				nanosleep(&pause, NULL);
+				continue;
+			}
+			snprintf(detail, size, "a message with this Message-ID "
+				 "(queue id %s) is being accepted right now; try "
+				 "again later", held.queue_id);
+			return MILTER_CLAIM_BUSY;
+		}
+		/* ended (or pending past msgid_pending_timeout: its milter
+		   died) without proof of a commit: look again */
+		if (committed(held.queue_id, rcpt, msgid, 0)) {
+			(void)htg_dir_msgid_settle(dir, account, msgid,
+						   held.queue_id,
+						   HTG_MSGID_FINAL, &error);
+			snprintf(detail, size, "Message-ID already used by this "
+				 "account (accepted as queue id %s)", held.queue_id);
+			return MILTER_CLAIM_USED;
+		}
+		replace = &held;
+		races++;
+	}
+	snprintf(detail, size, "Message-ID claim contended");
+	return MILTER_CLAIM_BUSY;
+}
+
+/* Settle one claim at the end of its transaction: final on evidence of
+   a commit, else ended. */
+static void claim_settle(const struct milter_claim *mc, const char *why)
+{
+	const char *error;
+	char state;
+	int ret, final;
+
+	if (!claim_open(mc, &final))
+		return;		/* the watcher saw the commit, or taken over */
+	state = committed(mc->queue_id, mc->rcpt, mc->msgid,
+			  (int)milter_settings.msgid_commit_wait) ?
+		HTG_MSGID_FINAL : HTG_MSGID_ENDED;
+	ret = htg_dir_msgid_settle(milter_settings.dir, mc->account, mc->msgid,
+				   mc->queue_id, state, &error);
+	if (ret < 0)
+		msg_warn("%s: settle the Message-ID claim: %s", mc->queue_id,
+			 error);
+	else
+		msg_info("%s: account=%s rule=HTG-MSGID action=%s message_id=%s "
+			 "(transaction ended: %s)", mc->queue_id, mc->account,
+			 state == HTG_MSGID_FINAL ? "claim-final" : "claim-ended",
+			 mc->msgid, why);
+}
+
+/* From our end of message on, look for the commit while it happens: a
+   message relayed within seconds would leave the queue (and no record)
+   long before a client that keeps its connection idle ends the
+   transaction. Only proof is acted on (final); "not seen" decides
+   nothing: the end of the transaction does. */
+static void claim_watch(const struct milter_claim *mc)
+{
+	static const unsigned delays_ms[] = { 20, 30, 50, 100, 200, 400, 800,
+					      1600, 3200, 6400 };
+	unsigned waited = 0;
+	const char *error;
+	int final;
+
+	for (size_t i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+		struct timespec pause = { delays_ms[i] / 1000,
+					  (long)(delays_ms[i] % 1000) * 1000000L };
+
+		if (waited / 1000 >= (unsigned)milter_settings.msgid_commit_wait)
+			return;
+		nanosleep(&pause, NULL);
+		waited += delays_ms[i];
+		if (!claim_open(mc, &final))
+			return;
+		if (!committed(mc->queue_id, mc->rcpt, mc->msgid, 0))
+			continue;
+		if (htg_dir_msgid_settle(milter_settings.dir, mc->account,
+					 mc->msgid, mc->queue_id,
+					 HTG_MSGID_FINAL, &error) < 0)
+			msg_warn("%s: settle the Message-ID claim: %s",
+				 mc->queue_id, error);
+		else
+			msg_info("%s: account=%s rule=HTG-MSGID action=claim-final "
+				 "message_id=%s (committed, seen %u ms after the "
+				 "end of message)", mc->queue_id, mc->account,
+				 mc->msgid, waited);
+		return;
+	}
+}
+
+#define SETTLERS_MAX 64		/* threads at once; then inline or not */
+
+static pthread_mutex_t settlers_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned settlers;
+
+struct settle_job {
+	struct milter_claim mc;
+	const char *why;		/* a string literal; NULL: watch */
+};
+
+static void *settle_thread(void *arg)
+{
+	struct settle_job *job = arg;
+
+	if (job->why != NULL)
+		claim_settle(&job->mc, job->why);
+	else
+		claim_watch(&job->mc);
+	free(job);
+	pthread_mutex_lock(&settlers_lock);
+	settlers--;
+	pthread_mutex_unlock(&settlers_lock);
+	return NULL;
+}
+
+/* Run a job in a detached thread of its own: 1, or 0 (none started). */
+static int settle_spawn(const struct milter_claim *mc, const char *why)
+{
+	struct settle_job *job = malloc(sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t tid;
+	int started = 0;
+
+	if (job == NULL)
+		return 0;
+	job->mc = *mc;
+	job->why = why;
+	pthread_mutex_lock(&settlers_lock);
+	if (settlers < SETTLERS_MAX && pthread_attr_init(&attr) == 0) {
+		(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&tid, &attr, settle_thread, job) == 0) {
+			settlers++;
+			started = 1;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	pthread_mutex_unlock(&settlers_lock);
+	if (!started)
+		free(job);
+	return started;
+}
+
+void milter_claim_accepted(struct milter_claim *mc)
+{
+	if (mc->held && milter_settings.dir != NULL)
+		(void)settle_spawn(mc, NULL);	/* an early look only */
+}
+
+/* The evidence may take a moment (the delivery record comes when LMTP
+   has the message): it is gathered in a thread of its own, so that the
+   client's next command is not held up. Until it is settled the claim
+   stays pending, which makes a retry wait for it: nothing is decided
+   early. */
+void milter_claim_end(struct milter_claim *mc, const char *why)
+{
+	if (!mc->held || milter_settings.dir == NULL)
+		return;
+	mc->held = 0;
+	if (!settle_spawn(mc, why))
+		claim_settle(mc, why);
+}
+
+void milter_claim_release(struct milter_claim *mc)
+{
+	const char *error;
+
+	if (!mc->held || milter_settings.dir == NULL)
+		return;
+	mc->held = 0;
+	if (htg_dir_msgid_settle(milter_settings.dir, mc->account, mc->msgid,
+				 mc->queue_id, 0, &error) < 0)
+		msg_warn("%s: release the Message-ID claim: %s", mc->queue_id,
+			 error);
+}
