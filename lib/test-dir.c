@@ -548,6 +548,7 @@ static void test_map_warning(void)
 static void test_map_full(void)
 {
 	struct htg_dir *dir = open_map(HTG_DIR_LAZYSYNC), *other;
+	struct htg_msgid_claim held;
 	struct htg_dir_stats st;
 	struct htg_account a = account("full@bedrijf.nl");
 	const char *error = NULL;
@@ -565,8 +566,8 @@ static void test_map_full(void)
 	   4xx / -ERR */
 	ret = write_events(other, 1, 400, &error);
 	test_assert(ret == -1 && strstr(error, "directory full") != NULL);
-	ret = htg_dir_msgid_claim(other, "full@bedrijf.nl", "<c@y>", 3600,
-				  1000, &error);
+	ret = htg_dir_msgid_claim(other, "full@bedrijf.nl", "<c@y>", "QF",
+				  3600, 1000, NULL, &held, &error);
 	test_assert(ret == -1 && strstr(error, "directory full") != NULL);
 	ret = htg_dir_delivery_begin(other, "full@bedrijf.nl", "<d@y>",
 				     3600, 1000, &error);
@@ -582,7 +583,8 @@ static void test_map_full(void)
 	test_assert(htg_dir_map_max_set(dir, 256ULL << 20, &error) == 1);
 	test_assert(htg_dir_account_add(other, &a, &error) == 1);
 	test_assert(htg_dir_msgid_claim(other, "full@bedrijf.nl", "<x@y>",
-					3600, 1000, &error) == 1);
+					"QG", 3600, 1000, NULL, &held,
+					&error) == 1);
 	test_assert(write_events(other, 60000, 500, &error) == 1);
 	htg_dir_close(&other);
 	htg_dir_close(&dir);
