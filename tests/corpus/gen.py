@@ -404,6 +404,56 @@ def refused():
                                                                 b64(XML)))
 
 
+# Issue 13 finding 1: a conforming receiver (RFC 2046 5.1.1, Dovecot's
+# message-parser) splits at every line that BEGINS with "--" boundary.
+EVIL = ("--bXtrailing\r\n"
+        "Content-Type: application/x-msdownload\r\n"
+        'Content-Disposition: attachment; filename="evil.exe"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + b64(b"MZ\x90\x00" + bytes(60)))
+
+
+def boundaries():
+    # the attack of the issue: a 7bit text part hides a second part
+    write("HTG-MIME", "hidden-part-bXtrailing", multipart([
+        part("text/plain; charset=us-ascii", "7bit", "Zie bijlage.\r\n" + EVIL)],
+        boundary="bX"))
+    write("HTG-MIME", "hidden-part-in-preamble", multipart(
+        [part("text/plain", None, "x\r\n")], boundary="bX", preamble=EVIL))
+    write("HTG-MIME", "boundary-line-in-part-header", multipart([
+        "Content-Type: text/plain\r\n--bX-x: y\r\n\r\nx\r\n"], boundary="bX"))
+    write("HTG-MIME", "close-delimiter-trailing-text", multipart(
+        [part("text/plain", None, "x\r\n")], boundary="bX", close=False)
+        + "--bX--evil\r\n")
+    write("HTG-MIME", "delimiter-trailing-text-after-space", multipart(
+        [part("text/plain", None, "x\r\n--bX x\r\n")], boundary="bX"))
+    write("HTG-MIME", "boundary-line-after-inner-close", multipart([
+        'Content-Type: multipart/mixed; boundary="in"\r\n\r\n--in\r\n\r\na\r\n'
+        "--in--\r\n" + EVIL], boundary="bX"))
+    write("HTG-MIME", "boundary-inner-prefix-of-outer", multipart([
+        'Content-Type: multipart/mixed; boundary="==htg"\r\n\r\n--==htg\r\n\r\n'
+        'a\r\n--==htg--\r\n']))
+    write("HTG-MIME", "boundary-overlap-grandparent", multipart([
+        'Content-Type: multipart/mixed; boundary="mid"\r\n\r\n--mid\r\n'
+        'Content-Type: multipart/mixed; boundary="==htg-b1==deep"\r\n\r\n'
+        '--==htg-b1==deep\r\n\r\na\r\n--==htg-b1==deep--\r\n--mid--\r\n']))
+    # the accept side: white space after a delimiter is transport padding;
+    # lines that do not begin with "--" boundary are body
+    write("accept", "delimiter-trailing-white-space", multipart(
+        [part("text/plain", None, "x\r\n")], boundary="bX", close=False)
+        .replace("--bX\r\n", "--bX \t\r\n") + "--bX--\t \r\n", 1)
+    write("accept", "boundary-like-body-lines", multipart([part(
+        "text/plain", None, "--bY\r\n-bX\r\n --bX\r\n--BX\r\n--b\r\n")],
+        boundary="bX"), 1)
+    write("accept", "nested-common-prefix", multipart([
+        'Content-Type: multipart/mixed; boundary="==htg-b2=="\r\n\r\n--==htg-b2==\r\n'
+        '\r\na\r\n--==htg-b2==--\r\n', part("text/plain", None, "b\r\n")]), 2)
+    write("accept", "siblings-share-inner-boundary", multipart([
+        'Content-Type: multipart/mixed; boundary="in"\r\n\r\n--in\r\n\r\na\r\n'
+        '--in--\r\n',
+        'Content-Type: multipart/mixed; boundary="in"\r\n\r\n--in\r\n\r\nb\r\n'
+        '--in--\r\n', part("text/plain", None, "--in\r\n--inx\r\n")]), 3)
+
+
 def main():
     for entry in os.listdir(OUT):
         path = os.path.join(OUT, entry)
@@ -411,6 +461,7 @@ def main():
             shutil.rmtree(path)
     accepted()
     refused()
+    boundaries()
     total = sum(COUNT.values())
     print("%d messages: %s" % (total, ", ".join("%s %d" % kv for kv in sorted(COUNT.items()))))
 
