@@ -9,7 +9,8 @@
 /*	md_htg() plays Postfix and htg-milter over one message:
 /* .IP \(bu
 /*	Postfix: line ends become CRLF (smtpd reads lines, the queue
-/*	keeps records, delivery writes CRLF); the primary header is split
+/*	keeps records, delivery writes CRLF), the last line too (DATA
+/*	ends with CRLF "." CRLF); the primary header is split
 /*	as mime_state(3) does (is_header(): a label of printable ASCII
 /*	without space or colon, optional white space, ":"; continuation
 /*	lines begin with white space); the first other line ends the
@@ -123,6 +124,9 @@ static int crlf(const unsigned char *in, size_t len, struct buf *b)
 		if (buf_add(b, in + i, 1) < 0)
 			return -1;
 	}
+	/* SMTP DATA ends with CRLF "." CRLF: the last line has its end */
+	if (len > 0 && in[len - 1] != '\n')
+		return buf_add(b, "\r\n", 2);
 	return 0;
 }
 
@@ -343,15 +347,9 @@ static void root_view(struct htg_check *c, struct md_node *n, size_t hdrlen,
 		n->multipart = 1;
 		snprintf(n->ctype, sizeof(n->ctype), "multipart/mixed");
 		n->n_ctype = 1;
-		n->n_cte = c->top.cte_count;
-		/* the top-level Content-Transfer-Encoding of a multipart is
-		   kept as it came (7bit or empty): not compared */
-		snprintf(n->cte, sizeof(n->cte), "*");
 		return;
 	}
 	leaf_view(&c->part, n);
-	/* a one-part message keeps its Content-Transfer-Encoding field */
-	n->n_cte = c->top.cte_count;
 }
 
 int md_htg(const unsigned char *in, size_t inlen, size_t chunk,
@@ -505,8 +503,6 @@ static int end_agrees(const unsigned char *m, const struct md_node *o,
 
 static int same_cte(const char *a, const char *b)
 {
-	if (strcmp(a, "*") == 0 || strcmp(b, "*") == 0)
-		return 1;
 	if (*a == '\0')
 		a = "7bit";
 	if (*b == '\0')

@@ -454,6 +454,18 @@ def boundaries():
         '--in--\r\n', part("text/plain", None, "--in\r\n--inx\r\n")]), 3)
 
 
+# Found by the differential fuzzer (tests/fuzz.sh mime-diff): a one-part
+# message kept its Content-Transfer-Encoding field as it came, and Dovecot
+# reads it otherwise than the first word the milter saw.
+def cte_forms():
+    pdf = b64(PDF)
+    write("HTG-CTE", "cte-word-then-junk", single("application/pdf", "base64 junk", pdf))
+    write("HTG-CTE", "cte-comment-first", single("application/pdf", "(x) base64", pdf))
+    # Postfix hands the milter a value only up to a NUL byte: "base64"
+    write("accept", "cte-nul-after-word", single("application/pdf", "base64\x00junk", pdf), 1)
+    write("accept", "cte-upper-case-rewritten", single("application/pdf", " BASE64 ", pdf), 1)
+
+
 def main():
     for entry in os.listdir(OUT):
         path = os.path.join(OUT, entry)
@@ -462,6 +474,7 @@ def main():
     accepted()
     refused()
     boundaries()
+    cte_forms()
     total = sum(COUNT.values())
     print("%d messages: %s" % (total, ", ".join("%s %d" % kv for kv in sorted(COUNT.items()))))
 
