@@ -466,6 +466,21 @@ def cte_forms():
     write("accept", "cte-upper-case-rewritten", single("application/pdf", " BASE64 ", pdf), 1)
 
 
+# How the milter reads a multipart's Content-Type (the output always carries
+# our own "multipart/mixed; boundary=..."; tests/mime-diff compares).
+def ctype_forms():
+    body = ("--==htg-b1==\r\n" + part("application/pdf", "base64", b64(PDF)) +
+            "--==htg-b1==--\r\n")
+
+    def mp(ctype):
+        return head() + "MIME-Version: 1.0\r\nContent-Type: " + ctype + "\r\n\r\n" + body
+    write("accept", "boundary-param-upper-case", mp('multipart/mixed; BOUNDARY="==htg-b1=="'), 1)
+    write("accept", "boundary-rfc2231-continuation",
+          mp('multipart/mixed; boundary*0="==htg"; boundary*1="-b1=="'), 1)
+    write("accept", "content-type-folded", mp('multipart/mixed;\r\n\tboundary="==htg-b1=="'), 1)
+    write("accept", "content-type-mixed-case", mp('Multipart/MIXED; boundary="==htg-b1=="'), 1)
+
+
 def main():
     for entry in os.listdir(OUT):
         path = os.path.join(OUT, entry)
@@ -475,6 +490,7 @@ def main():
     refused()
     boundaries()
     cte_forms()
+    ctype_forms()
     total = sum(COUNT.values())
     print("%d messages: %s" % (total, ", ".join("%s %d" % kv for kv in sorted(COUNT.items()))))
 
