@@ -15,9 +15,10 @@
 /*	white space. Receivers split at any line that begins with "--"
 /*	boundary, so such a line with anything else after it is refused
 /*	(HTG-MIME), and so are nested boundaries that are prefixes of one
-/*	another (see mime_push()). A delimiter of an enclosing level while an inner
-/*	multipart is still open means the inner one was never closed: we
-/*	refuse that rather than guess (HTG-MIME "unterminated multipart").
+/*	another (see mime_push()). A delimiter of an enclosing level while
+/*	an inner multipart is still open means the inner one was never
+/*	closed: we refuse that rather than guess (HTG-MIME "unterminated
+/*	multipart").
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
