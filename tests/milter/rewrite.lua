@@ -27,6 +27,10 @@ end
 if mt.eom_check(conn, MT_BODYCHANGE) then
 	error("a one-part body was replaced")
 end
+-- the Content-Transfer-Encoding leaves as the milter read it (issue 13)
+if not mt.eom_check(conn, MT_HDRCHANGE, "Content-Transfer-Encoding", "base64") then
+	error("Content-Transfer-Encoding not rewritten")
+end
 
 -- the same Message-ID again from the same account: HTG-MSGID
 h.envelope(conn, "AGAIN")
