@@ -90,33 +90,37 @@ static int rule_ct(struct htg_check *c, const char *main)
 			    printable(main, buf, sizeof(buf)));
 }
 
+static int cte_space(int ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
 /* HTG-CTE, 004 table 5: base64 (preferred), quoted-printable, 7bit;
-   missing or empty means 7bit. */
+   missing or empty means 7bit. The value is one RFC 2045 6.1 token
+   with white space around it, nothing else: a receiver reads
+   "(x) base64" or "base64 junk" its own way (Dovecot: base64 and
+   none, where a first-word reading gives none and base64), and a
+   one-part message keeps this field as it came. */
 static int rule_cte(struct htg_check *c, const char *cte, enum check_cte *r,
 		    char *norm, size_t size)
 {
 	char v[64], buf[64];
-	const char *rest;
 	size_t n = 0;
 
 	norm[0] = '\0';
 	if (cte == NULL)
 		cte = "";
-	while (*cte == ' ' || *cte == '\t')
+	while (cte_space((unsigned char)*cte))
 		cte++;
-	for (; cte[n] != '\0' && cte[n] != ' ' && cte[n] != '\t' &&
-	     cte[n] != '\r' && cte[n] != '\n' && cte[n] != '(' &&
+	for (; cte[n] != '\0' && !cte_space((unsigned char)cte[n]) &&
 	     n + 1 < sizeof(v); n++)
 		v[n] = (char)tolower((unsigned char)cte[n]);
 	v[n] = '\0';
-	/* RFC 2045 6.1: one token, then only comments and white space;
-	   what the decision did not read (a longer token, a second word)
-	   refuses the field, it is not ignored */
-	rest = cte + n;
-	rest += strspn(rest, " \t\r\n");
-	if (*rest != '\0' && *rest != '(')
-		return check_refuse(c, HTG_RULE_CTE, "Content-Transfer-Encoding "
-				    "must be one token");
+	for (const char *p = cte + n; *p != '\0'; p++)
+		if (!cte_space((unsigned char)*p))
+			return check_refuse(c, HTG_RULE_CTE, "Content-Transfer-"
+					    "Encoding must be one word (RFC "
+					    "2045 6.1)");
 	if (n == 0 || strcmp(v, "7bit") == 0)
 		*r = CTE_7BIT;
 	else if (strcmp(v, "base64") == 0)

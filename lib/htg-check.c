@@ -375,8 +375,11 @@ static int top_entity(struct htg_check *c)
 		c->multipart = 1;
 		snprintf(value, sizeof(value), "multipart/mixed; boundary=\"%.70s\"",
 			 b->value);
+		/* every Content-* field it leaves with is ours (the 7bit
+		   Content-Transfer-Encoding of a multipart goes) */
 		if (check_edit(c, HTG_HDR_CHANGE, "Content-Type", 1, value) < 0 ||
-		    delete_all(c, "Content-Disposition", t->cdisp_count) < 0)
+		    delete_all(c, "Content-Disposition", t->cdisp_count) < 0 ||
+		    delete_all(c, "Content-Transfer-Encoding", t->cte_count) < 0)
 			return -1;
 		if (htg_mime_begin(c->mime, b->value) < 0)
 			return check_refuse(c, HTG_RULE_MIME, "%s",
@@ -394,6 +397,16 @@ static int top_entity(struct htg_check *c)
 		       "Content-Disposition", 1, c->part.new_cdisp) < 0 ||
 	    delete_all(c, "Content-Description", t->cdesc_count) < 0 ||
 	    delete_all(c, "Content-Location", t->cloc_count) < 0)
+		return -1;
+	/* The Content-Transfer-Encoding leaves as we read it (one word,
+	   lower case), or goes when it said nothing (7bit): the receiver
+	   must decode the body the way we checked it, whatever the
+	   original field held that the milter never saw (Postfix hands a
+	   milter each value only up to a NUL byte). */
+	if (t->cte_count == 1 &&
+	    check_edit(c, c->part.new_cte[0] != '\0' ? HTG_HDR_CHANGE :
+		       HTG_HDR_DELETE, "Content-Transfer-Encoding", 1,
+		       c->part.new_cte[0] != '\0' ? c->part.new_cte : NULL) < 0)
 		return -1;
 	if (htg_mime_begin(c->mime, NULL) < 0)
 		return check_refuse(c, HTG_RULE_MIME, "%s", htg_mime_error(c->mime));

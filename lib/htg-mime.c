@@ -12,9 +12,13 @@
 /*
 /*	RFC 2046 5.1.1: a boundary delimiter line is "--" boundary, a close
 /*	delimiter "--" boundary "--", each optionally followed by linear
-/*	white space. A delimiter of an enclosing level while an inner
-/*	multipart is still open means the inner one was never closed: we
-/*	refuse that rather than guess (HTG-MIME "unterminated multipart").
+/*	white space. Receivers split at any line that begins with "--"
+/*	boundary, so such a line with anything else after it is refused
+/*	(HTG-MIME), and so are nested boundaries that are prefixes of one
+/*	another (see mime_push()). A delimiter of an enclosing level while
+/*	an inner multipart is still open means the inner one was never
+/*	closed: we refuse that rather than guess (HTG-MIME "unterminated
+/*	multipart").
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -63,6 +67,9 @@ struct htg_mime {
 	char *fbuf;		/* NUL-terminated names and unfolded values */
 	struct htg_mime_field fields[HTG_MIME_FIELDS_MAX];
 	struct htg_params ctype;
+
+	const struct htg_mime_trace *trace;
+	void *trace_ctx;
 
 	int stopped;
 	char errbuf[160];
@@ -123,6 +130,13 @@ void htg_mime_free(struct htg_mime **_m)
 	*_m = NULL;
 }
 
+void htg_mime_set_trace(struct htg_mime *m, const struct htg_mime_trace *t,
+			void *ctx)
+{
+	m->trace = t;
+	m->trace_ctx = ctx;
+}
+
 const char *htg_mime_error(const struct htg_mime *m)
 {
 	return m->error;
@@ -168,8 +182,14 @@ static int mime_push(struct htg_mime *m, const char *boundary)
 		return mime_fail(m, "multipart nesting deeper than %u levels",
 				 m->lim.max_depth);
 	blen = strlen(boundary);
-	/* A boundary that is a prefix of an enclosing one (or the other way
-	   round) makes delimiter lines ambiguous: refuse the trick. */
+	/* RFC 2046 5.1.1 (and 5.1.2): a boundary must not appear inside the
+	   encapsulated material, so an inner multipart may not reuse an
+	   enclosing boundary. Delimiters match by prefix, so a boundary that
+	   equals an enclosing one, or is a prefix of it, or has it as a
+	   prefix, makes a line "--outer..." ambiguous: Dovecot takes the
+	   longest (then the innermost) match, other receivers may not. We
+	   refuse such nesting (HTG-MIME) rather than pick a reading; then
+	   at most one open level matches any line (process_line()). */
 	for (unsigned int i = 0; i < m->depth; i++) {
 		size_t n = blen < m->frames[i].blen ? blen : m->frames[i].blen;
 
@@ -302,6 +322,8 @@ static int end_headers(struct htg_mime *m)
 	}
 	if (htg_mime_output(m, "\r\n", 2) < 0)
 		return -1;
+	if (m->trace != NULL && m->trace->body_begin != NULL)
+		m->trace->body_begin(m->trace_ctx, &part);
 	if (strncmp(m->ctype.main, "multipart/", 10) == 0) {
 		const struct htg_param *b = htg_hdr_param_get(&m->ctype,
 							      "boundary");
@@ -328,7 +350,19 @@ static int header_line(struct htg_mime *m, const unsigned char *l, size_t n)
 
 /* --- delimiters -------------------------------------------------------- */
 
-/* 1 delimiter, 2 close delimiter, 0 neither, for frame f */
+/* RFC 2046 5.1.1: "The boundary delimiter MUST occur at the beginning of
+   a line" and "the boundary may be followed by zero or more characters
+   of linear whitespace"; nothing else. A conforming receiver (Dovecot's
+   lib-mail message-parser, boundary_line_find(): "the full message line
+   doesn't have to match the boundary, only the beginning") splits at
+   every line that merely BEGINS with "--" boundary. So such a line must
+   split here too, and when anything but transport padding (space, tab)
+   follows the boundary or its closing "--", we cannot know what the
+   receiver makes of it ("--bX" may hide a body part from every rule):
+   malformed, HTG-MIME.
+
+   1 delimiter, 2 close delimiter, 0 not a line of frame f, -1 a line
+   that begins with "--" boundary but is no well-formed delimiter. */
 static int delimiter_kind(const struct frame *f, const unsigned char *c,
 			  size_t len)
 {
@@ -345,7 +379,7 @@ static int delimiter_kind(const struct frame *f, const unsigned char *c,
 	}
 	for (; i < len; i++)
 		if (!is_wsp(c[i]))
-			return 0;
+			return -1;
 	return kind;
 }
 
@@ -378,9 +412,15 @@ static int delimiter(struct htg_mime *m, unsigned int k, int kind)
 		return -1;
 	n = snprintf(out, sizeof(out), "--%s%s\r\n", f->boundary,
 		     kind == 2 ? "--" : "");
+	if (kind == 2 && f->parts == 0)
+		return mime_fail(m, "multipart without any body part");
+	if (kind == 1 && m->nparts + 1 > m->lim.max_parts)
+		return mime_fail(m, "more than %u body parts",
+				 m->lim.max_parts);
+	if (f->state != FR_PREAMBLE && m->trace != NULL &&
+	    m->trace->part_end != NULL)
+		m->trace->part_end(m->trace_ctx, k + 1);
 	if (kind == 2) {
-		if (f->parts == 0)
-			return mime_fail(m, "multipart without any body part");
 		m->depth--;
 		if (m->depth == 0)
 			m->top_closed = 1;
@@ -388,14 +428,16 @@ static int delimiter(struct htg_mime *m, unsigned int k, int kind)
 			m->frames[m->depth - 1].state = FR_AFTER_INNER;
 		return htg_mime_output(m, out, (size_t)n);
 	}
-	if (++m->nparts > m->lim.max_parts)
-		return mime_fail(m, "more than %u body parts",
-				 m->lim.max_parts);
+	m->nparts++;
 	f->parts++;
 	f->state = FR_PART;
 	m->in_headers = 1;
 	m->hdrlen = 0;
-	return htg_mime_output(m, out, (size_t)n);
+	if (htg_mime_output(m, out, (size_t)n) < 0)
+		return -1;
+	if (m->trace != NULL && m->trace->part_begin != NULL)
+		m->trace->part_begin(m->trace_ctx, k + 1);
+	return 0;
 }
 
 /* --- lines ------------------------------------------------------------------ */
@@ -414,8 +456,17 @@ static int process_line(struct htg_mime *m, const unsigned char *l, size_t n)
 	if (clen > 0 && l[clen - 1] == '\r')
 		clen--;
 	if (m->depth > 0 && clen >= 2 && l[0] == '-' && l[1] == '-') {
+		/* mime_push() refused boundaries that are prefixes of one
+		   another, so at most one open level can match the line:
+		   the one Dovecot's longest-prefix search would pick too */
 		for (unsigned int k = m->depth; k-- > 0;) {
 			int kind = delimiter_kind(&m->frames[k], l, clen);
+
+			if (kind < 0)
+				return mime_fail(m, "a line begins with a "
+						 "boundary but is no delimiter "
+						 "(RFC 2046 5.1.1: only white "
+						 "space may follow it)");
 			if (kind != 0)
 				return delimiter(m, k, kind);
 		}

@@ -37,7 +37,10 @@
 /*	Structure errors make the parser stop; htg_mime_error() tells why
 /*	(HTG-MIME): a line or header field too long, a NUL byte, a 8-bit
 /*	byte in a part header, nesting deeper than the limit, too many
-/*	parts, a multipart without boundary or without any part, a
+/*	parts, a multipart without boundary or without any part, a line
+/*	that begins with "--" boundary but has more than white space after
+/*	the boundary (or its closing "--"), a nested boundary that equals
+/*	an enclosing one or is a prefix of it or the other way round, a
 /*	multipart not closed by its close delimiter before its enclosing
 /*	boundary or the end of the message.
 /*
@@ -97,6 +100,20 @@ int htg_mime_feed(struct htg_mime *mime, const void *data, size_t len);
 int htg_mime_end(struct htg_mime *mime);
 /* the reason of a structure error, or NULL */
 const char *htg_mime_error(const struct htg_mime *mime);
+
+/* For tests (tests/mime-diff.c): where each body part begins and ends
+   in the output, told in output order. depth as in htg_mime_part. */
+struct htg_mime_trace {
+	/* its delimiter line was written: its header block begins */
+	void (*part_begin)(void *ctx, unsigned int depth);
+	/* its header block and the empty line after it were written */
+	void (*body_begin)(void *ctx, const struct htg_mime_part *part);
+	/* it ended: the next delimiter line of its level comes now */
+	void (*part_end)(void *ctx, unsigned int depth);
+};
+
+void htg_mime_set_trace(struct htg_mime *mime,
+			const struct htg_mime_trace *trace, void *ctx);
 
 /* For part_headers callbacks: write output. */
 int htg_mime_output(struct htg_mime *mime, const void *data, size_t len);

@@ -132,8 +132,66 @@ static const struct mime_case cases[] = {
 	  NULL, 0 },
 	{ "delimiter with trailing white space", "b1",
 	  "--b1  \r\n\r\nx\r\n--b1--\t\r\n", 1, "H1.1:text/plain;BE;", NULL, 0 },
-	{ "similar line is body, not a delimiter", "b1",
-	  "--b1\r\n\r\n--b1x\r\n--b1--\r\n", 1, "H1.1:text/plain;BE;", NULL, 0 },
+	/* RFC 2046 5.1.1: receivers split at every line that begins with
+	   "--" boundary (issue 13 finding 1); only white space may follow */
+	{ "line beginning with the boundary is refused", "b1",
+	  "--b1\r\n\r\n--b1x\r\n--b1--\r\n", 0, NULL, "no delimiter", 0 },
+	{ "hidden part after --bXtrailing (issue 13)", "bX",
+	  "--bX\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	  "--bXtrailing\r\nContent-Type: application/x-msdownload\r\n"
+	  "Content-Disposition: attachment; filename=\"evil.exe\"\r\n\r\n"
+	  "TVqQAAMAAAAEAAAA\r\n--bX--\r\n", 0, NULL, "no delimiter", 0 },
+	{ "close delimiter with text after the dashes", "b1",
+	  "--b1\r\n\r\nx\r\n--b1--x\r\n", 0, NULL, "no delimiter", 0 },
+	{ "delimiter with a dash after it", "b1",
+	  "--b1\r\n\r\nx\r\n--b1-\r\n--b1--\r\n", 0, NULL, "no delimiter", 0 },
+	{ "delimiter with text after white space", "b1",
+	  "--b1\r\n\r\nx\r\n--b1 x\r\n--b1--\r\n", 0, NULL, "no delimiter", 0 },
+	{ "close delimiter with a bare CR after it", "b1",
+	  "--b1\r\n\r\nx\r\n--b1--\r\r\n", 0, NULL, "no delimiter", 0 },
+	{ "boundary-like line in the preamble", "b1",
+	  "--b1x preamble\r\n--b1\r\n\r\nx\r\n--b1--\r\n", 0, NULL,
+	  "no delimiter", 0 },
+	{ "boundary-like line in a part header", "b1",
+	  "--b1\r\n--b1: x\r\n\r\nx\r\n--b1--\r\n", 0, NULL,
+	  "no delimiter", 0 },
+	{ "boundary-like line after an inner close", "out",
+	  "--out\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+	  "--in\r\n\r\na\r\n--in--\r\n--outer\r\n--out--\r\n", 0, NULL,
+	  "no delimiter", 0 },
+	{ "longer line that is not the boundary is body", "b1",
+	  "--b1\r\n\r\n--b2\r\n-b1\r\n --b1\r\n--B1\r\n--b1--\r\n", 1,
+	  "H1.1:text/plain;BBBBE;", NULL, 0 },
+	{ "closed inner boundary is body again", "out",
+	  "--out\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+	  "--in\r\n\r\na\r\n--in--\r\n--out\r\n\r\n--in\r\n--inx\r\n"
+	  "--out--\r\n", 1,
+	  "H1.1:multipart/mixed;H2.2:text/plain;BE;H1.3:text/plain;BBE;",
+	  NULL, 0 },
+	{ "last line without line end is a delimiter too", "b1",
+	  "--b1\r\n\r\nx\r\n--b1--", 1, "H1.1:text/plain;BE;", NULL, 0 },
+	{ "inner boundary equals outer", "abc",
+	  "--abc\r\nContent-Type: multipart/mixed; boundary=abc\r\n\r\n"
+	  "--abc\r\n\r\na\r\n--abc--\r\n--abc--\r\n", 0, NULL, "overlaps", 0 },
+	{ "inner boundary is a prefix of outer", "abcd",
+	  "--abcd\r\nContent-Type: multipart/mixed; boundary=abc\r\n\r\n"
+	  "--abc\r\n\r\na\r\n--abc--\r\n--abcd--\r\n", 0, NULL, "overlaps", 0 },
+	{ "inner boundary overlaps the outermost of three", "ab",
+	  "--ab\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n"
+	  "--x\r\nContent-Type: multipart/mixed; boundary=abz\r\n\r\n"
+	  "--abz\r\n\r\na\r\n--abz--\r\n--x--\r\n--ab--\r\n", 0, NULL,
+	  "overlaps", 0 },
+	{ "sibling multiparts may share a boundary", "out",
+	  "--out\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+	  "--in\r\n\r\na\r\n--in--\r\n"
+	  "--out\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+	  "--in\r\n\r\nb\r\n--in--\r\n--out--\r\n", 1,
+	  "H1.1:multipart/mixed;H2.2:text/plain;BE;"
+	  "H1.3:multipart/mixed;H2.4:text/plain;BE;", NULL, 0 },
+	{ "nested boundaries sharing a prefix but neither a prefix", "abc1",
+	  "--abc1\r\nContent-Type: multipart/mixed; boundary=abc2\r\n\r\n"
+	  "--abc2\r\n\r\na\r\n--abc2--\r\n--abc1--\r\n", 1,
+	  "H1.1:multipart/mixed;H2.2:text/plain;BE;", NULL, 0 },
 	{ "nested multipart", "out",
 	  "--out\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
 	  "pre\r\n--in\r\n\r\na\r\n--in--\r\nafter inner\r\n--out\r\n\r\nb\r\n"

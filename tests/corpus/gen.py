@@ -437,6 +437,83 @@ def whole_fields():
         "To: <dms@htpoort.nl>" + FWS_1200 + "\r\n"), 1)
 
 
+# Issue 13 finding 1: a conforming receiver (RFC 2046 5.1.1, Dovecot's
+# message-parser) splits at every line that BEGINS with "--" boundary.
+EVIL = ("--bXtrailing\r\n"
+        "Content-Type: application/x-msdownload\r\n"
+        'Content-Disposition: attachment; filename="evil.exe"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + b64(b"MZ\x90\x00" + bytes(60)))
+
+
+def boundaries():
+    # the attack of the issue: a 7bit text part hides a second part
+    write("HTG-MIME", "hidden-part-bXtrailing", multipart([
+        part("text/plain; charset=us-ascii", "7bit", "Zie bijlage.\r\n" + EVIL)],
+        boundary="bX"))
+    write("HTG-MIME", "hidden-part-in-preamble", multipart(
+        [part("text/plain", None, "x\r\n")], boundary="bX", preamble=EVIL))
+    write("HTG-MIME", "boundary-line-in-part-header", multipart([
+        "Content-Type: text/plain\r\n--bX-x: y\r\n\r\nx\r\n"], boundary="bX"))
+    write("HTG-MIME", "close-delimiter-trailing-text", multipart(
+        [part("text/plain", None, "x\r\n")], boundary="bX", close=False)
+        + "--bX--evil\r\n")
+    write("HTG-MIME", "delimiter-trailing-text-after-space", multipart(
+        [part("text/plain", None, "x\r\n--bX x\r\n")], boundary="bX"))
+    write("HTG-MIME", "boundary-line-after-inner-close", multipart([
+        'Content-Type: multipart/mixed; boundary="in"\r\n\r\n--in\r\n\r\na\r\n'
+        "--in--\r\n" + EVIL], boundary="bX"))
+    write("HTG-MIME", "boundary-inner-prefix-of-outer", multipart([
+        'Content-Type: multipart/mixed; boundary="==htg"\r\n\r\n--==htg\r\n\r\n'
+        'a\r\n--==htg--\r\n']))
+    write("HTG-MIME", "boundary-overlap-grandparent", multipart([
+        'Content-Type: multipart/mixed; boundary="mid"\r\n\r\n--mid\r\n'
+        'Content-Type: multipart/mixed; boundary="==htg-b1==deep"\r\n\r\n'
+        '--==htg-b1==deep\r\n\r\na\r\n--==htg-b1==deep--\r\n--mid--\r\n']))
+    # the accept side: white space after a delimiter is transport padding;
+    # lines that do not begin with "--" boundary are body
+    write("accept", "delimiter-trailing-white-space", multipart(
+        [part("text/plain", None, "x\r\n")], boundary="bX", close=False)
+        .replace("--bX\r\n", "--bX \t\r\n") + "--bX--\t \r\n", 1)
+    write("accept", "boundary-like-body-lines", multipart([part(
+        "text/plain", None, "--bY\r\n-bX\r\n --bX\r\n--BX\r\n--b\r\n")],
+        boundary="bX"), 1)
+    write("accept", "nested-common-prefix", multipart([
+        'Content-Type: multipart/mixed; boundary="==htg-b2=="\r\n\r\n--==htg-b2==\r\n'
+        '\r\na\r\n--==htg-b2==--\r\n', part("text/plain", None, "b\r\n")]), 2)
+    write("accept", "siblings-share-inner-boundary", multipart([
+        'Content-Type: multipart/mixed; boundary="in"\r\n\r\n--in\r\n\r\na\r\n'
+        '--in--\r\n',
+        'Content-Type: multipart/mixed; boundary="in"\r\n\r\n--in\r\n\r\nb\r\n'
+        '--in--\r\n', part("text/plain", None, "--in\r\n--inx\r\n")]), 3)
+
+
+# Found by the differential fuzzer (tests/fuzz.sh mime-diff): a one-part
+# message kept its Content-Transfer-Encoding field as it came, and Dovecot
+# reads it otherwise than the first word the milter saw.
+def cte_forms():
+    pdf = b64(PDF)
+    write("HTG-CTE", "cte-word-then-junk", single("application/pdf", "base64 junk", pdf))
+    write("HTG-CTE", "cte-comment-first", single("application/pdf", "(x) base64", pdf))
+    # Postfix hands the milter a value only up to a NUL byte: "base64"
+    write("accept", "cte-nul-after-word", single("application/pdf", "base64\x00junk", pdf), 1)
+    write("accept", "cte-upper-case-rewritten", single("application/pdf", " BASE64 ", pdf), 1)
+
+
+# How the milter reads a multipart's Content-Type (the output always carries
+# our own "multipart/mixed; boundary=..."; tests/mime-diff compares).
+def ctype_forms():
+    body = ("--==htg-b1==\r\n" + part("application/pdf", "base64", b64(PDF)) +
+            "--==htg-b1==--\r\n")
+
+    def mp(ctype):
+        return head() + "MIME-Version: 1.0\r\nContent-Type: " + ctype + "\r\n\r\n" + body
+    write("accept", "boundary-param-upper-case", mp('multipart/mixed; BOUNDARY="==htg-b1=="'), 1)
+    write("accept", "boundary-rfc2231-continuation",
+          mp('multipart/mixed; boundary*0="==htg"; boundary*1="-b1=="'), 1)
+    write("accept", "content-type-folded", mp('multipart/mixed;\r\n\tboundary="==htg-b1=="'), 1)
+    write("accept", "content-type-mixed-case", mp('Multipart/MIXED; boundary="==htg-b1=="'), 1)
+
+
 def main():
     for entry in os.listdir(OUT):
         path = os.path.join(OUT, entry)
@@ -445,6 +522,9 @@ def main():
     accepted()
     refused()
     whole_fields()
+    boundaries()
+    cte_forms()
+    ctype_forms()
     total = sum(COUNT.values())
     print("%d messages: %s" % (total, ", ".join("%s %d" % kv for kv in sorted(COUNT.items()))))
 

@@ -29,6 +29,10 @@ end
 if mt.eom_check(conn, MT_BODYCHANGE) then
 	error("a one-part body was replaced")
 end
+-- the Content-Transfer-Encoding leaves as the milter read it (issue 13)
+if not mt.eom_check(conn, MT_HDRCHANGE, "Content-Transfer-Encoding", "base64") then
+	error("Content-Transfer-Encoding not rewritten")
+end
 
 -- the transaction ends (Postfix: ABORT after the reply); queue id ONE is
 -- in the queue, so the claim is final: the same Message-ID again from the
