@@ -522,3 +522,18 @@ def sec_milter_msgid_reuse_while_first_connection_idles_refused():
     check("accepted as queue id" in text, "reply: %r" % text)
     check(took < 10, "the reuse waited %.1f s for the first transaction" % took)
     delivered_once(token)
+
+
+@test
+def sec_milter_nul_in_a_header_field_is_not_a_blind_spot():
+    """Postfix hands a milter a header value only up to a NUL byte, while a
+    receiver may read past it: To: <flow>@htpoort.nl NUL , evil@example.org
+    was one address for the milter and two for the government side. The
+    submission service's cleanup strips NUL (message_strip_characters), so
+    the milter and the receiver read the same field: two addresses,
+    refused."""
+    token = uuid.uuid4().hex
+    to = "<%s@%s>\x00, evil@example.org" % (ENV["HTG_DEMO_FLOW"],
+                                           ENV["HTG_HEADER_DOMAIN"])
+    expect_reply(submit(with_header(htg_message(token), "To", to)),
+                 550, "5.6.0", "HTG-HDR-TO")
