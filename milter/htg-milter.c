@@ -339,6 +339,13 @@ static int from_owner(void *ctx, const char *address, char *user_r,
 }
 
 /* After dropping privileges: the directory holds the used Message-IDs. */
+/* The directory's fill warnings (80 % of map-max and up) into our log,
+   beside the decisions, not to a stderr nobody reads after daemon(). */
+static void directory_warning(const char *text)
+{
+	msg_warn("%s", text);
+}
+
 static void directory_open(void)
 {
 	const char *path = htg_conf_get(conf, "directory", NULL), *error;
@@ -351,6 +358,7 @@ static void directory_open(void)
 	/* Claims are not fsync'ed: an OS crash can forget the last seconds
 	   of Message-IDs (a reuse then passes), but a claim costs no disk
 	   flush per message (4 ms on the lab machine; bench/README.md). */
+	htg_dir_set_warning(directory_warning);
 	if (htg_dir_open(path, HTG_DIR_LAZYSYNC, &milter_settings.dir,
 			 &error) != 1)
 		msg_fatal("%s", error);
