@@ -38,5 +38,8 @@ extern const char *test_cur_name;
 void test_begin(const char *name);
 void test_end(void);
 int test_exit(void);
+/* A whole file in memory (test tools only), NUL-terminated; *len_r
+   excludes the NUL. NULL when it cannot be opened; exits on ENOMEM. */
+char *test_slurp(const char *path, size_t *len_r);
 
 #endif

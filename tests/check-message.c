@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "htg-check.h"
+#include "htg-test.h"
 
 struct out {
 	char *data;
@@ -52,29 +53,6 @@ static int collect(void *ctx, const void *data, size_t len)
 	o->len += len;
 	o->data[o->len] = '\0';
 	return 0;
-}
-
-static char *slurp(const char *path, size_t *len_r)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	size_t size = 0, len = 0, n;
-
-	if (fp == NULL)
-		return NULL;
-	do {
-		if (len + 65536 > size) {
-			size = (len + 65536) * 2;
-			buf = realloc(buf, size);
-			if (buf == NULL)
-				exit(2);
-		}
-		n = fread(buf + len, 1, 65536, fp);
-		len += n;
-	} while (n > 0);
-	fclose(fp);
-	*len_r = len;
-	return buf;
 }
 
 static int contains(const char *hay, size_t hlen, const char *needle)
@@ -113,7 +91,7 @@ static int check_file(const char *path, const struct htg_check_conf *conf,
 	struct htg_check *c;
 	unsigned int n, total;
 	size_t len;
-	char *msg = slurp(path, &len);
+	char *msg = test_slurp(path, &len);
 	int leak = 0;
 
 	if (msg == NULL) {

@@ -35,28 +35,7 @@
 #include <unistd.h>
 
 #include "mime-diff.h"
-
-static unsigned char *slurp(const char *path, size_t *len_r)
-{
-	FILE *fp = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	size_t size = 0, len = 0, n;
-
-	if (fp == NULL)
-		return NULL;
-	do {
-		if (len + 65536 > size) {
-			size = (len + 65536) * 2;
-			if ((buf = realloc(buf, size)) == NULL)
-				exit(2);
-		}
-		n = fread(buf + len, 1, 65536, fp);
-		len += n;
-	} while (n > 0);
-	fclose(fp);
-	*len_r = len;
-	return buf;
-}
+#include "htg-test.h"
 
 static void print_tree(const char *who, const struct md_tree *t)
 {
@@ -91,7 +70,7 @@ int main(int argc, char **argv)
 	md_dovecot_init();
 	for (int i = optind; i < argc; i++) {
 		size_t len;
-		unsigned char *msg = slurp(argv[i], &len);
+		unsigned char *msg = (unsigned char *)test_slurp(argv[i], &len);
 		char why[400];
 
 		if (msg == NULL) {
