@@ -66,6 +66,11 @@
 /*	libmilter's read/write timeout (smfi_settimeout), seconds.
 /* .IP "from_owner_check (yes)"
 /*	HTG-HDR-FROM: the From address is owned by the account.
+/* .IP "commit_recipient (default: htg-commit@htg-commit.invalid)"
+/*	added (NOTIFY=NEVER) to every message of a flow that is relayed,
+/*	not delivered to a mailbox: Postfix's transport map routes it to
+/*	htgctl committed (pipe), which makes the Message-ID claim final.
+/*	Empty: not added (doc/milter.md "Message-ID claims").
 /* .IP "header_field_max (60000)"
 /*	longest header field read whole; longer is refused. See
 /*	htg-milter.conf(5).
@@ -113,7 +118,7 @@ static const char *const milter_keys[] = {
 	"extra_charsets", "max_sessions", "timeout",
 	"from_owner_check", "header_field_max",
 	"postqueue", "postfix_config_dir", "msgid_pending_timeout",
-	"msgid_commit_wait", NULL
+	"msgid_commit_wait", "commit_recipient", NULL
 };
 
 static struct htg_conf *conf;
@@ -313,6 +318,14 @@ static void settings_init(void)
 		msg_fatal("msgid_pending_timeout must be 60 or more, "
 			  "msgid_commit_wait 0-25 (below Postfix's "
 			  "milter_command_timeout)");
+	s->commit_recipient = htg_conf_get(conf, "commit_recipient",
+					   "htg-commit@htg-commit.invalid");
+	if (*s->commit_recipient == '\0')
+		s->commit_recipient = NULL;
+	else if (strchr(s->commit_recipient, '@') == NULL ||
+		 strpbrk(s->commit_recipient, " \t<>\"") != NULL)
+		msg_fatal("commit_recipient must be an address (local@domain) "
+			  "or empty, not \"%s\"", s->commit_recipient);
 	s->temp_dir = htg_conf_get(conf, "temp_dir", "/var/tmp");
 	if (s->check.max_depth < 1 || s->check.max_depth > 64 ||
 	    s->check.max_parts < 1 || s->msgid_window < 0)

@@ -25,6 +25,7 @@ struct milter_settings {
 	const char *postfix_config_dir;	/* its -c (NULL: default) */
 	int64_t msgid_pending_timeout;	/* a claim in progress at most */
 	int64_t msgid_commit_wait;	/* wait for a delivery record */
+	const char *commit_recipient;	/* added to relayed mail; NULL: no */
 };
 
 extern struct milter_settings milter_settings;

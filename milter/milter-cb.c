@@ -343,6 +343,7 @@ static void log_renames(SMFICTX *ctx, struct milter_priv *p)
 static sfsistat cb_eom(SMFICTX *ctx)
 {
 	struct milter_priv *p = smfi_getpriv(ctx);
+	const char *commit;
 	sfsistat r;
 
 	if (p == NULL || p->check == NULL)
@@ -360,6 +361,12 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		milter_claim_release(&p->claim);
 		return tempfail(ctx, p, "cannot apply the header or body "
 				"changes");
+	}
+	if ((commit = milter_claim_commit_recipient(&p->claim)) != NULL &&
+	    smfi_addrcpt_par(ctx, (char *)commit, "NOTIFY=NEVER") !=
+	    MI_SUCCESS) {
+		milter_claim_release(&p->claim);
+		return tempfail(ctx, p, "cannot add the commit recipient");
 	}
 	log_renames(ctx, p);
 	milter_claim_accepted(&p->claim);
@@ -404,7 +411,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
 	const unsigned long actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS |
-		SMFIF_CHGBODY;
+		SMFIF_CHGBODY | SMFIF_ADDRCPT_PAR;
 	const unsigned long want = SMFIP_NR_HDR | SMFIP_NR_BODY |
 		SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
 		SMFIP_NODATA;
@@ -415,8 +422,9 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (p == NULL)
 		return SMFIS_REJECT;	/* out of memory: no filter */
 	if ((f0 & actions) != actions) {
-		msg_warn("the MTA cannot add/change headers and replace the "
-			 "body (actions 0x%lx): refusing the connection", f0);
+		msg_warn("the MTA cannot add/change headers, replace the "
+			 "body and add recipients with parameters (actions "
+			 "0x%lx): refusing the connection", f0);
 		return SMFIS_REJECT;
 	}
 	*pf0 = actions;
@@ -429,7 +437,8 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 struct smfiDesc milter_desc = {
 	.xxfi_name = "htg-milter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY |
+		SMFIF_ADDRCPT_PAR,
 	.xxfi_envfrom = cb_envfrom,
 	.xxfi_envrcpt = cb_envrcpt,
 	.xxfi_header = cb_header,

@@ -139,35 +139,63 @@ static int queue_lists(const char *qid)
 	return found;
 }
 
-/* Did our LMTP plugin take the message for the flow's mailbox? The flow
-   is the local part of the envelope recipient; its deliver-to address
-   belongs to a mailbox account, or is relayed: -1 then (no record can
-   ever come), else 1 yes, 0 not (yet). */
-static int delivered(const char *rcpt, const char *msgid)
+/* The mailbox account the flow of rcpt delivers to: 1 (in owner), 0 the
+   flow is relayed (or unknown), -1 the directory cannot tell. The flow
+   is the local part of the envelope recipient. */
+static int flow_mailbox(const char *rcpt, char *owner, size_t size)
 {
 	struct htg_dir *dir = milter_settings.dir;
-	char flow[256], to[256], owner[256];
+	char flow[256], to[256];
 	const char *at = strrchr(rcpt, '@'), *error;
 	int ret;
 
 	if (at == NULL || (size_t)(at - rcpt) >= sizeof(flow))
-		return -1;
+		return 0;
 	snprintf(flow, sizeof(flow), "%.*s", (int)(at - rcpt), rcpt);
-	if (htg_dir_flow_get(dir, flow, to, sizeof(to), &error) != 1 ||
-	    htg_dir_address_owner(dir, to, owner, sizeof(owner), &error) != 1)
+	if ((ret = htg_dir_flow_get(dir, flow, to, sizeof(to), &error)) != 1)
+		return ret < 0 ? -1 : 0;
+	ret = htg_dir_address_owner(dir, to, owner, size, &error);
+	return ret < 0 ? -1 : ret == 1;
+}
+
+/* Did our LMTP plugin take the message for the flow's mailbox? -1 when
+   the flow is relayed (no record can ever come), else 1 yes, 0 not
+   (yet). */
+static int delivered(const char *rcpt, const char *msgid)
+{
+	char owner[256];
+	const char *error;
+	int ret;
+
+	if (flow_mailbox(rcpt, owner, sizeof(owner)) != 1)
 		return -1;
-	ret = htg_dir_delivery_seen(dir, owner, msgid, time(NULL), &error);
+	ret = htg_dir_delivery_seen(milter_settings.dir, owner, msgid,
+				    time(NULL), &error);
 	if (ret < 0)
 		msg_warn("delivery record of %s: %s", msgid, error);
 	return ret > 0;
 }
 
+/* Has the commit recipient's delivery (htgctl committed) made the claim
+   of queue id qid final? */
+static int settled_final(const char *account, const char *msgid,
+			 const char *qid)
+{
+	struct htg_msgid_claim c;
+	const char *error;
+
+	return htg_dir_msgid_get(milter_settings.dir, account, msgid,
+				 (int64_t)time(NULL), &c, &error) == 1 &&
+		c.state == HTG_MSGID_FINAL && strcmp(c.queue_id, qid) == 0;
+}
+
 /* 1 when queue id qid of (rcpt, msgid) was committed by Postfix, as far
-   as can be seen; waits up to wait_s for a delivery record. The queue is
-   asked twice: showq reads "active" before "incoming", so a file that
-   moves between the two during one listing is missed by it. */
-static int committed(const char *qid, const char *rcpt, const char *msgid,
-		     int wait_s)
+   as can be seen; waits up to wait_s for a delivery record or for the
+   commit recipient's delivery. The queue is asked twice: showq reads
+   "active" before "incoming", so a file that moves between the two
+   during one listing is missed by it. */
+static int committed(const char *account, const char *qid, const char *rcpt,
+		     const char *msgid, int wait_s)
 {
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
 	time_t deadline = time(NULL) + wait_s;
@@ -178,8 +206,10 @@ static int committed(const char *qid, const char *rcpt, const char *msgid,
 	for (;;) {
 		int ret = delivered(rcpt, msgid);
 
-		if (ret != 0)
-			return ret > 0;
+		if (ret > 0 || settled_final(account, msgid, qid))
+			return 1;
+		if (ret < 0 && milter_settings.commit_recipient == NULL)
+			return 0;	/* relayed: no evidence can come */
 		if (time(NULL) >= deadline)
 			return 0;
 		nanosleep(&pause, NULL);
@@ -212,6 +242,19 @@ static void claim_hold(struct milter_claim *mc, const char *account,
 	snprintf(mc->msgid, sizeof(mc->msgid), "%s", msgid);
 	snprintf(mc->queue_id, sizeof(mc->queue_id), "%s", queue_id);
 	snprintf(mc->rcpt, sizeof(mc->rcpt), "%s", rcpt);
+	{
+		char owner[256];
+
+		/* a directory error counts as relayed: the commit
+		   recipient is harmless for a mailbox flow */
+		mc->relayed = flow_mailbox(rcpt, owner, sizeof(owner)) != 1;
+	}
+}
+
+const char *milter_claim_commit_recipient(const struct milter_claim *mc)
+{
+	return mc->held && mc->relayed ? milter_settings.commit_recipient :
+		NULL;
 }
 
 /* HTG-MSGID, 004 table 4: "Message-ID: Een unieke identificatie van het
@@ -275,7 +318,7 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 		}
 		/* ended (or pending past msgid_pending_timeout: its milter
 		   died) without proof of a commit: look again */
-		if (committed(held.queue_id, rcpt, msgid, 0)) {
+		if (committed(account, held.queue_id, rcpt, msgid, 0)) {
 			(void)htg_dir_msgid_settle(dir, account, msgid,
 						   held.queue_id,
 						   HTG_MSGID_FINAL, &error);
@@ -300,8 +343,8 @@ static void claim_settle(const struct milter_claim *mc, const char *why)
 
 	if (!claim_open(mc, &final))
 		return;		/* the watcher saw the commit, or taken over */
-	state = committed(mc->queue_id, mc->rcpt, mc->msgid,
-			  (int)milter_settings.msgid_commit_wait) ?
+	state = committed(mc->account, mc->queue_id, mc->rcpt,
+			  mc->msgid, (int)milter_settings.msgid_commit_wait) ?
 		HTG_MSGID_FINAL : HTG_MSGID_ENDED;
 	ret = htg_dir_msgid_settle(milter_settings.dir, mc->account, mc->msgid,
 				   mc->queue_id, state, &error);
@@ -338,7 +381,8 @@ static void claim_watch(const struct milter_claim *mc)
 		waited += delays_ms[i];
 		if (!claim_open(mc, &final))
 			return;
-		if (!committed(mc->queue_id, mc->rcpt, mc->msgid, 0))
+		if (!committed(mc->account, mc->queue_id, mc->rcpt,
+			       mc->msgid, 0))
 			continue;
 		if (htg_dir_msgid_settle(milter_settings.dir, mc->account,
 					 mc->msgid, mc->queue_id,

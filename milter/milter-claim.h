@@ -24,6 +24,11 @@
 /*	on (final on proof, nothing else), so that a message that leaves
 /*	the queue quickly is seen while a client keeps its connection.
 /*
+/*	milter_claim_commit_recipient() names the recipient to add to a
+/*	message of a relayed flow (commit_recipient): Postfix delivers it
+/*	to htgctl committed, which makes the claim final; the queue file
+/*	stays until then, so the proof never has a gap.
+/*
 /*	milter_claim_release() forgets the claim of a message the milter
 /*	itself tempfails after claiming.
 /*
@@ -40,6 +45,7 @@ struct milter_claim {
 	char msgid[1000];
 	char queue_id[HTG_QUEUE_ID_MAX];
 	char rcpt[256];			/* the envelope recipient (the flow) */
+	int relayed;			/* the flow is not a mailbox's */
 };
 
 enum milter_claim_verdict {
@@ -55,6 +61,9 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 					    const char *queue_id,
 					    const char *rcpt,
 					    char *detail, size_t size);
+/* The recipient to add to the message of the claim just taken (its
+   delivery is the proof of the commit: htgctl committed), or NULL. */
+const char *milter_claim_commit_recipient(const struct milter_claim *mc);
 /* our end of message accepted the message: look for its commit */
 void milter_claim_accepted(struct milter_claim *mc);
 void milter_claim_end(struct milter_claim *mc, const char *why);

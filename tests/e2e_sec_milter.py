@@ -79,11 +79,11 @@ def gov_delete(token):
         p.quit()
 
 
-def submit_retrying(msg):
+def submit_retrying(msg, rcpt=None):
     """submit() as a client retries: again after a 451 HTG-MSGID (an
     earlier transaction with the Message-ID not settled yet), 3 times."""
     for _ in range(3):
-        got = submit(msg)
+        got = submit(msg, rcpt=rcpt)
         if not (got[1] == 451 and "HTG-MSGID:" in got[2]):
             return got
     return got
@@ -456,12 +456,12 @@ def sec_milter_msgid_same_connection_retry_and_reuse():
     delivered_once(token)
 
 
-def send_and_drop(msg):
+def send_and_drop(msg, rcpt=None):
     """Send the message up to the final dot and close the connection
     without reading the reply to it."""
     s = smtp_submission()
     cmd(s, "MAIL FROM:<%s>" % ENV["HTG_DEMO_SENDER"])
-    cmd(s, "RCPT TO:<%s>" % flow_rcpt())
+    cmd(s, "RCPT TO:<%s>" % (rcpt or flow_rcpt()))
     code, _ = cmd(s, "DATA")
     check(code == 354, "DATA: %d" % code)
     s.send(msg.encode() + b".\r\n")

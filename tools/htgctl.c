@@ -33,6 +33,7 @@
 /*	htgctl [-d DIR] expire [--now T]
 /*	htgctl [-d DIR] stats [--json | --prometheus]
 /*	htgctl [-d DIR] map-max SIZE
+/*	htgctl [-d DIR] committed ACCOUNT QUEUE_ID < MESSAGE
 /* DESCRIPTION
 /*	htgctl writes and reads the LMDB directory that htg-policyd,
 /*	htg-milter and the Dovecot modules read live: a change is in effect
@@ -78,6 +79,10 @@
 /*	and LMTP delivery records (htg_delivery_window). Run it from the
 /*	same timer as retention purge; a record past its window counts
 /*	as absent either way, so expire only bounds the directory's size.
+/*
+/*	committed is run by Postfix's pipe(8) for the commit recipient
+/*	that htg-milter adds to relayed messages: it makes their Message-ID
+/*	claim final (htgctl-commit.c). Exit 75 asks Postfix to retry.
 /*
 /*	stats shows how full the directory is against its maximum, which
 /*	map-max sets (htgctl-stats.c, htg-dir-map(3)).
@@ -140,7 +145,8 @@ void usage(void)
 	      "fields tab-separated)\n"
 	      "       htgctl [-d DIR] expire [--now T]\n"
 	      "       htgctl [-d DIR] stats [--json | --prometheus]\n"
-	      "       htgctl [-d DIR] map-max SIZE  (bytes, or K/M/G/T)\n",
+	      "       htgctl [-d DIR] map-max SIZE  (bytes, or K/M/G/T)\n"
+	      "       htgctl [-d DIR] committed ACCOUNT QUEUE_ID < MESSAGE\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
@@ -523,7 +529,8 @@ static int cmd_expire(int argc, char **argv)
 
 static const char *const commands[] = {
 	"account", "address", "flow", "grant", "revoke", "audit", "retention",
-	"hygiene", "import", "expire", "init", "stats", "map-max", NULL
+	"hygiene", "import", "expire", "init", "stats", "map-max", "committed",
+	NULL
 };
 
 int main(int argc, char **argv)
@@ -594,6 +601,8 @@ int main(int argc, char **argv)
 		ret = cmd_stats(n - 1, args + 1);
 	else if (strcmp(args[0], "map-max") == 0)
 		ret = cmd_map_max(n - 1, args + 1);
+	else if (strcmp(args[0], "committed") == 0)
+		ret = cmd_committed(n, args);
 	else
 		ret = cmd_expire(n - 1, args + 1);
 	free(args);

@@ -69,5 +69,6 @@ int cmd_import(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_stats(int argc, char **argv);		/* htgctl-stats.c */
 int cmd_map_max(int argc, char **argv);
+int cmd_committed(int argc, char **argv);	/* htgctl-commit.c */
 
 #endif

@@ -183,5 +183,27 @@ expect "import refuses a bad account name" $?
 t "retention list of every account" 0 $I retention list --json
 [ "$(cat "$d/out")" = '[]' ]
 expect "retention list without USER is one (empty) array" $?
+# committed (the htgcommit pipe): reads the Message-ID, keeps nothing else
+m() { $C committed "$@" >"$d/out" 2>"$d/err"; }
+printf 'From: a@b.nl\nMessage-ID:\n  <fold.1@b.nl>\nSubject: x\n\nbody\n' |
+	m imp1@bedrijf.nl Q1
+[ $? = 0 ] && grep -qx 'no claim: imp1@bedrijf.nl <fold.1@b.nl>' "$d/out"
+expect "committed reads a folded Message-ID, no claim: exit 0" $?
+printf 'Message-ID: <a@b.nl>\r\nMessage-Id: <c@d.nl>\r\n\r\nx\r\n' |
+	m imp1@bedrijf.nl Q1
+[ $? = 0 ] && grep -q '^no claim: no single usable Message-ID' "$d/out"
+expect "committed: two Message-IDs settle nothing" $?
+printf 'Subject: x\n\nMessage-ID: <in@body.nl>\n' | m imp1@bedrijf.nl Q1
+[ $? = 0 ] && grep -q '^no claim: no single usable Message-ID' "$d/out"
+expect "committed: a Message-ID line in the body is not the header's" $?
+printf 'Message-ID: <a@b.nl>\n\n' | m "" Q1
+[ $? = 0 ] && grep -q '^no claim: no SASL account' "$d/out"
+expect "committed: no SASL account, nothing to settle" $?
+{ printf 'Message-ID: <big@b.nl>\nX-Long: '; head -c 300000 /dev/zero | tr '\0' a
+  printf '\n\n'; head -c 20000000 /dev/zero | tr '\0' b; } |
+	m imp1@bedrijf.nl Q1
+[ $? = 0 ] && grep -qx 'no claim: imp1@bedrijf.nl <big@b.nl>' "$d/out"
+expect "committed: a 300 KB field and a 20 MB body line are read through" $?
+t "committed wants ACCOUNT and QUEUE_ID" 2 $C committed imp1@bedrijf.nl
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
