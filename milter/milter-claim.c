@@ -88,6 +88,8 @@ static int queue_lists(const char *qid)
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	/* nothing of ours leaks into it (libmilter's sockets, the log) */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	failed = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
 			      environ);
 	posix_spawn_file_actions_destroy(&fa);

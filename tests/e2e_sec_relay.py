@@ -13,16 +13,18 @@ lab's real Postfix to a government party's SMTP server (govside.py):
 """
 
 import os
+import pwd
 import re
 import shutil
 import tempfile
 import time
 import uuid
 
-from htglab import ENV, test, check, ctl, htg_message, expect_reply, flow_rcpt
+from htglab import (ENV, test, check, ctl, htg_message, expect_reply, flow_rcpt,
+                    submit)
 from govside import GovServer, make_cert, postqueue, queue_entry
 from e2e_sec_milter import (SecondMilter, send_and_drop, message_id,
-                            submit_retrying)
+                            submit_retrying, restart_milter)
 
 FLOW = "relayclaim"
 
@@ -122,3 +124,51 @@ def sec_relay_msgid_retry_after_failure_after_eom_accepted():
         check(f.got(token) == 1, "the party got the message %d times" % f.got(token))
         # the accepted retry is final: a reuse is refused
         expect_reply(submit_retrying(msg, rcpt=f.rcpt), 550, "5.7.1", "HTG-MSGID")
+
+
+FD_PROBE = """#!/bin/sh
+exec /usr/bin/python3 -c '
+import os
+fds = []
+for fd in sorted(int(x) for x in os.listdir("/proc/self/fd")):
+    try:
+        fds.append("%d %s" % (fd, os.readlink("/proc/self/fd/%d" % fd)))
+    except OSError:
+        pass                      # the listing itself, closed by now
+open("OUT.tmp", "w").write("\\n".join(fds) + "\\n")
+os.rename("OUT.tmp", "OUT")
+'
+exit 1
+"""
+
+
+@test
+def sec_milter_postqueue_gets_no_descriptor_of_the_milter():
+    """The postqueue the milter runs for Message-ID claims (here a probe in
+    its place) inherits no descriptor beyond 0-2: not libmilter's listening
+    and session sockets, not the log file (was: a hung postqueue kept
+    them open until it was killed)."""
+    d = tempfile.mkdtemp(prefix="htg-sec-fds.")
+    user = pwd.getpwnam(ENV.get("HTG_DAEMON_USER", "htg"))
+    out = os.path.join(d, "fds")
+    probe = os.path.join(d, "postqueue")
+    with open(probe, "w") as f:
+        f.write(FD_PROBE.replace("OUT", out))
+    os.chmod(probe, 0o755)
+    os.chmod(d, 0o755)
+    os.chown(d, user.pw_uid, user.pw_gid)
+    try:
+        restart_milter("postqueue=" + probe)
+        got = submit(htg_message(uuid.uuid4().hex))
+        check(got[0] == "ok", "submission: %r" % (got,))
+        deadline = time.time() + 15
+        while not os.path.exists(out):
+            check(time.time() < deadline, "the milter never ran postqueue")
+            time.sleep(0.1)
+        with open(out) as f:
+            fds = f.read().split("\n")
+        extra = [l for l in fds if l and int(l.split()[0]) > 2]
+        check(not extra, "postqueue inherited: %r" % extra)
+    finally:
+        restart_milter()
+        shutil.rmtree(d, ignore_errors=True)
