@@ -125,6 +125,9 @@ int dirp_purge(struct htg_dir *dir, const char *table, dirp_expired_cb *expired,
 
 /* htg-dir-delivery.c: a pending delivery record becomes done, in txn
    (0 nothing to do, -1 error) */
+/* the per-domain address count, in the caller's write txn (htg-dir-address.c) */
+int dirp_domain_adjust(struct htg_dir *dir, MDB_txn *txn, const char *address,
+		       int delta, const char **error_r);
 int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
 		       const char **error_r);
 

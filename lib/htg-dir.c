@@ -29,6 +29,7 @@
 /*	writer; a read transaction per lookup is what makes every change
 /*	visible at once without any reload.
 /* SEE ALSO
+/*	htg-dir-address(3), addresses and domains
 /*	htg-dir-flow(3), flows and grants
 /*	htg-dir-audit(3), audit events
 /*	htg-dir-msgid(3), Message-IDs an account used
@@ -363,28 +364,6 @@ int htg_dir_account_set_flags(struct htg_dir *dir, const char *user,
 	return account_modify(dir, user, edit_flags, &f, error_r);
 }
 
-/* Adjust the per-domain address count; removes the key at zero. */
-static int domain_adjust(struct htg_dir *dir, MDB_txn *txn,
-			 const char *address, int delta, const char **error_r)
-{
-	const char *domain = strchr(address, '@') + 1;
-	char buf[32];
-	long n = 0;
-	int ret;
-
-	ret = dirp_get(dir, txn, DB_DOMAINS, domain, buf, sizeof(buf), error_r);
-	if (ret < 0)
-		return -1;
-	if (ret > 0)
-		n = strtol(buf, NULL, 10);
-	n += delta;
-	if (n <= 0)
-		return dirp_del(dir, txn, DB_DOMAINS, domain, error_r) < 0 ?
-		    -1 : 0;
-	snprintf(buf, sizeof(buf), "%ld", n);
-	return dirp_put(dir, txn, DB_DOMAINS, domain, buf, error_r);
-}
-
 /* Delete every record of db whose value (or key prefix) matches. */
 static int dir_purge_matching(struct htg_dir *dir, MDB_txn *txn,
 			      enum dir_db db, const char *user, int by_prefix,
@@ -425,7 +404,7 @@ static int dir_purge_matching(struct htg_dir *dir, MDB_txn *txn,
 				continue;
 			memcpy(addr, k.mv_data, k.mv_size);
 			addr[k.mv_size] = '\0';
-			if (domain_adjust(dir, txn, addr, -1, error_r) < 0) {
+			if (dirp_domain_adjust(dir, txn, addr, -1, error_r) < 0) {
 				mdb_cursor_close(cur);
 				return -1;
 			}
@@ -460,95 +439,6 @@ int htg_dir_account_del(struct htg_dir *dir, const char *user,
 	}
 	if (dir_purge_matching(dir, txn, DB_ADDRESSES, key, 0, error_r) < 0 ||
 	    dir_purge_matching(dir, txn, DB_GRANTS, key, 1, error_r) < 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	return dirp_commit(txn, error_r);
-}
-
-/* --- addresses ----------------------------------------------------------- */
-
-int htg_dir_address_owner(struct htg_dir *dir, const char *address,
-			  char *user_r, size_t size, const char **error_r)
-{
-	char key[HTG_USER_MAX];
-
-	if (!htg_dir_normalise(address, key, sizeof(key)))
-		return 0;
-	return dirp_lookup(dir, DB_ADDRESSES, key, user_r, size, error_r);
-}
-
-int htg_dir_domain_exists(struct htg_dir *dir, const char *domain,
-			  const char **error_r)
-{
-	char key[HTG_USER_MAX];
-
-	if (!htg_dir_normalise(domain, key, sizeof(key)))
-		return 0;
-	return dirp_lookup(dir, DB_DOMAINS, key, NULL, 0, error_r);
-}
-
-int htg_dir_address_add(struct htg_dir *dir, const char *address,
-			const char *user, const char **error_r)
-{
-	char key[HTG_USER_MAX], ukey[HTG_USER_MAX], owner[HTG_USER_MAX];
-	MDB_txn *txn;
-	int ret;
-
-	NORMALISE(address, key, "address");
-	NORMALISE(user, ukey, "user");
-	if (!dirp_is_address(key)) {
-		*error_r = dirp_err("\"%s\" is not a full address "
-				    "(local-part@domain)", key);
-		return 0;
-	}
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
-		return -1;
-	ret = dirp_get(dir, txn, DB_ACCOUNTS, ukey, NULL, 0, error_r);
-	if (ret <= 0) {
-		mdb_txn_abort(txn);
-		if (ret == 0)
-			*error_r = dirp_err("no such account: %s", ukey);
-		return ret;
-	}
-	ret = dirp_get(dir, txn, DB_ADDRESSES, key, owner, sizeof(owner),
-		       error_r);
-	if (ret != 0) {
-		mdb_txn_abort(txn);
-		if (ret < 0)
-			return -1;
-		if (strcmp(owner, ukey) == 0)
-			return 1;	/* already so: idempotent */
-		*error_r = dirp_err("address %s is owned by %s", key, owner);
-		return 0;
-	}
-	if (dirp_put(dir, txn, DB_ADDRESSES, key, ukey, error_r) < 0 ||
-	    domain_adjust(dir, txn, key, +1, error_r) < 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	return dirp_commit(txn, error_r);
-}
-
-int htg_dir_address_del(struct htg_dir *dir, const char *address,
-			const char **error_r)
-{
-	char key[HTG_USER_MAX];
-	MDB_txn *txn;
-	int ret;
-
-	NORMALISE(address, key, "address");
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
-		return -1;
-	ret = dirp_del(dir, txn, DB_ADDRESSES, key, error_r);
-	if (ret <= 0) {
-		mdb_txn_abort(txn);
-		if (ret == 0)
-			*error_r = dirp_err("no such address: %s", key);
-		return ret;
-	}
-	if (dirp_is_address(key) &&
-	    domain_adjust(dir, txn, key, -1, error_r) < 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}
