@@ -69,6 +69,9 @@ static MDB_val audit_record(const struct htg_audit_event *ev, char *rec,
 	audit_field(rec, &pos, size, ev->remote);
 	audit_field(rec, &pos, size, ev->tls);
 	audit_field(rec, &pos, size, ev->session);
+	audit_field(rec, &pos, size, ev->flow);
+	audit_field(rec, &pos, size, ev->stage);
+	audit_field(rec, &pos, size, ev->detail);
 	v.mv_size = pos > 0 ? pos - 1 : 0;	/* drop the last tab */
 	v.mv_data = rec;
 	return v;
@@ -218,6 +221,10 @@ int dirp_audit_decode(const MDB_val *k, const MDB_val *v,
 		case 7: audit_copy(ev.remote, sizeof(ev.remote), p, len); break;
 		case 8: audit_copy(ev.tls, sizeof(ev.tls), p, len); break;
 		case 9: audit_copy(ev.session, sizeof(ev.session), p, len); break;
+		/* records written before issue 16 end here */
+		case 10: audit_copy(ev.flow, sizeof(ev.flow), p, len); break;
+		case 11: audit_copy(ev.stage, sizeof(ev.stage), p, len); break;
+		case 12: audit_copy(ev.detail, sizeof(ev.detail), p, len); break;
 		default: break;
 		}
 		if (tab == NULL)

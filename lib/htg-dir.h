@@ -38,6 +38,7 @@
 
 #define HTG_ACCOUNT_DISABLED 0x01
 #define HTG_ACCOUNT_LEGACY_LOCK 0x02	/* 001: POP3 session locks the store */
+#define HTG_ACCOUNT_REPORT 0x04		/* would-be refusals reported, not made */
 
 struct htg_dir;
 
@@ -52,7 +53,8 @@ struct htg_account {
 
 struct htg_audit_event {
 	int64_t time_us;		/* unix time in microseconds */
-	char event[16];			/* deliver, retr, dele, ... */
+	char event[16];			/* deliver, retr, dele, submit,
+					   refuse, report, ... */
 	char account[HTG_USER_MAX];
 	char message_id[HTG_USER_MAX];
 	uint64_t size;
@@ -62,6 +64,11 @@ struct htg_audit_event {
 	char remote[64];
 	char tls[16];
 	char session[64];
+	/* submissions (htg-milter, htg-policyd): the flow, the SMTP stage
+	   of a refusal (RCPT, EOH, EOM ...) and the reply text */
+	char flow[64];
+	char stage[16];
+	char detail[512];
 	/* The event's key, when the writer fixes it (the pickup journal,
 	   whose events may be written again after a crash): process id and
 	   a sequence number. 0: the directory assigns them. */
@@ -196,6 +203,16 @@ int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
 			int64_t window_s, int64_t now,
 			const struct htg_msgid_claim *replace,
 			struct htg_msgid_claim *held_r, const char **error_r);
+/* The same, with an audit event (the "submit" of the message that takes
+   the claim) written in the same transaction when the claim is taken:
+   no second commit. ev NULL: none. */
+int htg_dir_msgid_claim_audit(struct htg_dir *dir, const char *account,
+			      const char *msgid, const char *queue_id,
+			      int64_t window_s, int64_t now,
+			      const struct htg_msgid_claim *replace,
+			      const struct htg_audit_event *ev,
+			      struct htg_msgid_claim *held_r,
+			      const char **error_r);
 /* The unexpired claim of (account, msgid): 1 found, 0 none, -1 error. */
 int htg_dir_msgid_get(struct htg_dir *dir, const char *account,
 		      const char *msgid, int64_t now,

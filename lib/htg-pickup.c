@@ -19,10 +19,10 @@
 
 #include "htg-pickup.h"
 
-/* the audit events DESIGN 3 and issue 5 name */
+/* the audit events DESIGN 3 and issues 5 and 16 name */
 static const char *const audit_events[] = {
-	"submit", "refuse", "deliver", "retr", "top", "dele", "expunge",
-	"purge", "restore", "hygiene",
+	"submit", "refuse", "report", "deliver", "retr", "top", "dele",
+	"expunge", "purge", "restore", "hygiene",
 };
 
 int64_t htg_retention_deadline(int64_t now, uint32_t days)

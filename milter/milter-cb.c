@@ -44,6 +44,8 @@ struct milter_priv {
 	const char *stopped_at;
 	char rcpt[256];			/* the envelope recipient */
 	struct milter_claim claim;	/* our Message-ID claim, pending */
+	uint64_t size;			/* header and body bytes received */
+	int account_mode;		/* 0 not looked up, 1 enforce, 2 report */
 };
 
 static const char *macro(SMFICTX *ctx, const char *name)
@@ -65,6 +67,8 @@ static void priv_reset(struct milter_priv *p, const char *why)
 	p->reported = 0;
 	p->rcpts = 0;
 	p->stopped_at = NULL;
+	p->size = 0;
+	p->account_mode = 0;
 }
 
 static struct milter_priv *priv_get(SMFICTX *ctx)
@@ -76,25 +80,91 @@ static struct milter_priv *priv_get(SMFICTX *ctx)
 	return p;
 }
 
+/* --- submission audit (issue 16; DESIGN section 3) ----------------------- */
+
+/* An audit event of this transaction: what is known of it so far. */
+static void audit_fill(SMFICTX *ctx, const struct milter_priv *p,
+		       const char *event, struct htg_audit_event *ev)
+{
+	const char *at = strrchr(p->rcpt, '@');
+	const char *msgid = p->check != NULL ? htg_check_msgid(p->check) : "";
+
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->event, sizeof(ev->event), "%s", event);
+	snprintf(ev->account, sizeof(ev->account), "%s", p->account);
+	snprintf(ev->message_id, sizeof(ev->message_id), "%s",
+		 msgid != NULL ? msgid : "");
+	ev->size = p->size;
+	snprintf(ev->queue_id, sizeof(ev->queue_id), "%s", macro(ctx, "i"));
+	snprintf(ev->remote, sizeof(ev->remote), "%s",
+		 macro(ctx, "{client_addr}"));
+	snprintf(ev->tls, sizeof(ev->tls), "%s", macro(ctx, "{tls_version}"));
+	snprintf(ev->session, sizeof(ev->session), "htg-milter");
+	if (at != NULL)
+		snprintf(ev->flow, sizeof(ev->flow), "%.*s",
+			 (int)(at - p->rcpt), p->rcpt);
+}
+
+/* A refusal (or would-be refusal) or an acceptance without a claim, as
+   its own commit. An audit that cannot be written does not change the
+   answer: it is logged. */
+static void audit_note(SMFICTX *ctx, const struct milter_priv *p,
+		       const char *event, const char *rule,
+		       const char *stage, const char *detail)
+{
+	struct htg_audit_event ev;
+	const char *error;
+
+	if (milter_settings.dir == NULL)
+		return;
+	audit_fill(ctx, p, event, &ev);
+	snprintf(ev.rule, sizeof(ev.rule), "%s", rule);
+	snprintf(ev.stage, sizeof(ev.stage), "%s", stage);
+	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
+	if (htg_dir_audit_append(milter_settings.dir, &ev, &error) != 1)
+		msg_warn("%s: account=%s audit %s not recorded: %s",
+			 macro(ctx, "i"), p->account, event, error);
+}
+
+/* Is the account in report mode (htgctl account mode USER report)?
+   Looked up once per transaction, and only when a rule would refuse. */
+static int account_reports(struct milter_priv *p)
+{
+	struct htg_account a;
+	const char *error;
+
+	if (p->account_mode == 0) {
+		p->account_mode = 1;
+		if (milter_settings.dir != NULL &&
+		    htg_dir_account_get(milter_settings.dir, p->account, &a,
+					&error) == 1 &&
+		    (a.flags & HTG_ACCOUNT_REPORT) != 0)
+			p->account_mode = 2;
+	}
+	return p->account_mode == 2;
+}
+
 /* Refuse with the rule's reply, or in report mode log and go on. */
 static sfsistat refuse(SMFICTX *ctx, struct milter_priv *p,
 		       enum htg_rule_id id, const char *detail,
 		       const char *stage)
 {
 	const struct htg_rule *r = htg_rule_get(id);
+	int report = milter_settings.report_only || account_reports(p);
 	char code[8], text[400];
 
 	msg_info("%s: account=%s rule=%s stage=%s action=%s detail=\"%s\"",
 		 macro(ctx, "i"), p->account, r->name, stage,
-		 milter_settings.report_only ? "report" : "refuse",
+		 report ? "report" : "refuse",
 		 detail != NULL ? detail : r->text);
-	if (milter_settings.report_only) {
+	snprintf(text, sizeof(text), "%s: %s", r->name,
+		 detail != NULL && *detail != '\0' ? detail : r->text);
+	audit_note(ctx, p, report ? "report" : "refuse", r->name, stage, text);
+	if (report) {
 		p->reported = 1;
 		return SMFIS_CONTINUE;
 	}
 	snprintf(code, sizeof(code), "%d", r->code);
-	snprintf(text, sizeof(text), "%s: %s", r->name,
-		 detail != NULL && *detail != '\0' ? detail : r->text);
 	if (smfi_setreply(ctx, code, (char *)r->dsn, text) != MI_SUCCESS)
 		msg_warn("%s: smfi_setreply failed for %s", macro(ctx, "i"),
 			 r->name);
@@ -228,6 +298,7 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 		return tempfail(ctx, p, "no transaction");
 	if (p->reported)
 		return no_reply(p, SMFIP_NR_HDR);
+	p->size += strlen(name) + strlen(value) + 4;	/* ": ", CRLF */
 	if (htg_check_header(p->check, name, value) < 0)
 		return stop(ctx, p, SMFIP_NR_HDR, "HEADER");
 	return no_reply(p, SMFIP_NR_HDR);
@@ -252,6 +323,7 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 
 	if (p == NULL || p->check == NULL)
 		return tempfail(ctx, p, "no transaction");
+	p->size += len;
 	if (p->reported)
 		return no_reply(p, SMFIP_NR_BODY);
 	if (htg_check_body(p->check, data, len) < 0)
@@ -263,13 +335,16 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
    (004 table 4); here its verdict becomes the reply. */
 static sfsistat rule_msgid_unique(SMFICTX *ctx, struct milter_priv *p)
 {
+	struct htg_audit_event submit;
 	char detail[200];
 
 	if (milter_settings.dir == NULL)
 		return SMFIS_CONTINUE;
+	/* the claim and the "submit" audit event: one commit */
+	audit_fill(ctx, p, "submit", &submit);
 	switch (milter_claim_take(&p->claim, p->account,
 				  htg_check_msgid(p->check), macro(ctx, "i"),
-				  p->rcpt, detail, sizeof(detail))) {
+				  p->rcpt, &submit, detail, sizeof(detail))) {
 	case MILTER_CLAIM_OK:
 		return SMFIS_CONTINUE;
 	case MILTER_CLAIM_USED:
@@ -280,6 +355,7 @@ static sfsistat rule_msgid_unique(SMFICTX *ctx, struct milter_priv *p)
 		msg_info("%s: account=%s rule=HTG-MSGID action=tempfail "
 			 "detail=\"%s\"", macro(ctx, "i"), p->account, detail);
 		snprintf(text, sizeof(text), "HTG-MSGID: %s", detail);
+		audit_note(ctx, p, "refuse", "HTG-MSGID", "EOM", text);
 		smfi_setreply(ctx, "451", "4.7.1", text);
 		return SMFIS_TEMPFAIL;
 	}
@@ -351,22 +427,28 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	if (p->reported) {
 		msg_info("%s: account=%s rule=- action=accept (report mode, "
 			 "not rewritten)", macro(ctx, "i"), p->account);
+		audit_note(ctx, p, "submit", "", "EOM", "report mode, not "
+			   "rewritten");
 		return SMFIS_CONTINUE;
 	}
 	if (htg_check_eom(p->check) < 0)
 		return verdict(ctx, p, p->stopped_at ? p->stopped_at : "EOM");
-	if ((r = rule_msgid_unique(ctx, p)) != SMFIS_CONTINUE || p->reported)
-		return r;
-	if (apply_edits(ctx, p) < 0) {
-		milter_claim_release(&p->claim);
+	/* our changes first, the claim last: nothing can fail after the
+	   claim and its "submit" event are written (a refusal or a
+	   tempfail makes Postfix discard the changes) */
+	if (apply_edits(ctx, p) < 0)
 		return tempfail(ctx, p, "cannot apply the header or body "
 				"changes");
-	}
-	if ((commit = milter_claim_commit_recipient(&p->claim)) != NULL &&
+	if ((commit = milter_claim_commit_recipient(p->rcpt)) != NULL &&
 	    smfi_addrcpt_par(ctx, (char *)commit, "NOTIFY=NEVER") !=
-	    MI_SUCCESS) {
-		milter_claim_release(&p->claim);
+	    MI_SUCCESS)
 		return tempfail(ctx, p, "cannot add the commit recipient");
+	if ((r = rule_msgid_unique(ctx, p)) != SMFIS_CONTINUE)
+		return r;
+	if (p->reported) {
+		/* HTG-MSGID reported (report mode): accepted as it is */
+		audit_note(ctx, p, "submit", "", "EOM", "report mode");
+		return SMFIS_CONTINUE;
 	}
 	log_renames(ctx, p);
 	milter_claim_accepted(&p->claim);

@@ -244,19 +244,19 @@ static void claim_hold(struct milter_claim *mc, const char *account,
 	snprintf(mc->msgid, sizeof(mc->msgid), "%s", msgid);
 	snprintf(mc->queue_id, sizeof(mc->queue_id), "%s", queue_id);
 	snprintf(mc->rcpt, sizeof(mc->rcpt), "%s", rcpt);
-	{
-		char owner[256];
-
-		/* a directory error counts as relayed: the commit
-		   recipient is harmless for a mailbox flow */
-		mc->relayed = flow_mailbox(rcpt, owner, sizeof(owner)) != 1;
-	}
 }
 
-const char *milter_claim_commit_recipient(const struct milter_claim *mc)
+const char *milter_claim_commit_recipient(const char *rcpt)
 {
-	return mc->held && mc->relayed ? milter_settings.commit_recipient :
-		NULL;
+	char owner[256];
+
+	if (milter_settings.dir == NULL ||
+	    milter_settings.commit_recipient == NULL)
+		return NULL;
+	/* a directory error counts as relayed: the commit recipient is
+	   harmless for a mailbox flow */
+	return flow_mailbox(rcpt, owner, sizeof(owner)) == 1 ? NULL :
+		milter_settings.commit_recipient;
 }
 
 /* HTG-MSGID, 004 table 4: "Message-ID: Een unieke identificatie van het
@@ -270,6 +270,7 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 					    const char *msgid,
 					    const char *queue_id,
 					    const char *rcpt,
+					    const struct htg_audit_event *ev,
 					    char *detail, size_t size)
 {
 	struct htg_dir *dir = milter_settings.dir;
@@ -283,9 +284,11 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 	   between retries taking over the same ended claim */
 	for (int races = 0; races < 10;) {
 		int64_t now = (int64_t)time(NULL);
-		int ret = htg_dir_msgid_claim(dir, account, msgid, queue_id,
-					      milter_settings.msgid_window, now,
-					      replace, &held, &error);
+		int ret = htg_dir_msgid_claim_audit(dir, account, msgid,
+						    queue_id,
+						    milter_settings.msgid_window,
+						    now, replace, ev, &held,
+						    &error);
 
 		if (ret < 0) {
 			snprintf(detail, size, "%s", error);
@@ -470,17 +473,4 @@ void milter_claim_end(struct milter_claim *mc, const char *why)
 	mc->held = 0;
 	if (!settle_spawn(mc, why))
 		claim_settle(mc, why);
-}
-
-void milter_claim_release(struct milter_claim *mc)
-{
-	const char *error;
-
-	if (!mc->held || milter_settings.dir == NULL)
-		return;
-	mc->held = 0;
-	if (htg_dir_msgid_settle(milter_settings.dir, mc->account, mc->msgid,
-				 mc->queue_id, 0, &error) < 0)
-		msg_warn("%s: release the Message-ID claim: %s", mc->queue_id,
-			 error);
 }

@@ -11,7 +11,7 @@
 /* DESCRIPTION
 /*	milter_claim_take() decides HTG-MSGID uniqueness at the end of a
 /*	message: it claims the Message-ID for the message's queue id as
-/*	pending, or finds the claim of an earlier message and decides
+/*	pending (writing the audit event ev in the same commit), or finds the claim of an earlier message and decides
 /*	whether that one was committed by Postfix (then this is a reuse)
 /*	or never was (then this is a retry, which takes the claim over).
 /*
@@ -29,9 +29,6 @@
 /*	to htgctl committed, which makes the claim final; the queue file
 /*	stays until then, so the proof never has a gap.
 /*
-/*	milter_claim_release() forgets the claim of a message the milter
-/*	itself tempfails after claiming.
-/*
 /*	The guarantee and its limits: doc/milter.md, "Message-ID claims".
 /*--*/
 
@@ -45,7 +42,6 @@ struct milter_claim {
 	char msgid[1000];
 	char queue_id[HTG_QUEUE_ID_MAX];
 	char rcpt[256];			/* the envelope recipient (the flow) */
-	int relayed;			/* the flow is not a mailbox's */
 };
 
 enum milter_claim_verdict {
@@ -60,13 +56,14 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 					    const char *msgid,
 					    const char *queue_id,
 					    const char *rcpt,
+					    const struct htg_audit_event *ev,
 					    char *detail, size_t size);
-/* The recipient to add to the message of the claim just taken (its
-   delivery is the proof of the commit: htgctl committed), or NULL. */
-const char *milter_claim_commit_recipient(const struct milter_claim *mc);
+/* The recipient to add to a message for rcpt before its claim is taken
+   (its delivery is the proof of the commit: htgctl committed), or NULL
+   (a flow delivered to a mailbox: the LMTP record is the proof). */
+const char *milter_claim_commit_recipient(const char *rcpt);
 /* our end of message accepted the message: look for its commit */
 void milter_claim_accepted(struct milter_claim *mc);
 void milter_claim_end(struct milter_claim *mc, const char *why);
-void milter_claim_release(struct milter_claim *mc);
 
 #endif

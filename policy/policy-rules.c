@@ -62,6 +62,7 @@ static const char *or_dash(const char *s)
 
 static int decide_dunno(struct policy_decision *dec)
 {
+	dec->refused = dec->reported = 0;
 	dec->rule = "-";
 	snprintf(dec->action, sizeof(dec->action), "DUNNO");
 	return 1;
@@ -70,6 +71,8 @@ static int decide_dunno(struct policy_decision *dec)
 static int decide_refuse(struct policy_decision *dec, enum htg_rule_id id,
 			 const char *detail)
 {
+	dec->refused = 1;
+	dec->reported = 0;
 	dec->rule = htg_rule_get(id)->name;
 	if (htg_rule_reply(id, detail, dec->action, sizeof(dec->action)) < 0)
 		htg_rule_reply(id, NULL, dec->action, sizeof(dec->action));
@@ -81,6 +84,7 @@ static int decide_tempfail(struct policy_decision *dec, enum htg_rule_id id,
 {
 	if (error != NULL)
 		msg_warn("directory lookup (%s) failed: %s", what, error);
+	dec->refused = dec->reported = 0;
 	dec->rule = htg_rule_get(id)->name;
 	snprintf(dec->action, sizeof(dec->action), "%s",
 		 POLICY_ACTION_TEMPFAIL);
@@ -389,6 +393,12 @@ void policy_decision_format(const struct policy_request *req,
 		 or_dash(log_safe(policy_request_get(req, "encryption_protocol"),
 				  tls, sizeof(tls))),
 		 dec->rule, dec->action);
+	if (dec->reported) {
+		size_t n = strlen(buf);
+
+		/* report mode: what the answer would have been */
+		snprintf(buf + n, size - n, " report=\"%s\"", dec->would);
+	}
 }
 
 void policy_decision_log(const struct policy_request *req,

@@ -70,6 +70,10 @@ struct policy_ctx {
 struct policy_decision {
 	const char *rule;		/* "HTG-SENDER", or "-" */
 	char action[POLICY_ACTION_MAX];
+	int refused;			/* a rule refused (not a tempfail) */
+	/* report mode (policy-audit.c): the refusal not made, action DUNNO */
+	int reported;
+	char would[POLICY_ACTION_MAX];
 };
 
 const char *policy_env_submit_domain(const char *environment);

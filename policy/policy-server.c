@@ -40,8 +40,10 @@
 
 #include "htg-dir.h"
 #include "htg-msg.h"
+#include "policy-audit.h"
 #include "policy-log.h"
 #include "policy-proto.h"
+#include "policy-audit.h"
 #include "policy-rules.h"
 #include "policy-server-impl.h"
 #include "policy-server.h"
@@ -81,7 +83,8 @@ void server_open_dir(struct server *s)
 	const char *error = NULL;
 
 	s->dir_last_try = time(NULL);
-	if (htg_dir_open(s->dir_path, HTG_DIR_RDONLY, &s->ctx->dir,
+	/* written to: audit events of refusals (policy-audit.c) */
+	if (htg_dir_open(s->dir_path, HTG_DIR_LAZYSYNC, &s->ctx->dir,
 			 &error) < 0)
 		msg_warn("%s; will retry when a request needs it", error);
 	else
@@ -212,6 +215,8 @@ static void policy_input(struct server *s, struct conn *c)
 	case POLICY_READY:
 		server_want_dir(s);
 		policy_decide(s->ctx, policy_parser_request(c->policy), &dec);
+		policy_audit(s->ctx->dir, policy_parser_request(c->policy),
+			     &dec);
 		policy_decision_format(policy_parser_request(c->policy), &dec,
 				       line, sizeof(line));
 		policy_log_line(line);

@@ -25,6 +25,7 @@
 #include "htg-msg.h"
 #include "htg-test.h"
 #include "policy-proto.h"
+#include "policy-audit.h"
 #include "policy-rules.h"
 #include "socketmap-maps.h"
 
@@ -273,12 +274,105 @@ static void test_maps(void)
 	test_end();
 }
 
+struct audit_seen {
+	unsigned int n;
+	struct htg_audit_event last;
+};
+
+static int audit_count(const struct htg_audit_event *ev, void *ctx)
+{
+	struct audit_seen *seen = ctx;
+
+	seen->n++;
+	seen->last = *ev;
+	return 0;
+}
+
+static unsigned int audit_of(const char *account, struct htg_audit_event *last)
+{
+	struct audit_seen seen = { 0 };
+	const char *error;
+
+	test_assert(htg_dir_audit_iter(dir, account, audit_count, &seen,
+				       &error) >= 0);
+	*last = seen.last;
+	return seen.n;
+}
+
+/* policy_audit(): a refusal is audited; in report mode it is not made */
+static void test_audit(void)
+{
+	static const char refused_rcpt[] =
+		"protocol_state=RCPT\nsasl_username=bedrijf@klant.nl\n"
+		"sender=afzender@klant.nl\nrecipient=manifest@" SUBMIT "\n"
+		"client_address=192.0.2.7\nencryption_protocol=TLSv1.3\n"
+		"queue_id=Q1\n";
+	static const char accepted_rcpt[] =
+		"protocol_state=RCPT\nsasl_username=bedrijf@klant.nl\n"
+		"sender=afzender@klant.nl\nrecipient=aangifte@" SUBMIT "\n";
+	struct policy_ctx ctx = { .dir = dir, .submit_domain = SUBMIT };
+	struct policy_parser *p = policy_parser_new();
+	struct policy_decision dec;
+	struct htg_audit_event ev;
+	const char *error;
+	char line[POLICY_LOG_LINE_MAX];
+	unsigned int n0 = audit_of("bedrijf@klant.nl", &ev);
+
+	test_begin("audit: an accepted recipient writes nothing");
+	policy_decide(&ctx, request(p, accepted_rcpt), &dec);
+	policy_audit(dir, request(p, accepted_rcpt), &dec);
+	test_assert(strcmp(dec.action, "DUNNO") == 0);
+	test_assert(audit_of("bedrijf@klant.nl", &ev) == n0);
+	test_end();
+
+	test_begin("audit: a refusal is a refuse event with its rule");
+	policy_decide(&ctx, request(p, refused_rcpt), &dec);
+	policy_audit(dir, request(p, refused_rcpt), &dec);
+	test_assert(strncmp(dec.action, "550 5.7.1 HTG-RCPT-FLOW", 23) == 0);
+	test_assert(audit_of("bedrijf@klant.nl", &ev) == n0 + 1);
+	test_assert(strcmp(ev.event, "refuse") == 0);
+	test_assert(strcmp(ev.rule, dec.rule) == 0);
+	test_assert(strcmp(ev.flow, "manifest") == 0);
+	test_assert(strcmp(ev.stage, "RCPT") == 0);
+	test_assert(strcmp(ev.detail, dec.action) == 0);
+	test_assert(strcmp(ev.queue_id, "Q1") == 0);
+	test_assert(strcmp(ev.remote, "192.0.2.7") == 0);
+	test_assert(strcmp(ev.tls, "TLSv1.3") == 0);
+	test_end();
+
+	test_begin("audit: report mode answers DUNNO, audits report");
+	test_assert(htg_dir_account_set_flags(dir, "bedrijf@klant.nl",
+					      HTG_ACCOUNT_REPORT, 0,
+					      &error) == 1);
+	policy_decide(&ctx, request(p, refused_rcpt), &dec);
+	policy_audit(dir, request(p, refused_rcpt), &dec);
+	test_assert(strcmp(dec.action, "DUNNO") == 0 && dec.reported);
+	test_assert(strncmp(dec.would, "550 5.7.1 HTG-RCPT-FLOW", 23) == 0);
+	policy_decision_format(request(p, refused_rcpt), &dec, line,
+			       sizeof(line));
+	test_assert(strstr(line, "action=DUNNO report=\"550 5.7.1 "
+			   "HTG-RCPT-FLOW") != NULL);
+	test_assert(audit_of("bedrijf@klant.nl", &ev) == n0 + 2);
+	test_assert(strcmp(ev.event, "report") == 0);
+	test_assert(strncmp(ev.detail, "550 5.7.1 HTG-RCPT-FLOW", 23) == 0);
+	/* back to enforce: refused again, live */
+	test_assert(htg_dir_account_set_flags(dir, "bedrijf@klant.nl", 0,
+					      HTG_ACCOUNT_REPORT,
+					      &error) == 1);
+	policy_decide(&ctx, request(p, refused_rcpt), &dec);
+	policy_audit(dir, request(p, refused_rcpt), &dec);
+	test_assert(dec.action[0] == '5' && !dec.reported);
+	test_end();
+	policy_parser_free(&p);
+}
+
 int main(void)
 {
 	msg_init("test-policy-rules", "/dev/null");
 	dir_setup();
 	test_rules();
 	test_maps();
+	test_audit();
 	dir_teardown();
 	return test_exit();
 }

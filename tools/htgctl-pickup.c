@@ -114,6 +114,9 @@ static int print_event(const struct htg_audit_event *ev, void *ctx)
 		json_field("remote", ev->remote);
 		json_field("tls", ev->tls);
 		json_field("session", ev->session);
+		json_field("flow", ev->flow);
+		json_field("stage", ev->stage);
+		json_field("detail", ev->detail);
 		putchar('}');
 	} else {
 		printf("%s\t", when);
@@ -129,6 +132,9 @@ static int print_event(const struct htg_audit_event *ev, void *ctx)
 		text_field("remote", ev->remote);
 		text_field("tls", ev->tls);
 		text_field("session", ev->session);
+		text_field("flow", ev->flow);
+		text_field("stage", ev->stage);
+		text_field("detail", ev->detail);
 		putchar('\n');
 	}
 	return 0;

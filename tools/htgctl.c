@@ -11,6 +11,7 @@
 /*	htgctl [-d DIR] account del USER
 /*	htgctl [-d DIR] account disable|enable USER
 /*	htgctl [-d DIR] account profile USER legacy|standard
+/*	htgctl [-d DIR] account mode USER enforce|report
 /*	htgctl [-d DIR] account list [--json]
 /*	htgctl [-d DIR] address add ADDRESS USER
 /*	htgctl [-d DIR] address del ADDRESS
@@ -122,6 +123,7 @@ void usage(void)
 	      "       htgctl [-d DIR] account del USER\n"
 	      "       htgctl [-d DIR] account disable|enable USER\n"
 	      "       htgctl [-d DIR] account profile USER legacy|standard\n"
+	      "       htgctl [-d DIR] account mode USER enforce|report\n"
 	      "       htgctl [-d DIR] account list [--json]\n"
 	      "       htgctl [-d DIR] address add ADDRESS USER\n"
 	      "       htgctl [-d DIR] address del ADDRESS\n"
@@ -253,6 +255,21 @@ static int make_hash(char *hash, size_t size)
 	return ret;
 }
 
+/* One account flag each, set by the first word, cleared by the second:
+   profile legacy: a POP3 session locks the store against a second
+   session and against delivery (001 1.2); mode report: the milter's and
+   the policy daemon's would-be refusals are logged and audited as
+   "report", the message passes (issue 16). Both live: read per request. */
+struct account_switch {
+	const char *cmd, *set, *clear;
+	uint32_t flag;
+};
+
+static const struct account_switch switches[] = {
+	{ "profile", "legacy", "standard", HTG_ACCOUNT_LEGACY_LOCK },
+	{ "mode", "report", "enforce", HTG_ACCOUNT_REPORT },
+};
+
 static int print_account(const struct htg_account *a, void *ctx)
 {
 	(void)ctx;
@@ -262,21 +279,23 @@ static int print_account(const struct htg_account *a, void *ctx)
 		json_str(a->user);
 		printf(",\"disabled\":%s,\"has_password\":%s,"
 		       "\"retention_days\":%u,\"max_size\":%llu,"
-		       "\"created\":%lld,\"profile\":\"%s\"}",
+		       "\"created\":%lld,\"profile\":\"%s\",\"mode\":\"%s\"}",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "true" : "false",
 		       a->pwhash[0] != '\0' ? "true" : "false",
 		       a->retention_days, (unsigned long long)a->max_size,
 		       (long long)a->created,
 		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ? "legacy" :
-		       "standard");
+		       "standard",
+		       (a->flags & HTG_ACCOUNT_REPORT) ? "report" : "enforce");
 	} else {
 		text_str(a->user);
-		printf("\tretention-days=%u\tmax-size=%llu%s%s%s\n",
+		printf("\tretention-days=%u\tmax-size=%llu%s%s%s%s\n",
 		       a->retention_days, (unsigned long long)a->max_size,
 		       a->pwhash[0] == '\0' ? "\tno-password" : "",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "\tdisabled" : "",
 		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ?
-		       "\tprofile=legacy" : "");
+		       "\tprofile=legacy" : "",
+		       (a->flags & HTG_ACCOUNT_REPORT) ? "\tmode=report" : "");
 	}
 	return 0;
 }
@@ -391,19 +410,19 @@ static int cmd_account(int argc, char **argv)
 		htg_dir_close(&dir);
 		return result(ret, error);
 	}
-	if (strcmp(argv[0], "profile") == 0) {
-		int legacy;
+	for (size_t i = 0; i < sizeof(switches) / sizeof(switches[0]); i++) {
+		const struct account_switch *w = &switches[i];
+		int on;
 
-		if (argc != 3 || (strcmp(argv[2], "legacy") != 0 &&
-				  strcmp(argv[2], "standard") != 0))
+		if (strcmp(argv[0], w->cmd) != 0)
+			continue;
+		if (argc != 3 || (strcmp(argv[2], w->set) != 0 &&
+				  strcmp(argv[2], w->clear) != 0))
 			usage();
-		/* legacy Digipoort (001 1.2): a POP3 session locks the
-		   store against a second session and against delivery */
-		legacy = strcmp(argv[2], "legacy") == 0;
+		on = strcmp(argv[2], w->set) == 0;
 		dir = open_dir(1);
-		ret = htg_dir_account_set_flags(dir, argv[1],
-			legacy ? HTG_ACCOUNT_LEGACY_LOCK : 0,
-			legacy ? 0 : HTG_ACCOUNT_LEGACY_LOCK, &error);
+		ret = htg_dir_account_set_flags(dir, argv[1], on ? w->flag : 0,
+						on ? 0 : w->flag, &error);
 		htg_dir_close(&dir);
 		return result(ret, error);
 	}
