@@ -9,6 +9,16 @@
 /*	number of addresses in it, kept in the same write transaction as
 /*	every address change, so that Postfix's domain maps (socketmap,
 /*	htg-policyd) answer from one key.
+/*
+/*	Table "logical": user -> the account's logical address (002
+/*	footnote 2: where government answers go; htgctl address add
+/*	--logical), one per account, forgotten with the address or the
+/*	account. htg_dir_translate() maps a real address of an account
+/*	with HTG_ACCOUNT_TRANSLATE to that logical address: Postfix's
+/*	smtp_generic_maps and lmtp_generic_maps ask it (socketmap
+/*	"translate"), so the government side sees only the logical
+/*	address while the queue file, the milter and the DSNs keep the
+/*	real one (issue 16).
 /* SEE ALSO
 /*	htg-dir(3)
 /* LICENSE
@@ -20,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "htg-dir-private.h"
 
@@ -110,13 +121,20 @@ int htg_dir_address_add(struct htg_dir *dir, const char *address,
 int htg_dir_address_del(struct htg_dir *dir, const char *address,
 			const char **error_r)
 {
-	char key[HTG_USER_MAX];
+	char key[HTG_USER_MAX], owner[HTG_USER_MAX];
 	MDB_txn *txn;
 	int ret;
 
 	NORMALISE(address, key, "address");
 	if (dirp_wtxn(dir, &txn, error_r) < 0)
 		return -1;
+	/* the owner's logical address record goes with the address */
+	if (dirp_get(dir, txn, DB_ADDRESSES, key, owner, sizeof(owner),
+		     error_r) == 1 &&
+	    dirp_logical_forget(dir, txn, owner, key, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
 	ret = dirp_del(dir, txn, DB_ADDRESSES, key, error_r);
 	if (ret <= 0) {
 		mdb_txn_abort(txn);
@@ -130,4 +148,116 @@ int htg_dir_address_del(struct htg_dir *dir, const char *address,
 		return -1;
 	}
 	return dirp_commit(txn, error_r);
+}
+
+/* --- logical addresses ----------------------------------------------------- */
+
+/* Forget user's logical address record, in the caller's write txn; with
+   address given, only when it is that address. 0 / -1. */
+int dirp_logical_forget(struct htg_dir *dir, MDB_txn *txn, const char *user,
+			const char *address, const char **error_r)
+{
+	char cur[HTG_USER_MAX];
+	MDB_val k = dirp_val(user), v;
+	int rc;
+
+	if (dir->dbi_logical == 0)
+		return 0;
+	rc = mdb_get(txn, dir->dbi_logical, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return dirp_fail(error_r, "logical get", rc);
+	if (address != NULL &&
+	    (!dirp_val_str(&v, cur, sizeof(cur)) || strcmp(cur, address) != 0))
+		return 0;
+	rc = mdb_del(txn, dir->dbi_logical, &k, NULL);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 :
+		dirp_fail(error_r, "logical delete", rc);
+}
+
+int htg_dir_logical_set(struct htg_dir *dir, const char *user,
+			const char *address, const char **error_r)
+{
+	char ukey[HTG_USER_MAX], akey[HTG_USER_MAX], owner[HTG_USER_MAX];
+	MDB_val k, v;
+	MDB_txn *txn;
+	int ret, rc;
+
+	NORMALISE(user, ukey, "user");
+	NORMALISE(address, akey, "address");
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	ret = dirp_get(dir, txn, DB_ADDRESSES, akey, owner, sizeof(owner),
+		       error_r);
+	if (ret <= 0 || strcmp(owner, ukey) != 0) {
+		mdb_txn_abort(txn);
+		if (ret >= 0)
+			*error_r = dirp_err("%s is not an address of %s", akey,
+					    ukey);
+		return ret < 0 ? -1 : 0;
+	}
+	k = dirp_val(ukey);
+	v = dirp_val(akey);
+	if (dir->dbi_logical == 0) {	/* only a read-only handle lacks it */
+		mdb_txn_abort(txn);
+		*error_r = "directory opened without table logical";
+		return -1;
+	}
+	if ((rc = mdb_put(txn, dir->dbi_logical, &k, &v, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "logical put", rc);
+	}
+	return dirp_commit(txn, error_r);
+}
+
+int htg_dir_logical_get(struct htg_dir *dir, const char *user, char *buf,
+			size_t size, const char **error_r)
+{
+	char ukey[HTG_USER_MAX];
+	MDB_val k, v;
+	MDB_txn *txn;
+	int rc, ret;
+
+	NORMALISE(user, ukey, "user");
+	if (dir->dbi_logical == 0)
+		return 0;
+	if (dirp_rtxn(dir, &txn, error_r) < 0)
+		return -1;
+	k = dirp_val(ukey);
+	rc = mdb_get(txn, dir->dbi_logical, &k, &v);
+	ret = rc == 0 ? dirp_val_str(&v, buf, size) : 0;
+	dirp_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return dirp_fail(error_r, "logical get", rc);
+	return ret;
+}
+
+/* 002 footnote 2, "and vice versa": a real address of an account that
+   translates leaves the gateway as the account's logical address. */
+int htg_dir_translate(struct htg_dir *dir, const char *address, char *buf,
+		      size_t size, const char **error_r)
+{
+	char owner[HTG_USER_MAX], logical[HTG_USER_MAX];
+	struct htg_account a;
+	int ret;
+
+	if ((ret = htg_dir_address_owner(dir, address, owner, sizeof(owner),
+					 error_r)) != 1)
+		return ret;
+	if ((ret = htg_dir_account_get(dir, owner, &a, error_r)) != 1)
+		return ret;
+	if ((a.flags & HTG_ACCOUNT_TRANSLATE) == 0)
+		return 0;
+	if ((ret = htg_dir_logical_get(dir, owner, logical, sizeof(logical),
+				       error_r)) != 1)
+		return ret;
+	if (strcasecmp(logical, address) == 0)
+		return 0;	/* already the logical address */
+	if (strlen(logical) >= size) {
+		*error_r = "logical address too long";
+		return -1;
+	}
+	memcpy(buf, logical, strlen(logical) + 1);
+	return 1;
 }

@@ -50,6 +50,7 @@ struct htg_dir {
 	   unmaps the old map and no thread may still read it */
 	pthread_rwlock_t maplock;
 	MDB_dbi dbi_meta;	/* table "meta", 0 when it does not exist */
+	MDB_dbi dbi_logical;	/* table "logical", 0 when it does not exist */
 	uint64_t map_max;	/* the maximum, as last read */
 	uint64_t max_override;	/* htg_dir_map_max_set() at work */
 	int grow_pending;	/* a commit ran out of map below the maximum */
@@ -126,6 +127,9 @@ int dirp_purge(struct htg_dir *dir, const char *table, dirp_expired_cb *expired,
 /* htg-dir-delivery.c: a pending delivery record becomes done, in txn
    (0 nothing to do, -1 error) */
 /* the per-domain address count, in the caller's write txn (htg-dir-address.c) */
+/* the account's logical address record goes with it (htg-dir-address.c) */
+int dirp_logical_forget(struct htg_dir *dir, MDB_txn *txn, const char *user,
+			const char *address, const char **error_r);
 int dirp_domain_adjust(struct htg_dir *dir, MDB_txn *txn, const char *address,
 		       int delta, const char **error_r);
 int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,

@@ -23,6 +23,8 @@
 /*	Message-ID may be longer than an LMDB key
 /* .IP meta
 /*	"map_max" -> the most bytes the directory may hold (htg-dir-map(3))
+/* .IP logical
+/*	user -> the account's logical address (htg-dir-address(3))
 /* .PP
 /*	Text values keep the store readable with mdb_dump. LMDB gives readers
 /*	a consistent snapshot per transaction and never blocks them on the
@@ -162,6 +164,17 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 	} else if (rc != 0) {
 		mdb_txn_abort(txn);
 		*error_r = dirp_err("directory %s: table meta: %s", path,
+				    mdb_strerror(rc));
+		goto fail;
+	}
+	/* each account's logical address (htg-dir-address.c), the same */
+	rc = mdb_dbi_open(txn, "logical", dir->rdonly ? 0 : MDB_CREATE,
+			  &dir->dbi_logical);
+	if (rc == MDB_NOTFOUND && dir->rdonly) {
+		dir->dbi_logical = 0;
+	} else if (rc != 0) {
+		mdb_txn_abort(txn);
+		*error_r = dirp_err("directory %s: table logical: %s", path,
 				    mdb_strerror(rc));
 		goto fail;
 	}
@@ -438,7 +451,8 @@ int htg_dir_account_del(struct htg_dir *dir, const char *user,
 		return ret;
 	}
 	if (dir_purge_matching(dir, txn, DB_ADDRESSES, key, 0, error_r) < 0 ||
-	    dir_purge_matching(dir, txn, DB_GRANTS, key, 1, error_r) < 0) {
+	    dir_purge_matching(dir, txn, DB_GRANTS, key, 1, error_r) < 0 ||
+	    dirp_logical_forget(dir, txn, key, NULL, error_r) < 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}

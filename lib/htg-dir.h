@@ -39,6 +39,8 @@
 #define HTG_ACCOUNT_DISABLED 0x01
 #define HTG_ACCOUNT_LEGACY_LOCK 0x02	/* 001: POP3 session locks the store */
 #define HTG_ACCOUNT_REPORT 0x04		/* would-be refusals reported, not made */
+#define HTG_ACCOUNT_TRANSLATE 0x08	/* real -> logical address toward the
+					   government (002 fn 2) */
 
 struct htg_dir;
 
@@ -165,6 +167,20 @@ int htg_dir_flow_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 /* grants: key = user, value = flow */
 int htg_dir_grant_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 		       const char **error_r);
+
+/* --- logical addresses (htg-dir-address.c) --- */
+/* Mark address (owned by user) as user's logical address, replacing any
+   earlier one: 1 done, 0 not an address of user (error_r says so), -1. */
+int htg_dir_logical_set(struct htg_dir *dir, const char *user,
+			const char *address, const char **error_r);
+/* user's logical address: 1 (in buf), 0 none, -1 error */
+int htg_dir_logical_get(struct htg_dir *dir, const char *user, char *buf,
+			size_t size, const char **error_r);
+/* The address that a real address of an account with
+   HTG_ACCOUNT_TRANSLATE leaves the gateway as (its logical address):
+   1 (in buf), 0 not translated, -1 error. */
+int htg_dir_translate(struct htg_dir *dir, const char *address, char *buf,
+		      size_t size, const char **error_r);
 
 /* --- audit (append-only; the Dovecot plugin and milter write) --- */
 /* ev->time_us 0 = now. Durable when the call returns (LMDB commit). */

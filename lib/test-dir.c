@@ -146,6 +146,48 @@ static void test_addresses_flows_grants(void)
 	test_end();
 }
 
+/* logical addresses and translation (002 fn 2; issue 16 item 4) */
+static void test_logical_translate(void)
+{
+	struct htg_dir *dir = open_dir(0), *reader = open_dir(HTG_DIR_RDONLY);
+	struct htg_account t = account("vertaal@bedrijf.nl");
+	char buf[HTG_USER_MAX];
+	const char *error;
+
+	test_begin("logical address: set, translate on/off, forgotten");
+	test_assert(htg_dir_account_add(dir, &t, &error) == 1);
+	test_assert(htg_dir_address_add(dir, "echt@vertaal.nl", "vertaal@bedrijf.nl", &error) == 1);
+	test_assert(htg_dir_address_add(dir, "nl1@postbus.nl", "vertaal@bedrijf.nl", &error) == 1);
+	/* no logical address yet, no flag: nothing translated */
+	test_assert(htg_dir_logical_get(reader, "vertaal@bedrijf.nl", buf, sizeof(buf), &error) == 0);
+	test_assert(htg_dir_translate(reader, "echt@vertaal.nl", buf, sizeof(buf), &error) == 0);
+	/* only an address of the account can be its logical one */
+	test_assert(htg_dir_logical_set(dir, "vertaal@bedrijf.nl", "elders@x.nl", &error) == 0);
+	test_assert(htg_dir_logical_set(dir, "vertaal@bedrijf.nl", "NL1@postbus.nl", &error) == 1);
+	test_assert(htg_dir_logical_get(reader, "Vertaal@bedrijf.nl", buf, sizeof(buf), &error) == 1 &&
+		    strcmp(buf, "nl1@postbus.nl") == 0);
+	/* the flag off: still nothing */
+	test_assert(htg_dir_translate(reader, "echt@vertaal.nl", buf, sizeof(buf), &error) == 0);
+	test_assert(htg_dir_account_set_flags(dir, "vertaal@bedrijf.nl", HTG_ACCOUNT_TRANSLATE, 0, &error) == 1);
+	test_assert(htg_dir_translate(reader, "Echt@Vertaal.nl", buf, sizeof(buf), &error) == 1 &&
+		    strcmp(buf, "nl1@postbus.nl") == 0);
+	/* the logical address itself and strangers map to nothing */
+	test_assert(htg_dir_translate(reader, "nl1@postbus.nl", buf, sizeof(buf), &error) == 0);
+	test_assert(htg_dir_translate(reader, "iemand@anders.nl", buf, sizeof(buf), &error) == 0);
+	/* deleting the logical address forgets it */
+	test_assert(htg_dir_address_del(dir, "nl1@postbus.nl", &error) == 1);
+	test_assert(htg_dir_logical_get(reader, "vertaal@bedrijf.nl", buf, sizeof(buf), &error) == 0);
+	test_assert(htg_dir_translate(reader, "echt@vertaal.nl", buf, sizeof(buf), &error) == 0);
+	/* and so does deleting the account */
+	test_assert(htg_dir_address_add(dir, "nl1@postbus.nl", "vertaal@bedrijf.nl", &error) == 1);
+	test_assert(htg_dir_logical_set(dir, "vertaal@bedrijf.nl", "nl1@postbus.nl", &error) == 1);
+	test_assert(htg_dir_account_del(dir, "vertaal@bedrijf.nl", &error) == 1);
+	test_assert(htg_dir_logical_get(reader, "vertaal@bedrijf.nl", buf, sizeof(buf), &error) == 0);
+	htg_dir_close(&reader);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 static int count_cb(const struct htg_audit_event *ev, void *ctx)
 {
 	int *n = ctx;
@@ -408,6 +450,7 @@ int main(void)
 	test_normalise();
 	test_accounts();
 	test_addresses_flows_grants();
+	test_logical_translate();
 	test_audit();
 	test_commit_flushes();
 	test_msgids();

@@ -101,12 +101,30 @@ static const char *map_flow(const struct policy_ctx *ctx, const char *key,
 			  "flow", deliver_to, error, text, size);
 }
 
+/* translate (smtp_generic_maps, lmtp_generic_maps): a real address of
+   an account that translates -> its logical address (002 footnote 2,
+   "and vice versa"; htgctl account translate). Postfix asks for every
+   address of a message it delivers, so anything else is NOTFOUND. */
+static const char *map_translate(const struct policy_ctx *ctx,
+				 const char *key, char *text, size_t size)
+{
+	char logical[HTG_USER_MAX];
+	const char *error = NULL;
+
+	if (!key_is_address(key))
+		return map_result(0, "translate", NULL, NULL, text, size);
+	return map_result(htg_dir_translate(ctx->dir, key, logical,
+					    sizeof(logical), &error),
+			  "translate", logical, error, text, size);
+}
+
 const char *sockmap_lookup(const struct policy_ctx *ctx, const char *name,
 			   const char *key, char *text, size_t size)
 {
 	int known = strcmp(name, "mailbox") == 0 ||
 	    strcmp(name, "sender_login") == 0 ||
-	    strcmp(name, "domain") == 0 || strcmp(name, "flow") == 0;
+	    strcmp(name, "domain") == 0 || strcmp(name, "flow") == 0 ||
+	    strcmp(name, "translate") == 0;
 
 	if (!known) {
 		snprintf(text, size, "unknown map name");
@@ -118,5 +136,7 @@ const char *sockmap_lookup(const struct policy_ctx *ctx, const char *name,
 		return map_domain(ctx, key, text, size);
 	if (strcmp(name, "flow") == 0)
 		return map_flow(ctx, key, text, size);
+	if (strcmp(name, "translate") == 0)
+		return map_translate(ctx, key, text, size);
 	return map_owner(ctx, name, key, text, size);
 }

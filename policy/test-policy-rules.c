@@ -251,6 +251,8 @@ static const struct {
 	{ "flow", "onbekend@" SUBMIT, "NOTFOUND", "" },
 	{ "flow", "@" SUBMIT, "NOTFOUND", "" },
 	{ "flow", "gov@douane.nl", "NOTFOUND", "" },
+	/* nobody translates here: test_audit() turns it on */
+	{ "translate", "afzender@klant.nl", "NOTFOUND", "" },
 	{ "bogus", "x", "PERM", "unknown map name" },
 };
 
@@ -364,6 +366,34 @@ static void test_audit(void)
 	test_assert(dec.action[0] == '5' && !dec.reported);
 	test_end();
 	policy_parser_free(&p);
+
+	test_begin("socketmap translate: real -> logical while on");
+	{
+		char text[256];
+
+		test_assert(htg_dir_address_add(dir, "postbus1@logisch.nl",
+						"bedrijf@klant.nl", &error) == 1);
+		test_assert(htg_dir_logical_set(dir, "bedrijf@klant.nl",
+						"postbus1@logisch.nl",
+						&error) == 1);
+		test_assert(strcmp(sockmap_lookup(&ctx, "translate",
+						  "Afzender@klant.nl", text,
+						  sizeof(text)), "NOTFOUND") == 0);
+		test_assert(htg_dir_account_set_flags(dir, "bedrijf@klant.nl",
+						      HTG_ACCOUNT_TRANSLATE, 0,
+						      &error) == 1);
+		test_assert(strcmp(sockmap_lookup(&ctx, "translate",
+						  "Afzender@klant.nl", text,
+						  sizeof(text)), "OK") == 0 &&
+			    strcmp(text, "postbus1@logisch.nl") == 0);
+		test_assert(strcmp(sockmap_lookup(&ctx, "translate",
+						  "postbus1@logisch.nl", text,
+						  sizeof(text)), "NOTFOUND") == 0);
+		test_assert(strcmp(sockmap_lookup(&ctx, "translate",
+						  "ander@klant.nl", text,
+						  sizeof(text)), "NOTFOUND") == 0);
+	}
+	test_end();
 }
 
 int main(void)

@@ -12,8 +12,9 @@
 /*	htgctl [-d DIR] account disable|enable USER
 /*	htgctl [-d DIR] account profile USER legacy|standard
 /*	htgctl [-d DIR] account mode USER enforce|report
+/*	htgctl [-d DIR] account translate USER on|off
 /*	htgctl [-d DIR] account list [--json]
-/*	htgctl [-d DIR] address add ADDRESS USER
+/*	htgctl [-d DIR] address add ADDRESS USER [--logical]
 /*	htgctl [-d DIR] address del ADDRESS
 /*	htgctl [-d DIR] address list [--json]
 /*	htgctl [-d DIR] flow add FLOW --deliver-to ADDRESS
@@ -124,8 +125,9 @@ void usage(void)
 	      "       htgctl [-d DIR] account disable|enable USER\n"
 	      "       htgctl [-d DIR] account profile USER legacy|standard\n"
 	      "       htgctl [-d DIR] account mode USER enforce|report\n"
+	      "       htgctl [-d DIR] account translate USER on|off\n"
 	      "       htgctl [-d DIR] account list [--json]\n"
-	      "       htgctl [-d DIR] address add ADDRESS USER\n"
+	      "       htgctl [-d DIR] address add ADDRESS USER [--logical]\n"
 	      "       htgctl [-d DIR] address del ADDRESS\n"
 	      "       htgctl [-d DIR] address list [--json]\n"
 	      "       htgctl [-d DIR] flow add FLOW --deliver-to ADDRESS\n"
@@ -268,6 +270,7 @@ struct account_switch {
 static const struct account_switch switches[] = {
 	{ "profile", "legacy", "standard", HTG_ACCOUNT_LEGACY_LOCK },
 	{ "mode", "report", "enforce", HTG_ACCOUNT_REPORT },
+	{ "translate", "on", "off", HTG_ACCOUNT_TRANSLATE },
 };
 
 static int print_account(const struct htg_account *a, void *ctx)
@@ -279,23 +282,26 @@ static int print_account(const struct htg_account *a, void *ctx)
 		json_str(a->user);
 		printf(",\"disabled\":%s,\"has_password\":%s,"
 		       "\"retention_days\":%u,\"max_size\":%llu,"
-		       "\"created\":%lld,\"profile\":\"%s\",\"mode\":\"%s\"}",
+		       "\"created\":%lld,\"profile\":\"%s\",\"mode\":\"%s\","
+		       "\"translate\":%s}",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "true" : "false",
 		       a->pwhash[0] != '\0' ? "true" : "false",
 		       a->retention_days, (unsigned long long)a->max_size,
 		       (long long)a->created,
 		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ? "legacy" :
 		       "standard",
-		       (a->flags & HTG_ACCOUNT_REPORT) ? "report" : "enforce");
+		       (a->flags & HTG_ACCOUNT_REPORT) ? "report" : "enforce",
+		       (a->flags & HTG_ACCOUNT_TRANSLATE) ? "true" : "false");
 	} else {
 		text_str(a->user);
-		printf("\tretention-days=%u\tmax-size=%llu%s%s%s%s\n",
+		printf("\tretention-days=%u\tmax-size=%llu%s%s%s%s%s\n",
 		       a->retention_days, (unsigned long long)a->max_size,
 		       a->pwhash[0] == '\0' ? "\tno-password" : "",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "\tdisabled" : "",
 		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ?
 		       "\tprofile=legacy" : "",
-		       (a->flags & HTG_ACCOUNT_REPORT) ? "\tmode=report" : "");
+		       (a->flags & HTG_ACCOUNT_REPORT) ? "\tmode=report" : "",
+		       (a->flags & HTG_ACCOUNT_TRANSLATE) ? "\ttranslate" : "");
 	}
 	return 0;
 }
@@ -450,11 +456,18 @@ static int cmd_address(int argc, char **argv)
 		ret = htg_dir_address_iter(dir, print_pair, (void *)&names,
 					   &error);
 		json_close();
-	} else if (argc == 3 && strcmp(argv[0], "add") == 0) {
+	} else if ((argc == 3 || (argc == 4 &&
+				  strcmp(argv[3], "--logical") == 0)) &&
+		   strcmp(argv[0], "add") == 0) {
 		name_need(NAME_ADDRESS, argv[1]);
 		name_need(NAME_ACCOUNT, argv[2]);
 		dir = open_dir(1);
 		ret = htg_dir_address_add(dir, argv[1], argv[2], &error);
+		/* --logical: where government answers go; the address a
+		   translating account's real addresses leave as (an
+		   address the account has already is marked as well) */
+		if (ret >= 0 && argc == 4)
+			ret = htg_dir_logical_set(dir, argv[2], argv[1], &error);
 	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
 		dir = open_dir(1);
 		ret = htg_dir_address_del(dir, argv[1], &error);
