@@ -8,6 +8,11 @@
 /*	are delivered to; a grant lets an account use a flow. Lookups run
 /*	in their own read transaction, changes in one write transaction.
 /*	Listing them is in htg-dir.c with the other iterators.
+/*
+/*	Table "respond": flow -> "MODE DELAY" for a flow the gateway answers
+/*	for the government side (htgctl flow respond; issue 16): every
+/*	message delivered to it gets a simulated answer (htg-respond(8)).
+/*	Deleting the flow forgets it.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -15,6 +20,7 @@
 #include "htg-config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "htg-dir-private.h"
@@ -74,7 +80,102 @@ int htg_dir_flow_del(struct htg_dir *dir, const char *flow,
 			*error_r = dirp_err("no such flow: %s", key);
 		return ret;
 	}
+	if (dir->dbi_respond != 0) {
+		MDB_val k = dirp_val(key);
+		int rc = mdb_del(txn, dir->dbi_respond, &k, NULL);
+
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return dirp_fail(error_r, "respond delete", rc);
+		}
+	}
 	return dirp_commit(txn, error_r);
+}
+
+/* --- responding flows ---------------------------------------------------- */
+
+static const char *const respond_modes[] = { "ack", "echo", "refuse" };
+
+int htg_dir_respond_mode_ok(const char *mode)
+{
+	for (size_t i = 0; i < sizeof(respond_modes) / sizeof(*respond_modes);
+	     i++)
+		if (strcmp(mode, respond_modes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int htg_dir_flow_respond_set(struct htg_dir *dir, const char *flow,
+			     const char *mode, unsigned int delay,
+			     const char **error_r)
+{
+	char key[HTG_USER_MAX], val[64];
+	MDB_txn *txn;
+	MDB_val k, v;
+	int ret, rc;
+
+	NORMALISE(flow, key, "flow");
+	if (strcmp(mode, "off") != 0 && !htg_dir_respond_mode_ok(mode)) {
+		*error_r = dirp_err("unknown respond mode: %s", mode);
+		return 0;
+	}
+	if (dirp_wtxn(dir, &txn, error_r) < 0)
+		return -1;
+	ret = dirp_get(dir, txn, DB_FLOWS, key, val, sizeof(val), error_r);
+	if (ret <= 0 || dir->dbi_respond == 0) {
+		mdb_txn_abort(txn);
+		if (ret == 0)
+			*error_r = dirp_err("no such flow: %s", key);
+		else if (ret > 0)
+			*error_r = "directory opened without table respond";
+		return ret < 0 || ret > 0 ? -1 : 0;
+	}
+	k = dirp_val(key);
+	if (strcmp(mode, "off") == 0) {
+		rc = mdb_del(txn, dir->dbi_respond, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	} else {
+		snprintf(val, sizeof(val), "%s %u", mode, delay);
+		v = dirp_val(val);
+		rc = mdb_put(txn, dir->dbi_respond, &k, &v, 0);
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return dirp_fail(error_r, "respond put", rc);
+	}
+	return dirp_commit(txn, error_r);
+}
+
+int htg_dir_flow_respond_get(struct htg_dir *dir, const char *flow,
+			     char *mode_r, size_t size, unsigned int *delay_r,
+			     const char **error_r)
+{
+	char key[HTG_USER_MAX], val[64], *sp;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, ret = 0;
+
+	if (!htg_dir_normalise(flow, key, sizeof(key)) ||
+	    dir->dbi_respond == 0)
+		return 0;
+	if (dirp_rtxn(dir, &txn, error_r) < 0)
+		return -1;
+	k = dirp_val(key);
+	rc = mdb_get(txn, dir->dbi_respond, &k, &v);
+	if (rc == 0 && dirp_val_str(&v, val, sizeof(val)) &&
+	    (sp = strchr(val, ' ')) != NULL) {
+		*sp = '\0';
+		if (htg_dir_respond_mode_ok(val) && strlen(val) < size) {
+			memcpy(mode_r, val, strlen(val) + 1);
+			*delay_r = (unsigned int)strtoul(sp + 1, NULL, 10);
+			ret = 1;
+		}
+	}
+	dirp_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return dirp_fail(error_r, "respond get", rc);
+	return ret;
 }
 
 static int grant_key(const char *user, const char *flow, char *buf,

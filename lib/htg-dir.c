@@ -25,6 +25,9 @@
 /*	"map_max" -> the most bytes the directory may hold (htg-dir-map(3))
 /* .IP logical
 /*	user -> the account's logical address (htg-dir-address(3))
+/* .IP respond
+/*	flow -> "MODE DELAY": the gateway answers for the government side
+/*	(htg-dir-flow(3))
 /* .PP
 /*	Text values keep the store readable with mdb_dump. LMDB gives readers
 /*	a consistent snapshot per transaction and never blocks them on the
@@ -155,28 +158,31 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 			goto fail;
 		}
 	}
-	/* the maximum (htg-dir-map.c); a reader of a directory made
-	   before it existed reads the default */
-	rc = mdb_dbi_open(txn, "meta", dir->rdonly ? 0 : MDB_CREATE,
-			  &dir->dbi_meta);
-	if (rc == MDB_NOTFOUND && dir->rdonly) {
-		dir->dbi_meta = 0;
-	} else if (rc != 0) {
-		mdb_txn_abort(txn);
-		*error_r = dirp_err("directory %s: table meta: %s", path,
-				    mdb_strerror(rc));
-		goto fail;
-	}
-	/* each account's logical address (htg-dir-address.c), the same */
-	rc = mdb_dbi_open(txn, "logical", dir->rdonly ? 0 : MDB_CREATE,
-			  &dir->dbi_logical);
-	if (rc == MDB_NOTFOUND && dir->rdonly) {
-		dir->dbi_logical = 0;
-	} else if (rc != 0) {
-		mdb_txn_abort(txn);
-		*error_r = dirp_err("directory %s: table logical: %s", path,
-				    mdb_strerror(rc));
-		goto fail;
+	/* tables a newer version added, each read as empty by a reader of
+	   a directory made before it existed: the maximum (htg-dir-map.c),
+	   logical addresses (htg-dir-address.c), responding flows
+	   (htg-dir-flow.c) */
+	{
+		const struct { const char *name; MDB_dbi *dbi; } opt[] = {
+			{ "meta", &dir->dbi_meta },
+			{ "logical", &dir->dbi_logical },
+			{ "respond", &dir->dbi_respond },
+		};
+
+		for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+			rc = mdb_dbi_open(txn, opt[i].name,
+					  dir->rdonly ? 0 : MDB_CREATE,
+					  opt[i].dbi);
+			if (rc == MDB_NOTFOUND && dir->rdonly) {
+				*opt[i].dbi = 0;
+			} else if (rc != 0) {
+				mdb_txn_abort(txn);
+				*error_r = dirp_err("directory %s: table %s: %s",
+						    path, opt[i].name,
+						    mdb_strerror(rc));
+				goto fail;
+			}
+		}
 	}
 	rc = mdb_txn_commit(txn);
 	dirp_depth--;

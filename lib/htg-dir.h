@@ -144,6 +144,19 @@ int htg_dir_address_del(struct htg_dir *dir, const char *address,
 			const char **error_r);
 int htg_dir_flow_add(struct htg_dir *dir, const char *flow,
 		     const char *deliver_to, const char **error_r);
+/* Responding flows (the gateway answers for the government side): mode
+   ack, echo or refuse ("off" deletes), delay in seconds. set: 1 done, 0
+   no such flow or bad mode, -1; get: 1 responding, 0 not, -1. */
+int htg_dir_respond_mode_ok(const char *mode);
+/* what htg-policyd's flow map adds for a responding flow; main.cf's
+   transport_maps sends its domain to htg-respond(8) */
+#define HTG_RESPOND_RECIPIENT "htg-respond@htg-respond.invalid"
+int htg_dir_flow_respond_set(struct htg_dir *dir, const char *flow,
+			     const char *mode, unsigned int delay,
+			     const char **error_r);
+int htg_dir_flow_respond_get(struct htg_dir *dir, const char *flow,
+			     char *mode_r, size_t size, unsigned int *delay_r,
+			     const char **error_r);
 int htg_dir_flow_del(struct htg_dir *dir, const char *flow,
 		     const char **error_r);
 int htg_dir_grant_add(struct htg_dir *dir, const char *user,

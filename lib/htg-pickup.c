@@ -21,7 +21,7 @@
 
 /* the audit events DESIGN 3 and issues 5 and 16 name */
 static const char *const audit_events[] = {
-	"submit", "refuse", "report", "deliver", "retr", "top", "dele",
+	"submit", "refuse", "report", "answer", "deliver", "retr", "top", "dele",
 	"expunge", "purge", "restore", "hygiene",
 };
 

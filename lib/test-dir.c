@@ -188,6 +188,32 @@ static void test_logical_translate(void)
 	test_end();
 }
 
+/* responding flows (issue 16 item 3) */
+static void test_respond(void)
+{
+	struct htg_dir *dir = open_dir(0), *reader = open_dir(HTG_DIR_RDONLY);
+	char mode[16];
+	unsigned int delay;
+	const char *error;
+
+	test_begin("responding flows: set, get, off, forgotten with the flow");
+	test_assert(htg_dir_flow_add(dir, "antwoord", "a@overheid.nl", &error) == 1);
+	test_assert(htg_dir_flow_respond_get(reader, "antwoord", mode, sizeof(mode), &delay, &error) == 0);
+	test_assert(htg_dir_flow_respond_set(dir, "antwoord", "bogus", 0, &error) == 0);
+	test_assert(htg_dir_flow_respond_set(dir, "onbekend", "ack", 0, &error) == 0);
+	test_assert(htg_dir_flow_respond_set(dir, "Antwoord", "echo", 30, &error) == 1);
+	test_assert(htg_dir_flow_respond_get(reader, "antwoord", mode, sizeof(mode), &delay, &error) == 1 &&
+		    strcmp(mode, "echo") == 0 && delay == 30);
+	test_assert(htg_dir_flow_respond_set(dir, "antwoord", "off", 0, &error) == 1);
+	test_assert(htg_dir_flow_respond_get(reader, "antwoord", mode, sizeof(mode), &delay, &error) == 0);
+	test_assert(htg_dir_flow_respond_set(dir, "antwoord", "refuse", 0, &error) == 1);
+	test_assert(htg_dir_flow_del(dir, "antwoord", &error) == 1);
+	test_assert(htg_dir_flow_respond_get(reader, "antwoord", mode, sizeof(mode), &delay, &error) == 0);
+	htg_dir_close(&reader);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 static int count_cb(const struct htg_audit_event *ev, void *ctx)
 {
 	int *n = ctx;
@@ -451,6 +477,7 @@ int main(void)
 	test_accounts();
 	test_addresses_flows_grants();
 	test_logical_translate();
+	test_respond();
 	test_audit();
 	test_commit_flushes();
 	test_msgids();

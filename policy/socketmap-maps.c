@@ -81,14 +81,19 @@ static const char *map_domain(const struct policy_ctx *ctx, const char *key,
 			  "domain", domain, error, text, size);
 }
 
-/* flow: 004 table 3, <berichtsoort>@<submit domain> -> deliver-to */
+/* flow: 004 table 3, <berichtsoort>@<submit domain> -> deliver-to; for
+   a flow the gateway answers for (htgctl flow respond), also the respond
+   recipient, which Postfix's transport map sends to htg-respond(8)
+   (virtual alias expansion: one message, both recipients) */
 static const char *map_flow(const struct policy_ctx *ctx, const char *key,
 			    char *text, size_t size)
 {
 	const char *at = strrchr(key, '@');
-	char flow[HTG_USER_MAX], deliver_to[HTG_USER_MAX];
+	char flow[HTG_USER_MAX], deliver_to[2 * HTG_USER_MAX], mode[16];
 	const char *error = NULL;
+	unsigned int delay;
 	size_t len;
+	int ret;
 
 	if (at == NULL || at == key ||
 	    strcasecmp(at + 1, ctx->submit_domain) != 0 ||
@@ -96,9 +101,18 @@ static const char *map_flow(const struct policy_ctx *ctx, const char *key,
 		return map_result(0, "flow", NULL, NULL, text, size);
 	memcpy(flow, key, len);
 	flow[len] = '\0';
-	return map_result(htg_dir_flow_get(ctx->dir, flow, deliver_to,
-					   sizeof(deliver_to), &error),
-			  "flow", deliver_to, error, text, size);
+	ret = htg_dir_flow_get(ctx->dir, flow, deliver_to, HTG_USER_MAX,
+			       &error);
+	if (ret == 1 && (ret = htg_dir_flow_respond_get(ctx->dir, flow, mode,
+						       sizeof(mode), &delay,
+						       &error)) >= 0) {
+		if (ret == 1)
+			snprintf(deliver_to + strlen(deliver_to),
+				 sizeof(deliver_to) - strlen(deliver_to),
+				 ",%s", HTG_RESPOND_RECIPIENT);
+		ret = 1;
+	}
+	return map_result(ret, "flow", deliver_to, error, text, size);
 }
 
 /* translate (smtp_generic_maps, lmtp_generic_maps): a real address of

@@ -367,6 +367,26 @@ static void test_audit(void)
 	test_end();
 	policy_parser_free(&p);
 
+	test_begin("socketmap flow: a responding flow adds the respond recipient");
+	{
+		char text[256];
+
+		test_assert(htg_dir_flow_respond_set(dir, "aangifte", "ack", 0,
+						     &error) == 1);
+		test_assert(strcmp(sockmap_lookup(&ctx, "flow",
+						  "aangifte@" SUBMIT, text,
+						  sizeof(text)), "OK") == 0 &&
+			    strcmp(text, "gov@douane.nl,"
+				   HTG_RESPOND_RECIPIENT) == 0);
+		test_assert(htg_dir_flow_respond_set(dir, "aangifte", "off", 0,
+						     &error) == 1);
+		test_assert(strcmp(sockmap_lookup(&ctx, "flow",
+						  "aangifte@" SUBMIT, text,
+						  sizeof(text)), "OK") == 0 &&
+			    strcmp(text, "gov@douane.nl") == 0);
+	}
+	test_end();
+
 	test_begin("socketmap translate: real -> logical while on");
 	{
 		char text[256];

@@ -19,6 +19,7 @@
 /*	htgctl [-d DIR] address list [--json]
 /*	htgctl [-d DIR] flow add FLOW --deliver-to ADDRESS
 /*	htgctl [-d DIR] flow del FLOW
+/*	htgctl [-d DIR] flow respond FLOW off|ack|echo|refuse [--delay SECONDS]
 /*	htgctl [-d DIR] flow list [--json]
 /*	htgctl [-d DIR] grant USER FLOW
 /*	htgctl [-d DIR] revoke USER FLOW
@@ -132,6 +133,8 @@ void usage(void)
 	      "       htgctl [-d DIR] address list [--json]\n"
 	      "       htgctl [-d DIR] flow add FLOW --deliver-to ADDRESS\n"
 	      "       htgctl [-d DIR] flow del FLOW\n"
+	      "       htgctl [-d DIR] flow respond FLOW off|ack|echo|refuse "
+	      "[--delay SECONDS]\n"
 	      "       htgctl [-d DIR] flow list [--json]\n"
 	      "       htgctl [-d DIR] grant USER FLOW | grant list [--json]\n"
 	      "       htgctl [-d DIR] revoke USER FLOW\n"
@@ -499,6 +502,23 @@ static int cmd_flow(int argc, char **argv)
 	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
 		dir = open_dir(1);
 		ret = htg_dir_flow_del(dir, argv[1], &error);
+	} else if ((argc == 3 || (argc == 5 &&
+				  strcmp(argv[3], "--delay") == 0)) &&
+		   strcmp(argv[0], "respond") == 0) {
+		/* the gateway answers for the government side (htg-respond) */
+		unsigned long long delay = argc == 5 ?
+			parse_number(argv[4], "delay") : 0;
+
+		if (strcmp(argv[2], "off") != 0 &&
+		    !htg_dir_respond_mode_ok(argv[2]))
+			usage();
+		if (delay > 3600) {
+			say("the delay is at most 3600 seconds\n");
+			return EXIT_USAGE;
+		}
+		dir = open_dir(1);
+		ret = htg_dir_flow_respond_set(dir, argv[1], argv[2],
+					       (unsigned int)delay, &error);
 	} else {
 		usage();
 	}
