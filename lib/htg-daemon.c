@@ -181,7 +181,7 @@ int htg_daemon_user(struct htg_conf *conf, struct htg_daemon_user *u)
 	return 0;
 }
 
-void htg_daemon_drop(const struct htg_daemon_user *u)
+void htg_daemon_drop(const struct htg_daemon_user *u, const char *log_file)
 {
 	if (!u->set)
 		return;
@@ -190,6 +190,11 @@ void htg_daemon_drop(const struct htg_daemon_user *u)
 			msg_warn("not root: ignoring user = %s", u->name);
 		return;
 	}
+	/* SIGHUP reopens it as the user (logrotate) */
+	if (log_file != NULL && *log_file != '\0' &&
+	    chown(log_file, u->uid, (gid_t)-1) < 0)
+		msg_warn("chown %s to %s: %m (SIGHUP cannot reopen it)",
+			 log_file, u->name);
 	if (initgroups(u->name, u->gid) < 0)
 		msg_fatal("initgroups %s: %m", u->name);
 	if (setgid(u->gid) < 0)

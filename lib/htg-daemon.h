@@ -17,7 +17,8 @@
 /*			const struct htg_conf *new, const char *const *keys);
 /*	void	htg_daemon_log(struct htg_daemon *d, const char *log_file);
 /*	int	htg_daemon_user(struct htg_conf *conf, struct htg_daemon_user *u);
-/*	void	htg_daemon_drop(const struct htg_daemon_user *u);
+/*	void	htg_daemon_drop(const struct htg_daemon_user *u,
+/*			const char *log_file);
 /*	void	htg_daemon_signals(void);
 /*	void	htg_daemon_detach(struct htg_daemon *d);
 /*	void	htg_daemon_ready(struct htg_daemon *d);
@@ -60,7 +61,10 @@
 /*	htg_daemon_user() resolves the "user" key (an unknown user is a
 /*	configuration error); htg_daemon_drop() then, when running as
 /*	root, sets the user's groups (initgroups: its supplementary groups
-/*	too), gid and uid, and makes sure root cannot be regained. Not root:
+/*	too), gid and uid, and makes sure root cannot be regained. The log
+/*	file (opened as root) is given to the user first: a reload reopens
+/*	it as the user, and after logrotate moved it the user creates it
+/*	again, so its directory must let the user write. Not root:
 /*	a user other than the current one is a warning, nothing changes.
 /*
 /*	htg_daemon_signals() blocks SIGHUP, SIGTERM and SIGINT (taken with
@@ -112,7 +116,7 @@ void htg_daemon_restart_keys(const struct htg_conf *old,
 			     const char *const *keys);
 void htg_daemon_log(struct htg_daemon *d, const char *log_file);
 int htg_daemon_user(struct htg_conf *conf, struct htg_daemon_user *u);
-void htg_daemon_drop(const struct htg_daemon_user *u);
+void htg_daemon_drop(const struct htg_daemon_user *u, const char *log_file);
 void htg_daemon_signals(void);
 void htg_daemon_detach(struct htg_daemon *d);
 void htg_daemon_ready(struct htg_daemon *d);

@@ -372,7 +372,7 @@ int main(int argc, char **argv)
 	open_socket(set->socket, &perm, &user);
 	htg_daemon_detach(&daemon);
 	htg_daemon_pid_file(&daemon, set->pid_file);
-	htg_daemon_drop(&user);
+	htg_daemon_drop(&user, set->log_file);
 	directory_open(set);
 	milter_settings_publish(set);
 	milter_settings_reload_init(&daemon);

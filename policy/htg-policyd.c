@@ -334,7 +334,7 @@ int main(int argc, char **argv)
 	   stays who may connect */
 	if (s->user.set && geteuid() == 0)
 		server_chown_sockets(server, s->user.uid, (gid_t)-1);
-	htg_daemon_drop(&s->user);
+	htg_daemon_drop(&s->user, s->log_file);
 	server_open_dir(server);
 	msg_info("started: version %s", PACKAGE_VERSION);
 	settings_log(s, "settings");
