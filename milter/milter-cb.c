@@ -82,13 +82,14 @@ static sfsistat refuse(SMFICTX *ctx, struct milter_priv *p,
 		       const char *stage)
 {
 	const struct htg_rule *r = htg_rule_get(id);
+	int report_only = milter_settings.report_only;	/* once: SIGHUP */
 	char code[8], text[400];
 
 	msg_info("%s: account=%s rule=%s stage=%s action=%s detail=\"%s\"",
 		 macro(ctx, "i"), p->account, r->name, stage,
-		 milter_settings.report_only ? "report" : "refuse",
+		 report_only ? "report" : "refuse",
 		 detail != NULL ? detail : r->text);
-	if (milter_settings.report_only) {
+	if (report_only) {
 		p->reported = 1;
 		return SMFIS_CONTINUE;
 	}

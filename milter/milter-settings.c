@@ -33,9 +33,10 @@
 /*	header_domain, msgid_domain, msgid_window, temp_dir, max_depth,
 /*	max_parts, allowed_types, extra_charsets, from_owner_check,
 /*	header_field_max, postqueue, postfix_config_dir,
-/*	msgid_pending_timeout and msgid_commit_wait apply to the next MTA
-/*	session (a message in progress keeps the settings it started
-/*	with); the log is reopened (log_file, or syslog). socket,
+/*	msgid_pending_timeout and msgid_commit_wait apply from the next
+/*	callback on (a message being checked keeps the MIME limits and
+/*	domains it started with: htg_check_new() took them); the log is
+/*	reopened (log_file, or syslog). socket,
 /*	socket_mode, socket_group, user, pid_file, directory, max_sessions
 /*	and timeout are read at start only: a change is logged as "needs
 /*	restart".

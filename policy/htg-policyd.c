@@ -245,12 +245,16 @@ static void settings_apply(const struct policyd_set *s,
 
 static void settings_log(const struct policyd_set *s, const char *what)
 {
+	char rate[64] = "off";
+
+	if (s->rate_limit > 0)
+		snprintf(rate, sizeof(rate), "%d per %d s", s->rate_limit,
+			 s->rate_window);
 	msg_info("%s: environment %s, submit domain %s, TLS minimum %s "
-		 "(policy context %s), rate limit %s%d, request_timeout %d, "
+		 "(policy context %s), rate limit %s, request_timeout %d, "
 		 "idle_timeout %d, max_ttl %d, log %s", what, s->env,
 		 s->submit_domain, *s->tls_min != '\0' ? s->tls_min : "off",
-		 *s->tls_context != '\0' ? s->tls_context : "any",
-		 s->rate_limit > 0 ? "" : "off ", s->rate_limit,
+		 *s->tls_context != '\0' ? s->tls_context : "any", rate,
 		 s->limits.request_timeout, s->limits.idle_timeout,
 		 s->limits.max_ttl,
 		 *s->log_file != '\0' ? s->log_file : "syslog");
