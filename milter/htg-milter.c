@@ -4,7 +4,8 @@
 /* SUMMARY
 /*	HTG message rules inside Postfix (Sendmail milter protocol)
 /* SYNOPSIS
-/*	htg-milter [-c config] [-f] [-v] [-o key=value ...]
+/*	htg-milter [-c config] [-f] [-n] [-v] [-o key=value ...]
+/*	htg-milter -V | --version
 /* DESCRIPTION
 /*	htg-milter is attached to the submission service with smtpd_milters.
 /*	It decides the HTG rules that need the message itself, and answers
@@ -22,9 +23,17 @@
 /*	({auth_authen}), the rule id and the action.
 /* OPTIONS
 /* .IP "-c config"
-/*	configuration file (default /etc/htg/htg-milter.conf).
+/*	configuration file (default /etc/htg/htg-milter.conf). A file given
+/*	with -c must exist; a missing default file is a warning (defaults
+/*	and -o apply).
 /* .IP -f
-/*	stay in the foreground.
+/*	stay in the foreground (without -f: fork, and the starting process
+/*	exits 0 once the milter is ready, 1 if it failed).
+/* .IP -n
+/*	check the configuration and exit: 0 and silent when good, else 1
+/*	and one "file:line: key: ..." line per error on stderr.
+/* .IP "-V, --version"
+/*	print "htg-milter VERSION" and exit.
 /* .IP -v
 /*	more logging.
 /* .IP "-o key=value"
@@ -46,7 +55,8 @@
 /* .IP "user (default: empty)"
 /*	when started as root, run as this user after creating the socket
 /*	(which it owns, so libmilter can remove it at exit).
-/* .IP "log_file (default: stderr)"
+/* .IP "log_file (default: empty: syslog, facility mail)"
+/*	a path: append to that file instead; reopened on SIGHUP.
 /* .IP "pid_file (default: none)"
 /* .IP "mode (default: enforce)"
 /*	enforce, or report: log what would be refused, accept it.
@@ -55,8 +65,9 @@
 /* .IP "environment (default: production)"
 /*	production or preproduction: the To header domain.
 /* .IP "header_domain, msgid_domain, msgid_window (30 days)"
-/* .IP "temp_dir (default: /var/tmp)"
-/*	where rewritten bodies are spooled.
+/* .IP "temp_dir (default: /var/spool/htg)"
+/*	where rewritten bodies are spooled: a directory on disk (tmpfs and
+/*	ramfs are refused).
 /* .IP "max_depth (8), max_parts (200)"
 /*	HTG-MIME limits. See htg-milter.conf(5).
 /* .IP "max_sessions (default: 256)"
@@ -78,6 +89,14 @@
 /*	htg-milter(8) and doc/milter.md.
 /* SIGNALS
 /*	SIGTERM and SIGINT stop the milter after the current callbacks.
+/*	SIGHUP reloads the configuration file: a bad file keeps the old
+/*	settings (errors logged with file:line); socket, socket_mode,
+/*	socket_group, user, pid_file, directory, max_sessions and timeout
+/*	need a restart; the log is reopened (milter-settings.c).
+/* CHECKS
+/*	Every value is checked (numbers and their ranges, times in plain
+/*	seconds, yes/no, names); a bad one is an error with file:line,
+/*	never a default.
 /* SEE ALSO
 /*	htg-policyd(8), htgctl(8), Postfix MILTER_README
 /* LICENSE

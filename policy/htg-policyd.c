@@ -4,7 +4,8 @@
 /* SUMMARY
 /*	HTG policy delegation and socketmap server for Postfix
 /* SYNOPSIS
-/*	htg-policyd [-f] [-v] [-c config_file] [-o key=value ...]
+/*	htg-policyd [-f] [-n] [-v] [-c config_file] [-o key=value ...]
+/*	htg-policyd -V | --version
 /* DESCRIPTION
 /*	htg-policyd answers two kinds of Postfix clients from the HTG LMDB
 /*	directory, read live (no reload, no postmap):
@@ -33,15 +34,27 @@
 /*	One process serves all connections (epoll, non-blocking sockets,
 /*	bounded per-connection buffers). When started as root it binds its
 /*	sockets, writes its pid file and then runs as the configured user.
-/*	SIGTERM or SIGINT stops it cleanly and removes its sockets.
+/*	SIGTERM or SIGINT stops it cleanly and removes its sockets. SIGHUP
+/*	reloads the configuration file between two rounds of the event loop:
+/*	a bad file keeps the old settings (errors logged with file:line);
+/*	the sockets, socket_mode, socket_group, user, pid_file, directory
+/*	and max_connections need a restart; the log is reopened.
 /*
 /*	Options:
 /* .IP "-c config_file"
 /*	Read this file instead of the default
 /*	$sysconfdir/htg/htg-policyd.conf (a missing default file is not an
-/*	error; a missing -c file is).
+/*	error, the daemon warns and runs on defaults and -o; a missing -c
+/*	file is).
 /* .IP -f
 /*	Stay in the foreground.
+/* .IP -n
+/*	Check the configuration and exit: 0 and silent when good, else 1
+/*	and one "file:line: key: ..." line per error on stderr. Every value
+/*	is checked (numbers and ranges, times in plain seconds, names); a
+/*	bad one is never replaced by a default.
+/* .IP "-V, --version"
+/*	Print "htg-policyd VERSION" and exit.
 /* .IP -v
 /*	Verbose logging (repeat for more).
 /* .IP "-o key=value"
@@ -72,8 +85,8 @@
 /*	msa-smtp.htpoort.nl or msa-smtp.preprod.htpoort.nl.
 /* .IP "submit_domain (default: from environment)"
 /*	Overrides the submission domain of flow addresses.
-/* .IP "log_file (default: empty, standard error)"
-/*	Append log lines to this file.
+/* .IP "log_file (default: empty: syslog, facility mail)"
+/*	Append log lines to this file instead; reopened on SIGHUP.
 /* .IP "user (default: empty)"
 /*	When started as root, run as this user after binding.
 /* .IP "pid_file (default: empty)"
@@ -93,7 +106,8 @@
 /*	Seconds after which a connection is closed at its next idle moment;
 /*	0 disables (above Postfix's smtpd_policy_service_max_ttl, 1000 s).
 /* .IP "tls_protocol_min (default: TLSv1.3)"
-/*	HTG-TLS minimum; empty disables the rule.
+/*	HTG-TLS minimum: TLSv1.1, TLSv1.2 or TLSv1.3; empty disables the
+/*	rule.
 /* .IP "tls_policy_context (default: empty, every request)"
 /*	HTG-TLS applies only to requests with this policy_context.
 /* .IP "rate_limit, rate_window, rate_accounts (default: 0, 3600, 10000)"

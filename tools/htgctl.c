@@ -4,6 +4,7 @@
 /* SUMMARY
 /*	manage the HTG directory
 /* SYNOPSIS
+/*	htgctl -V | --version
 /*	htgctl [-d DIR] init [--owner USER]
 /*	htgctl [-d DIR] account add USER [--password-stdin]
 /*		[--retention-days N] [--max-size BYTES]
