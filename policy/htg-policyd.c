@@ -170,6 +170,25 @@ static const char *const restart_keys[] = {
 	"max_connections", NULL
 };
 
+/* "host:port" or "[v6]:port" (server_listen_inet() resolves the host) */
+static void check_host_port(struct htg_conf *conf, const char *key)
+{
+	const char *v = htg_conf_get(conf, key, ""), *colon = strrchr(v, ':');
+	char *end;
+	long port;
+
+	if (*v == '\0')
+		return;
+	if (colon == NULL || colon == v) {
+		htg_conf_bad(conf, key, "\"%s\" is not host:port", v);
+		return;
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port < 1 ||
+	    port > 65535)
+		htg_conf_bad(conf, key, "\"%s\": the port is not 1-65535", v);
+}
+
 static struct policyd_set *settings_parse(struct htg_conf *conf)
 {
 	static const char *const envs[] = { "production", "preproduction",
@@ -211,6 +230,8 @@ static struct policyd_set *settings_parse(struct htg_conf *conf)
 				       "/run/htg/socketmap");
 	s->policy_inet = htg_conf_get(conf, "policy_inet", "");
 	s->sockmap_inet = htg_conf_get(conf, "socketmap_inet", "");
+	check_host_port(conf, "policy_inet");
+	check_host_port(conf, "socketmap_inet");
 	if (*s->policy_sock == '\0' && *s->sockmap_sock == '\0' &&
 	    *s->policy_inet == '\0' && *s->sockmap_inet == '\0')
 		htg_conf_fail(conf, "%s: no socket configured (policy_socket, "

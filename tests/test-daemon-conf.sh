@@ -80,6 +80,8 @@ bad "$P" p.conf 'submit_domain = a_b.nl' 'submit_domain: "a_b.nl" is not a domai
 bad "$P" p.conf 'rate_limit = ten' 'rate_limit: "ten" is not a number'
 bad "$P" p.conf 'socket_group = no-such-group-htg' 'socket_group: no group "no-such-group-htg"'
 bad "$P" p.conf 'policy_socket =' 'no socket configured'
+bad "$P" p.conf 'policy_inet = 127.0.0.1:99999' 'policy_inet: "127.0.0.1:99999": the port is not 1-65535'
+bad "$P" p.conf 'socketmap_inet = localhost' 'socketmap_inet: "localhost" is not host:port'
 
 # every error of a file, not only the first
 printf 'max_depth = eight\nmax_parts = many\n' >>"$d/m.conf"
