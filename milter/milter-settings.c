@@ -28,7 +28,8 @@
 /*	libmilter calls sigwait() in this program.
 /*
 /*	A reload reads the file and the -o settings again. With an error
-/*	the old settings stay and each error is logged with its file:line.
+/*	the old settings stay and each error is logged with its file:line
+/*	(the old log file is reopened all the same: logrotate).
 /*	Else the new settings are published: mode, environment,
 /*	header_domain, msgid_domain, msgid_window, temp_dir, max_depth,
 /*	max_parts, allowed_types, extra_charsets, from_owner_check,
@@ -203,7 +204,11 @@ static void milter_reload(void)
 
 	msg_info("SIGHUP: reloading %s", reload_daemon->config);
 	s = milter_settings_parse(htg_daemon_conf(reload_daemon));
-	if (htg_daemon_reload_report(s->conf) > 0) {
+	if (htg_conf_error_count(s->conf) > 0) {
+		/* logrotate still needs the log reopened, before the errors */
+		if (msg_open_log(old->log_file, &error) < 0)
+			msg_error("reload: %s", error);
+		(void)htg_daemon_reload_report(s->conf);
 		settings_free(s);
 		return;
 	}

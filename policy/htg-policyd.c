@@ -310,7 +310,12 @@ static void policyd_reload(struct server *server, void *arg)
 
 	msg_info("SIGHUP: reloading %s", p->daemon.config);
 	s = settings_parse(htg_daemon_conf(&p->daemon));
-	if (htg_daemon_reload_report(s->conf) > 0) {
+	if (htg_conf_error_count(s->conf) > 0) {
+		/* logrotate still needs the log reopened, before the errors */
+		if (msg_open_log(p->set->log_file, &error) < 0)
+			msg_error("reload: %s", error);
+		policy_log_reopen(p->set->log_file);
+		(void)htg_daemon_reload_report(s->conf);
 		settings_free(&s);
 		return;
 	}
