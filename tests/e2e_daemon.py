@@ -11,6 +11,7 @@ import smtplib  # noqa: F401
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -249,6 +250,20 @@ class Syslog:
         os.chmod(os.path.join(self.dev, "log"), 0o666)
         self.sock.settimeout(0.2)
         self.lines = []
+        # drained all the time, as a syslog daemon does: a full queue
+        # (net.unix.max_dgram_qlen, 10 here) blocks the sender's syslog()
+        self.running = True
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+
+    def read(self):
+        while self.running:
+            try:
+                self.lines.append(self.sock.recv(65536).decode("utf-8", "replace"))
+            except socket.timeout:
+                pass
+            except OSError:
+                return
 
     def argv(self, argv):
         return ["unshare", "-m", "--propagation", "private", "sh", "-c",
@@ -257,17 +272,16 @@ class Syslog:
     def wait(self, text, wait=15):
         deadline = time.time() + wait
         while True:
-            for line in self.lines:
+            for line in list(self.lines):
                 if text in line:
                     return line
             check(time.time() < deadline, "no syslog line with %r: %r"
                   % (text, self.lines[-10:]))
-            try:
-                self.lines.append(self.sock.recv(65536).decode("utf-8", "replace"))
-            except socket.timeout:
-                pass
+            time.sleep(0.05)
 
     def close(self):
+        self.running = False
+        self.reader.join()
         self.sock.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
