@@ -9,7 +9,8 @@ M=${HTG_MILTER:-../milter/htg-milter}
 P=${HTG_POLICYD:-../policy/htg-policyd}
 C=${HTGCTL:-../tools/htgctl}
 src=${srcdir:-.}
-d=$(mktemp -d /tmp/htg-test-daemon-conf.XXXXXX)
+# in the build tree: temp_dir must be on disk (a tmpfs /tmp would be refused)
+d=$(mktemp -d "$PWD/htg-test-daemon-conf.XXXXXX")
 trap 'rm -rf "$d"' EXIT
 passed=0 failed=0
 res() { if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1";
