@@ -100,8 +100,10 @@ res "htg-milter -n -o max_parts=lots: exit 1, named -o" $?
 "$M" -n -c "$d/nonexistent" 2>"$d/err"
 [ $? = 1 ] && grep -qF "open $d/nonexistent: No such file" "$d/err"
 res "htg-milter -c /nonexistent: exit 1" $?
-"$M" -f -c "$d/nonexistent" 2>"$d/err"
-[ $? = 1 ] && grep -qF "not started" "$d/err"
+timeout 20 "$M" -f -c "$d/nonexistent" -o temp_dir="$d/spool" -o directory=none \
+	-o socket_group= 2>"$d/err"
+[ $? = 1 ] && grep -qF "open $d/nonexistent: No such file" "$d/err" &&
+	grep -qF "fatal: 1 error in the configuration, not started" "$d/err"
 res "htg-milter -f -c /nonexistent: does not start" $?
 "$P" -n -c "$d/nonexistent" 2>"$d/err"
 [ $? = 1 ] && grep -qF "open $d/nonexistent: No such file" "$d/err"
