@@ -22,6 +22,10 @@ done
 grep -q '^192.0.2.10:587 inet' "$d/postfix/master.cf" &&
 	grep -q '^10.0.0.10:25 inet' "$d/postfix/master.cf"
 res "production ports 587 and inbound 25 in master.cf" $?
+grep -q '^temp_dir = /var/spool/htg$' "$d/htg-milter.conf"
+res "htg-milter spools bodies on disk (/var/spool/htg), not in /run" $?
+grep -q '^log_file = $' "$d/htg-milter.conf" && grep -q '^log_file = $' "$d/htg-policyd.conf"
+res "production: both daemons log to syslog (log_file empty)" $?
 grep -q 'port = 110' "$d/dovecot/dovecot.conf"
 res "production POP3 port 110 in dovecot.conf" $?
 if command -v postconf >/dev/null; then

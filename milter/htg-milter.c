@@ -4,7 +4,8 @@
 /* SUMMARY
 /*	HTG message rules inside Postfix (Sendmail milter protocol)
 /* SYNOPSIS
-/*	htg-milter [-c config] [-f] [-v] [-o key=value ...]
+/*	htg-milter [-c config] [-f] [-n] [-v] [-o key=value ...]
+/*	htg-milter -V | --version
 /* DESCRIPTION
 /*	htg-milter is attached to the submission service with smtpd_milters.
 /*	It decides the HTG rules that need the message itself, and answers
@@ -22,9 +23,17 @@
 /*	({auth_authen}), the rule id and the action.
 /* OPTIONS
 /* .IP "-c config"
-/*	configuration file (default /etc/htg/htg-milter.conf).
+/*	configuration file (default /etc/htg/htg-milter.conf). A file given
+/*	with -c must exist; a missing default file is a warning (defaults
+/*	and -o apply).
 /* .IP -f
-/*	stay in the foreground.
+/*	stay in the foreground (without -f: fork, and the starting process
+/*	exits 0 once the milter is ready, 1 if it failed).
+/* .IP -n
+/*	check the configuration and exit: 0 and silent when good, else 1
+/*	and one "file:line: key: ..." line per error on stderr.
+/* .IP "-V, --version"
+/*	print "htg-milter VERSION" and exit.
 /* .IP -v
 /*	more logging.
 /* .IP "-o key=value"
@@ -46,7 +55,8 @@
 /* .IP "user (default: empty)"
 /*	when started as root, run as this user after creating the socket
 /*	(which it owns, so libmilter can remove it at exit).
-/* .IP "log_file (default: stderr)"
+/* .IP "log_file (default: empty: syslog, facility mail)"
+/*	a path: append to that file instead; reopened on SIGHUP.
 /* .IP "pid_file (default: none)"
 /* .IP "mode (default: enforce)"
 /*	enforce, or report: log what would be refused, accept it.
@@ -55,8 +65,9 @@
 /* .IP "environment (default: production)"
 /*	production or preproduction: the To header domain.
 /* .IP "header_domain, msgid_domain, msgid_window (30 days)"
-/* .IP "temp_dir (default: /var/tmp)"
-/*	where rewritten bodies are spooled.
+/* .IP "temp_dir (default: /var/spool/htg)"
+/*	where rewritten bodies are spooled: a directory on disk (tmpfs and
+/*	ramfs are refused).
 /* .IP "max_depth (8), max_parts (200)"
 /*	HTG-MIME limits. See htg-milter.conf(5).
 /* .IP "max_sessions (default: 256)"
@@ -83,6 +94,14 @@
 /*	htg-milter(8) and doc/milter.md.
 /* SIGNALS
 /*	SIGTERM and SIGINT stop the milter after the current callbacks.
+/*	SIGHUP reloads the configuration file: a bad file keeps the old
+/*	settings (errors logged with file:line); socket, socket_mode,
+/*	socket_group, user, pid_file, directory, max_sessions and timeout
+/*	need a restart; the log is reopened (milter-settings.c).
+/* CHECKS
+/*	Every value is checked (numbers and their ranges, times in plain
+/*	seconds, yes/no, names); a bad one is an error with file:line,
+/*	never a default.
 /* SEE ALSO
 /*	htg-policyd(8), htgctl(8), Postfix MILTER_README
 /* LICENSE
@@ -93,9 +112,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,10 +123,12 @@
 #include <unistd.h>
 
 #include "htg-conf.h"
+#include "htg-daemon.h"
 #include "htg-limits.h"
 #include "htg-milter.h"
 #include "htg-msg.h"
 #include "htg-sockperm.h"
+#include "milter-settings.h"
 
 static const char *const milter_keys[] = {
 	"socket", "socket_mode", "socket_group", "user", "log_file", "pid_file", "mode",
@@ -121,8 +140,9 @@ static const char *const milter_keys[] = {
 	"msgid_commit_wait", "commit_recipient", NULL
 };
 
-static struct htg_conf *conf;
-struct milter_settings milter_settings;
+#ifndef HTG_MILTER_CONF
+#define HTG_MILTER_CONF "/etc/htg/htg-milter.conf"
+#endif
 
 /* descriptors besides the sessions: stdio, log, LMDB, listener, libmilter's
    pipe and spare; each session: its socket and perhaps a spool file */
@@ -271,86 +291,6 @@ static void resources_init(void)
 		msg_fatal("open /dev/null: %m");
 }
 
-/* 004 table 4: To is <berichtsoort>@htpoort.nl or @preprod.htpoort.nl */
-static const char *environment_header_domain(const char *env)
-{
-	if (strcmp(env, "production") == 0)
-		return "htpoort.nl";
-	if (strcmp(env, "preproduction") == 0)
-		return "preprod.htpoort.nl";
-	msg_fatal("environment must be production or preproduction, not "
-		  "\"%s\"", env);
-}
-
-static void settings_init(void)
-{
-	struct milter_settings *s = &milter_settings;
-	const char *mode = htg_conf_get(conf, "mode", "enforce");
-	const char *env = htg_conf_get(conf, "environment", "production");
-
-	if (strcmp(mode, "report") == 0)
-		s->report_only = 1;
-	else if (strcmp(mode, "enforce") != 0)
-		msg_fatal("mode must be enforce or report, not \"%s\"", mode);
-	s->check.header_domain = htg_conf_get(conf, "header_domain",
-					      environment_header_domain(env));
-	s->check.msgid_domain = htg_conf_get(conf, "msgid_domain",
-					     s->check.header_domain);
-	s->check.max_depth = (unsigned int)htg_conf_get_int(conf, "max_depth", 8);
-	s->check.max_parts = (unsigned int)htg_conf_get_int(conf, "max_parts",
-							    200);
-	s->check.allowed_types = htg_conf_get(conf, "allowed_types", NULL);
-	s->check.extra_charsets = htg_conf_get(conf, "extra_charsets", NULL);
-	s->msgid_window = htg_conf_get_int(conf, "msgid_window", 30 * 86400);
-	s->from_owner_check = htg_conf_get_bool(conf, "from_owner_check", 1);
-	s->check.header_field_max = (size_t)htg_conf_get_int(conf,
-			"header_field_max", HTG_HEADER_FIELD_MAX);
-	if (s->check.header_field_max < 1000 ||
-	    s->check.header_field_max > 200000)
-		msg_fatal("header_field_max must be 1000-200000");
-	s->postqueue = htg_conf_get(conf, "postqueue", "postqueue");
-	s->postfix_config_dir = htg_conf_get(conf, "postfix_config_dir", NULL);
-	s->msgid_pending_timeout = htg_conf_get_int(conf,
-			"msgid_pending_timeout", 3600);
-	s->msgid_commit_wait = htg_conf_get_int(conf, "msgid_commit_wait", 10);
-	if (s->msgid_pending_timeout < 60 || s->msgid_commit_wait < 0 ||
-	    s->msgid_commit_wait > 25)
-		msg_fatal("msgid_pending_timeout must be 60 or more, "
-			  "msgid_commit_wait 0-25 (below Postfix's "
-			  "milter_command_timeout)");
-	s->commit_recipient = htg_conf_get(conf, "commit_recipient",
-					   "htg-commit@htg-commit.invalid");
-	if (*s->commit_recipient == '\0')
-		s->commit_recipient = NULL;
-	else if (strchr(s->commit_recipient, '@') == NULL ||
-		 strpbrk(s->commit_recipient, " \t<>\"") != NULL)
-		msg_fatal("commit_recipient must be an address (local@domain) "
-			  "or empty, not \"%s\"", s->commit_recipient);
-	s->temp_dir = htg_conf_get(conf, "temp_dir", "/var/tmp");
-	if (s->check.max_depth < 1 || s->check.max_depth > 64 ||
-	    s->check.max_parts < 1 || s->msgid_window < 0)
-		msg_fatal("max_depth must be 1-64, max_parts and msgid_window "
-			  "positive");
-	if (htg_conf_get_int(conf, "max_sessions", 256) < 1 ||
-	    htg_conf_get_int(conf, "max_sessions", 256) > 1000000 ||
-	    htg_conf_get_int(conf, "timeout", 1800) < 1 ||
-	    htg_conf_get_int(conf, "timeout", 1800) > 86400)
-		msg_fatal("max_sessions must be 1-1000000, timeout 1-86400");
-	max_sessions = (int)htg_conf_get_int(conf, "max_sessions", 256);
-}
-
-/* HTG-HDR-FROM: who owns the From address (htg_check_owner_fn) */
-static int from_owner(void *ctx, const char *address, char *user_r,
-		      size_t size)
-{
-	const char *error;
-	int ret = htg_dir_address_owner(ctx, address, user_r, size, &error);
-
-	if (ret < 0)
-		msg_warn("owner of %s: %s", address, error);
-	return ret;
-}
-
 /* After dropping privileges: the directory holds the used Message-IDs. */
 /* The directory's fill warnings (80 % of map-max and up) into our log,
    beside the decisions, not to a stderr nobody reads after daemon(). */
@@ -359,9 +299,10 @@ static void directory_warning(const char *text)
 	msg_warn("%s", text);
 }
 
-static void directory_open(void)
+static void directory_open(struct milter_set *s)
 {
-	const char *path = htg_conf_get(conf, "directory", NULL), *error;
+	const char *path = s->directory, *error;
+	struct htg_dir *dir = NULL;
 
 	if (path != NULL && strcmp(path, "none") == 0) {
 		msg_warn("directory = none: neither Message-ID reuse nor the "
@@ -372,42 +313,12 @@ static void directory_open(void)
 	   of Message-IDs (a reuse then passes), but a claim costs no disk
 	   flush per message (4 ms on the lab machine; bench/README.md). */
 	htg_dir_set_warning(directory_warning);
-	if (htg_dir_open(path, HTG_DIR_LAZYSYNC, &milter_settings.dir,
-			 &error) != 1)
+	if (htg_dir_open(path, HTG_DIR_LAZYSYNC, &dir, &error) != 1)
 		msg_fatal("%s", error);
-	if (milter_settings.from_owner_check) {
-		milter_settings.check.from_owner = from_owner;
-		milter_settings.check.from_owner_ctx = milter_settings.dir;
-	} else {
+	milter_settings_set_dir(s, dir);
+	if (!s->from_owner_check)
 		msg_info("from_owner_check = no: the From address need not be "
 			 "owned by the authenticated account");
-	}
-}
-
-/* The configured user, when started as root; NULL: stay who we are. */
-static struct passwd *run_as(const char *user)
-{
-	struct passwd *pw;
-
-	if (user == NULL || *user == '\0' || geteuid() != 0)
-		return NULL;
-	if ((pw = getpwnam(user)) == NULL)
-		msg_fatal("unknown user: %s", user);
-	return pw;
-}
-
-static void drop_privileges(const struct passwd *pw)
-{
-	const char *user;
-
-	if (pw == NULL)
-		return;
-	user = pw->pw_name;
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
-		msg_fatal("drop privileges to %s: %m", user);
-	if (setuid(0) == 0)
-		msg_fatal("privileges could be regained after dropping them");
 }
 
 /*
@@ -417,7 +328,7 @@ static void drop_privileges(const struct passwd *pw)
  * As OpenDKIM's UMask option, but never more open than configured.
  */
 static void open_socket(const char *sock, const struct htg_sockperm *perm,
-			const struct passwd *pw)
+			const struct htg_daemon_user *user)
 {
 	const char *path = NULL, *error;
 	mode_t old_umask;
@@ -435,72 +346,40 @@ static void open_socket(const char *sock, const struct htg_sockperm *perm,
 	if (rc != MI_SUCCESS)
 		msg_fatal("cannot open milter socket %s", sock);
 	if (path != NULL &&
-	    htg_sockperm_apply(path, pw != NULL ? pw->pw_uid : (uid_t)-1,
-			       perm, &error) < 0)
+	    htg_sockperm_apply(path, user->set && geteuid() == 0 ?
+			       user->uid : (uid_t)-1, perm, &error) < 0)
 		msg_fatal("%s", error);
-}
-
-static void write_pid(const char *path)
-{
-	FILE *fp;
-
-	if (path == NULL || *path == '\0')
-		return;
-	if ((fp = fopen(path, "w")) == NULL)
-		msg_fatal("open %s: %m", path);
-	fprintf(fp, "%ld\n", (long)getpid());
-	fclose(fp);
 }
 
 int main(int argc, char **argv)
 {
-	const char *config = "/etc/htg/htg-milter.conf", *error, *sock, *mode;
+	struct htg_daemon daemon = {
+		.name = "htg-milter", .config = HTG_MILTER_CONF,
+		.keys = milter_keys,
+	};
+	struct htg_daemon_user user;
+	struct milter_set *set;
 	struct htg_sockperm perm;
-	struct passwd *pw;
+	const char *error;
 	struct smfiDesc desc;
-	int ch, foreground = 0;
+	int rc;
 
-	conf = htg_conf_new(milter_keys);
-	while ((ch = getopt(argc, argv, "c:fvo:")) != -1) {
-		switch (ch) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'f':
-			foreground = 1;
-			break;
-		case 'v':
-			msg_verbose++;
-			break;
-		case 'o':
-			break;	/* applied after the file */
-		default:
-			fprintf(stderr, "usage: htg-milter [-c config] [-f] [-v] "
-				"[-o key=value]\n");
-			return 2;
-		}
-	}
-	msg_init(argv[0], NULL);
-	if (access(config, F_OK) == 0 && htg_conf_load(conf, config, &error) < 0)
-		msg_fatal("%s", error);
-	optind = 1;
-	while ((ch = getopt(argc, argv, "c:fvo:")) != -1)
-		if (ch == 'o' && htg_conf_set(conf, optarg, &error) < 0)
-			msg_fatal("-o %s: %s", optarg, error);
-	msg_init(argv[0], htg_conf_get(conf, "log_file", NULL));
-
-	settings_init();
-	mode = milter_settings.report_only ? "report" : "enforce";
-	sock = htg_conf_get(conf, "socket", "unix:/run/htg/milter.sock");
-	if (htg_sockperm_parse(htg_conf_get(conf, "socket_mode", "0660"),
-			       htg_conf_get(conf, "socket_group", "postfix"),
+	htg_daemon_args(&daemon, argc, argv);
+	set = milter_settings_parse(htg_daemon_conf(&daemon));
+	htg_daemon_checked(&daemon, set->conf);
+	/* checked above: these succeed */
+	(void)htg_daemon_user(set->conf, &user);
+	if (htg_sockperm_parse(htg_conf_get(set->conf, "socket_mode", "0660"),
+			       htg_conf_get(set->conf, "socket_group", "postfix"),
 			       &perm, &error) < 0)
 		msg_fatal("%s", error);
-	pw = run_as(htg_conf_get(conf, "user", NULL));
+	htg_daemon_log(&daemon, set->log_file);
+	htg_daemon_signals();
+	max_sessions = set->max_sessions;
 	resources_init();
 
-	if (smfi_setconn((char *)sock) != MI_SUCCESS)
-		msg_fatal("smfi_setconn %s failed", sock);
+	if (smfi_setconn((char *)set->socket) != MI_SUCCESS)
+		msg_fatal("smfi_setconn %s failed", set->socket);
 	/* a header field reaches us whole (Postfix sends one packet per
 	   field): with header_field_max above 64 KB (and Postfix's own
 	   limit raised) libmilter's 64 KB default would drop the
@@ -511,26 +390,29 @@ int main(int argc, char **argv)
 	desc.xxfi_close = limit_close;
 	if (smfi_register(desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");
-	if (smfi_settimeout((int)htg_conf_get_int(conf, "timeout", 1800)) !=
-	    MI_SUCCESS)
+	if (smfi_settimeout(set->timeout) != MI_SUCCESS)
 		msg_fatal("smfi_settimeout failed");
 	/* as root: only root may give the socket to a group it is not in */
-	open_socket(sock, &perm, pw);
-	drop_privileges(pw);
-	directory_open();
-	if (!foreground && daemon(0, 0) < 0)
-		msg_fatal("daemon: %m");
-	write_pid(htg_conf_get(conf, "pid_file", NULL));
+	open_socket(set->socket, &perm, &user);
+	htg_daemon_detach(&daemon);
+	htg_daemon_pid_file(&daemon, set->pid_file);
+	htg_daemon_drop(&user, set->log_file);
+	directory_open(set);
+	milter_settings_publish(set);
+	milter_settings_reload_init(&daemon);
 
-	msg_info("started: socket=%s socket_mode=%04o socket_group=%s mode=%s "
-		 "max_sessions=%d timeout=%lld",
-		 sock, (unsigned)perm.mode,
+	msg_info("started: version %s socket=%s socket_mode=%04o "
+		 "socket_group=%s max_sessions=%d timeout=%d", PACKAGE_VERSION,
+		 set->socket, (unsigned)perm.mode,
 		 *perm.group_name != '\0' ? perm.group_name : "unchanged",
-		 mode, max_sessions, htg_conf_get_int(conf, "timeout", 1800));
-	ch = smfi_main();
+		 max_sessions, set->timeout);
+	milter_settings_log(set, "settings");
+	htg_daemon_ready(&daemon);
+	rc = smfi_main();
 	msg_info("stopped");
 	free(sessions);
-	htg_dir_close(&milter_settings.dir);
-	htg_conf_free(&conf);
-	return ch == MI_SUCCESS ? 0 : 1;
+	htg_dir_close(&set->dir);
+	milter_settings_free_all();
+	htg_daemon_free(&daemon);
+	return rc == MI_SUCCESS ? 0 : 1;
 }

@@ -150,6 +150,7 @@ static sfsistat refuse(SMFICTX *ctx, struct milter_priv *p,
 		       const char *stage)
 {
 	const struct htg_rule *r = htg_rule_get(id);
+	/* the global mode read once (SIGHUP may change it meanwhile) */
 	int report = milter_settings.report_only || account_reports(p);
 	char code[8], text[400];
 

@@ -4,7 +4,8 @@
 /* SUMMARY
 /*	HTG policy delegation and socketmap server for Postfix
 /* SYNOPSIS
-/*	htg-policyd [-f] [-v] [-c config_file] [-o key=value ...]
+/*	htg-policyd [-f] [-n] [-v] [-c config_file] [-o key=value ...]
+/*	htg-policyd -V | --version
 /* DESCRIPTION
 /*	htg-policyd answers two kinds of Postfix clients from the HTG LMDB
 /*	directory, read live (no reload, no postmap):
@@ -33,15 +34,27 @@
 /*	One process serves all connections (epoll, non-blocking sockets,
 /*	bounded per-connection buffers). When started as root it binds its
 /*	sockets, writes its pid file and then runs as the configured user.
-/*	SIGTERM or SIGINT stops it cleanly and removes its sockets.
+/*	SIGTERM or SIGINT stops it cleanly and removes its sockets. SIGHUP
+/*	reloads the configuration file between two rounds of the event loop:
+/*	a bad file keeps the old settings (errors logged with file:line);
+/*	the sockets, socket_mode, socket_group, user, pid_file, directory
+/*	and max_connections need a restart; the log is reopened.
 /*
 /*	Options:
 /* .IP "-c config_file"
 /*	Read this file instead of the default
 /*	$sysconfdir/htg/htg-policyd.conf (a missing default file is not an
-/*	error; a missing -c file is).
+/*	error, the daemon warns and runs on defaults and -o; a missing -c
+/*	file is).
 /* .IP -f
 /*	Stay in the foreground.
+/* .IP -n
+/*	Check the configuration and exit: 0 and silent when good, else 1
+/*	and one "file:line: key: ..." line per error on stderr. Every value
+/*	is checked (numbers and ranges, times in plain seconds, names); a
+/*	bad one is never replaced by a default.
+/* .IP "-V, --version"
+/*	Print "htg-policyd VERSION" and exit.
 /* .IP -v
 /*	Verbose logging (repeat for more).
 /* .IP "-o key=value"
@@ -72,8 +85,8 @@
 /*	msa-smtp.htpoort.nl or msa-smtp.preprod.htpoort.nl.
 /* .IP "submit_domain (default: from environment)"
 /*	Overrides the submission domain of flow addresses.
-/* .IP "log_file (default: empty, standard error)"
-/*	Append log lines to this file.
+/* .IP "log_file (default: empty: syslog, facility mail)"
+/*	Append log lines to this file instead; reopened on SIGHUP.
 /* .IP "user (default: empty)"
 /*	When started as root, run as this user after binding.
 /* .IP "pid_file (default: empty)"
@@ -93,7 +106,8 @@
 /*	Seconds after which a connection is closed at its next idle moment;
 /*	0 disables (above Postfix's smtpd_policy_service_max_ttl, 1000 s).
 /* .IP "tls_protocol_min (default: TLSv1.3)"
-/*	HTG-TLS minimum; empty disables the rule.
+/*	HTG-TLS minimum: TLSv1.1, TLSv1.2 or TLSv1.3; empty disables the
+/*	rule.
 /* .IP "tls_policy_context (default: empty, every request)"
 /*	HTG-TLS applies only to requests with this policy_context.
 /* .IP "rate_limit, rate_window, rate_accounts (default: 0, 3600, 10000)"
@@ -107,19 +121,15 @@
 
 #include "htg-config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "htg-conf.h"
+#include "htg-daemon.h"
 #include "htg-dir.h"
 #include "htg-msg.h"
 #include "policy-log.h"
@@ -139,277 +149,251 @@ static const char *const policyd_keys[] = {
 	"rate_accounts", NULL
 };
 
-static void usage(const char *prog)
-{
-	fprintf(stderr, "usage: %s [-f] [-v] [-c config_file] "
-		"[-o key=value ...]\n", prog);
-	exit(2);
-}
+/* What htg-policyd.conf(5) sets, checked (htg-conf.h); conf owns the
+   strings. The event loop is one thread: a reload replaces it whole
+   between two rounds. */
+struct policyd_set {
+	struct htg_conf *conf;
+	const char *env, *submit_domain, *tls_min, *tls_context;
+	int rate_limit, rate_window, rate_accounts, max_connections;
+	struct policy_limits limits;
+	const char *directory, *policy_sock, *sockmap_sock, *policy_inet;
+	const char *sockmap_inet, *log_file, *pid_file;
+	struct htg_sockperm perm;
+	struct htg_daemon_user user;
+};
 
-/* A number in [min, 1000000]; def when the key is not set. */
-static int parse_number(const struct htg_conf *conf, const char *key,
-			int def, int min)
+/* read at start only: a change on SIGHUP is logged as "needs restart" */
+static const char *const restart_keys[] = {
+	"directory", "policy_socket", "socketmap_socket", "socket_mode",
+	"socket_group", "policy_inet", "socketmap_inet", "user", "pid_file",
+	"max_connections", NULL
+};
+
+/* "host:port" or "[v6]:port" (server_listen_inet() resolves the host) */
+static void check_host_port(struct htg_conf *conf, const char *key)
 {
-	long long n = htg_conf_get_int(conf, key, -1);
-	const char *v = htg_conf_get(conf, key, "");
+	const char *v = htg_conf_get(conf, key, ""), *colon = strrchr(v, ':');
+	char *end;
+	long port;
 
 	if (*v == '\0')
-		return def;
-	if (n < min || n > 1000000)
-		msg_fatal("%s: expected a number from %d to 1000000, not \"%s\"",
-			  key, min, v);
-	return (int)n;
-}
-
-static int parse_positive(const struct htg_conf *conf, const char *key,
-			  int def)
-{
-	return parse_number(conf, key, def, 1);
-}
-
-/* The defence-in-depth and optional rules (policy-rules.h). */
-static void rules_setup(const struct htg_conf *conf, struct policy_ctx *ctx)
-{
-	int limit = parse_number(conf, "rate_limit", 0, 0);
-
-	ctx->tls_min = htg_conf_get(conf, "tls_protocol_min", "TLSv1.3");
-	if (*ctx->tls_min != '\0' && policy_tls_version(ctx->tls_min) < 0)
-		msg_fatal("tls_protocol_min: expected e.g. TLSv1.3 or empty, "
-			  "not \"%s\"", ctx->tls_min);
-	ctx->tls_context = htg_conf_get(conf, "tls_policy_context", "");
-	if (limit > 0)
-		ctx->rate = policy_rate_new((unsigned)limit,
-					    (unsigned)parse_positive(conf,
-						"rate_window", 3600),
-					    (size_t)parse_positive(conf,
-						"rate_accounts", 10000));
-}
-
-/* Fork into the background; the parent exits once the child reports
-   ready on the pipe (so a pid file is there when the start command ends). */
-static int daemonize(void)
-{
-	int fds[2];
-	pid_t pid;
-	char c;
-
-	if (pipe(fds) < 0)
-		msg_fatal("pipe: %m");
-	if ((pid = fork()) < 0)
-		msg_fatal("fork: %m");
-	if (pid > 0) {
-		close(fds[1]);
-		_exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
-	}
-	close(fds[0]);
-	if (setsid() < 0)
-		msg_fatal("setsid: %m");
-	if (chdir("/") < 0)
-		msg_fatal("chdir /: %m");
-	return fds[1];
-}
-
-static void detach_stdio(int keep_stderr)
-{
-	int fd = open("/dev/null", O_RDWR);
-
-	if (fd < 0)
-		msg_fatal("open /dev/null: %m");
-	dup2(fd, 0);
-	dup2(fd, 1);
-	if (!keep_stderr)
-		dup2(fd, 2);
-	if (fd > 2)
-		close(fd);
-}
-
-static void write_pid_file(const char *path)
-{
-	char buf[32];
-	int fd, n;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		msg_fatal("open pid file %s: %m", path);
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n || close(fd) < 0)
-		msg_fatal("write pid file %s: %m", path);
-}
-
-static void drop_privileges(const char *user, struct server *server)
-{
-	struct passwd *pw;
-
-	if (user == NULL || *user == '\0')
 		return;
-	if ((pw = getpwnam(user)) == NULL)
-		msg_fatal("user \"%s\" not found", user);
-	if (geteuid() != 0) {
-		if (geteuid() != pw->pw_uid)
-			msg_warn("not root: ignoring user = %s", user);
+	if (colon == NULL || colon == v) {
+		htg_conf_bad(conf, key, "\"%s\" is not host:port", v);
 		return;
 	}
-	/* the sockets stay ours: chown lets the daemon remove them later
-	   when their directory belongs to it too; their group (socket_group)
-	   stays who may connect */
-	server_chown_sockets(server, pw->pw_uid, (gid_t)-1);
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0)
-		msg_fatal("initgroups %s: %m", user);
-	if (setgid(pw->pw_gid) < 0)
-		msg_fatal("setgid %ld: %m", (long)pw->pw_gid);
-	if (setuid(pw->pw_uid) < 0)
-		msg_fatal("setuid %ld: %m", (long)pw->pw_uid);
-	if (setuid(0) == 0)
-		msg_fatal("could drop privileges only partially");
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port < 1 ||
+	    port > 65535)
+		htg_conf_bad(conf, key, "\"%s\": the port is not 1-65535", v);
 }
 
-static int signals_setup(void)
+static struct policyd_set *settings_parse(struct htg_conf *conf)
 {
-	sigset_t set;
-	int fd;
+	static const char *const envs[] = { "production", "preproduction",
+					    NULL };
+	/* the names OpenSSL reports (Postfix's encryption_protocol) that
+	   policy_tls_version() orders; TLS 1.0 cannot be a minimum of HTG */
+	static const char *const tls[] = { "TLSv1.1", "TLSv1.2", "TLSv1.3",
+					   NULL };
+	struct policyd_set *s = calloc(1, sizeof(*s));
+	const char *error, *v;
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		msg_fatal("sigprocmask: %m");
-	/* SIGHUP: nothing to reload, the directory is read live */
-	sigdelset(&set, SIGHUP);
-	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-		msg_fatal("signalfd: %m");
-	return fd;
-}
-
-static struct htg_conf *load_config(int argc, char **argv, int *foreground)
-{
-	struct htg_conf *conf = htg_conf_new(policyd_keys);
-	const char *config = NULL, *error;
-	char **overrides = calloc((size_t)argc + 1, sizeof(char *));
-	int ch, noverrides = 0;
-
-	if (overrides == NULL)
+	if (s == NULL)
 		msg_fatal("out of memory");
-	while ((ch = getopt(argc, argv, "c:fvo:")) != -1) {
-		switch (ch) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'f':
-			*foreground = 1;
-			break;
-		case 'v':
-			msg_verbose++;
-			break;
-		case 'o':
-			overrides[noverrides++] = optarg;
-			break;
-		default:
-			usage(argv[0]);
-		}
+	s->conf = conf;
+	s->env = envs[htg_conf_enum(conf, "environment", envs, 0)];
+	s->submit_domain = htg_conf_domain(conf, "submit_domain",
+					   policy_env_submit_domain(s->env));
+	/* empty: HTG-TLS off */
+	v = htg_conf_get(conf, "tls_protocol_min", NULL);
+	s->tls_min = v != NULL && *v == '\0' ? "" :
+		tls[htg_conf_enum(conf, "tls_protocol_min", tls, 2)];
+	s->tls_context = htg_conf_get(conf, "tls_policy_context", "");
+	s->rate_limit = (int)htg_conf_int(conf, "rate_limit", 0, 0, 1000000);
+	s->rate_window = (int)htg_conf_seconds(conf, "rate_window", 3600, 1,
+					   1000000);
+	s->rate_accounts = (int)htg_conf_int(conf, "rate_accounts", 10000, 1,
+					     1000000);
+	s->max_connections = (int)htg_conf_int(conf, "max_connections", 1024,
+					       1, 1000000);
+	s->limits.request_timeout = (int)htg_conf_seconds(conf, "request_timeout",
+						      100, 1, 1000000);
+	s->limits.idle_timeout = (int)htg_conf_seconds(conf, "idle_timeout", 600,
+						   1, 1000000);
+	s->limits.max_ttl = (int)htg_conf_seconds(conf, "max_ttl", 1200, 0,
+					      1000000);
+	s->directory = htg_conf_get(conf, "directory", NULL);
+	s->policy_sock = htg_conf_get(conf, "policy_socket", "/run/htg/policy");
+	s->sockmap_sock = htg_conf_get(conf, "socketmap_socket",
+				       "/run/htg/socketmap");
+	s->policy_inet = htg_conf_get(conf, "policy_inet", "");
+	s->sockmap_inet = htg_conf_get(conf, "socketmap_inet", "");
+	check_host_port(conf, "policy_inet");
+	check_host_port(conf, "socketmap_inet");
+	if (*s->policy_sock == '\0' && *s->sockmap_sock == '\0' &&
+	    *s->policy_inet == '\0' && *s->sockmap_inet == '\0')
+		htg_conf_fail(conf, "%s: no socket configured (policy_socket, "
+			      "socketmap_socket, policy_inet, socketmap_inet)",
+			      htg_conf_where(conf, "policy_socket"));
+	s->log_file = htg_conf_get(conf, "log_file", "");
+	s->pid_file = htg_conf_get(conf, "pid_file", "");
+	if (htg_sockperm_parse(htg_conf_get(conf, "socket_mode", "0660"),
+			       htg_conf_get(conf, "socket_group", "postfix"),
+			       &s->perm, &error) < 0)
+		htg_conf_fail(conf, "%s: %s", htg_conf_where(conf,
+			strncmp(error, "socket_group", 12) == 0 ?
+			"socket_group" : "socket_mode"), error);
+	(void)htg_daemon_user(conf, &s->user);
+	return s;
+}
+
+static void settings_free(struct policyd_set **_s)
+{
+	struct policyd_set *s = *_s;
+
+	if (s == NULL)
+		return;
+	htg_conf_free(&s->conf);
+	free(s);
+	*_s = NULL;
+}
+
+/* The live part of the settings into the rules' context. */
+static void settings_apply(const struct policyd_set *s,
+			   const struct policyd_set *old, struct policy_ctx *ctx)
+{
+	ctx->submit_domain = s->submit_domain;
+	ctx->tls_min = s->tls_min;
+	ctx->tls_context = s->tls_context;
+	if (old == NULL || old->rate_limit != s->rate_limit ||
+	    old->rate_window != s->rate_window ||
+	    old->rate_accounts != s->rate_accounts) {
+		policy_rate_free(&ctx->rate);
+		if (s->rate_limit > 0)
+			ctx->rate = policy_rate_new((unsigned)s->rate_limit,
+						    (unsigned)s->rate_window,
+						    (size_t)s->rate_accounts);
 	}
-	if (optind != argc)
-		usage(argv[0]);
-	if (config != NULL || access(HTG_POLICYD_CONF, F_OK) == 0) {
-		if (config == NULL)
-			config = HTG_POLICYD_CONF;
-		if (htg_conf_load(conf, config, &error) < 0)
-			msg_fatal("%s", error);
+}
+
+static void settings_log(const struct policyd_set *s, const char *what)
+{
+	char rate[64] = "off";
+
+	if (s->rate_limit > 0)
+		snprintf(rate, sizeof(rate), "%d per %d s", s->rate_limit,
+			 s->rate_window);
+	msg_info("%s: environment %s, submit domain %s, TLS minimum %s "
+		 "(policy context %s), rate limit %s, request_timeout %d, "
+		 "idle_timeout %d, max_ttl %d, log %s", what, s->env,
+		 s->submit_domain, *s->tls_min != '\0' ? s->tls_min : "off",
+		 *s->tls_context != '\0' ? s->tls_context : "any", rate,
+		 s->limits.request_timeout, s->limits.idle_timeout,
+		 s->limits.max_ttl,
+		 *s->log_file != '\0' ? s->log_file : "syslog");
+}
+
+struct policyd {
+	struct htg_daemon daemon;
+	struct policyd_set *set;
+	struct policy_ctx ctx;
+};
+
+/* SIGHUP, from the event loop (server_on_hup) */
+static void policyd_reload(struct server *server, void *arg)
+{
+	struct policyd *p = arg;
+	struct policyd_set *s;
+	const char *error;
+
+	msg_info("SIGHUP: reloading %s", p->daemon.config);
+	s = settings_parse(htg_daemon_conf(&p->daemon));
+	if (htg_conf_error_count(s->conf) > 0) {
+		/* logrotate still needs the log reopened, before the errors */
+		if (msg_open_log(p->set->log_file, &error) < 0)
+			msg_error("reload: %s", error);
+		policy_log_reopen(p->set->log_file);
+		(void)htg_daemon_reload_report(s->conf);
+		settings_free(&s);
+		return;
 	}
-	for (int i = 0; i < noverrides; i++)
-		if (htg_conf_set(conf, overrides[i], &error) < 0)
-			msg_fatal("-o %s", error);
-	free(overrides);
-	return conf;
+	htg_daemon_restart_keys(p->set->conf, s->conf, restart_keys);
+	if (msg_open_log(s->log_file, &error) < 0) {
+		msg_error("reload: %s: the old settings stay in force", error);
+		settings_free(&s);
+		return;
+	}
+	policy_log_reopen(s->log_file);
+	settings_apply(s, p->set, &p->ctx);
+	server_set_limits(server, &s->limits);
+	/* the old strings are no longer referenced by ctx */
+	settings_free(&p->set);
+	p->set = s;
+	settings_log(s, "reloaded");
 }
 
 int main(int argc, char **argv)
 {
-	struct htg_conf *conf;
-	struct policy_ctx ctx = { .dir = NULL };
+	static struct policyd p = { .daemon = {
+		.name = "htg-policyd", .config = HTG_POLICYD_CONF,
+		.keys = policyd_keys,
+	} };
+	struct policyd_set *s;
 	struct server *server;
-	struct policy_limits limits;
-	const char *env, *policy_sock, *sockmap_sock, *pid_file, *log_file;
-	const char *policy_inet, *sockmap_inet;
-	int foreground = 0, ready_fd = -1, sigfd, listeners = 0;
-	struct htg_sockperm perm;
-	const char *error;
+	sigset_t set;
+	int sigfd, listeners = 0;
 
-	msg_init(argv[0], NULL);
-	conf = load_config(argc, argv, &foreground);
-	log_file = htg_conf_get(conf, "log_file", "");
-	msg_init(argv[0], log_file);
+	htg_daemon_args(&p.daemon, argc, argv);
+	s = p.set = settings_parse(htg_daemon_conf(&p.daemon));
+	htg_daemon_checked(&p.daemon, s->conf);
+	htg_daemon_log(&p.daemon, s->log_file);
+	htg_daemon_signals();
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if ((sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		msg_fatal("signalfd: %m");
+	settings_apply(s, NULL, &p.ctx);
+	server = server_new(&p.ctx, s->directory, s->max_connections,
+			    &s->limits);
+	if (*s->policy_sock != '\0' && ++listeners)
+		server_listen_unix(server, SERVER_POLICY, s->policy_sock,
+				   &s->perm);
+	if (*s->sockmap_sock != '\0' && ++listeners)
+		server_listen_unix(server, SERVER_SOCKETMAP, s->sockmap_sock,
+				   &s->perm);
+	if (*s->policy_inet != '\0' && ++listeners)
+		server_listen_inet(server, SERVER_POLICY, s->policy_inet);
+	if (*s->sockmap_inet != '\0' && ++listeners)
+		server_listen_inet(server, SERVER_SOCKETMAP, s->sockmap_inet);
 
-	env = htg_conf_get(conf, "environment", "production");
-	ctx.submit_domain = policy_env_submit_domain(env);
-	if (ctx.submit_domain == NULL)
-		msg_fatal("environment: expected production or preproduction, "
-			  "not \"%s\"", env);
-	ctx.submit_domain = htg_conf_get(conf, "submit_domain",
-					 ctx.submit_domain);
-	if (*ctx.submit_domain == '\0')
-		msg_fatal("submit_domain must not be empty");
-	rules_setup(conf, &ctx);
-	if (htg_sockperm_parse(htg_conf_get(conf, "socket_mode", "0660"),
-			       htg_conf_get(conf, "socket_group", "postfix"),
-			       &perm, &error) < 0)
-		msg_fatal("%s", error);
-	policy_sock = htg_conf_get(conf, "policy_socket", "/run/htg/policy");
-	sockmap_sock = htg_conf_get(conf, "socketmap_socket",
-				    "/run/htg/socketmap");
-	policy_inet = htg_conf_get(conf, "policy_inet", "");
-	sockmap_inet = htg_conf_get(conf, "socketmap_inet", "");
-	pid_file = htg_conf_get(conf, "pid_file", "");
-
-	sigfd = signals_setup();
-	limits.request_timeout = parse_positive(conf, "request_timeout", 100);
-	limits.idle_timeout = parse_positive(conf, "idle_timeout", 600);
-	limits.max_ttl = parse_number(conf, "max_ttl", 1200, 0);
-	server = server_new(&ctx, htg_conf_get(conf, "directory", NULL),
-			    parse_positive(conf, "max_connections", 1024),
-			    &limits);
-	if (*policy_sock != '\0' && ++listeners)
-		server_listen_unix(server, SERVER_POLICY, policy_sock, &perm);
-	if (*sockmap_sock != '\0' && ++listeners)
-		server_listen_unix(server, SERVER_SOCKETMAP, sockmap_sock, &perm);
-	if (*policy_inet != '\0' && ++listeners)
-		server_listen_inet(server, SERVER_POLICY, policy_inet);
-	if (*sockmap_inet != '\0' && ++listeners)
-		server_listen_inet(server, SERVER_SOCKETMAP, sockmap_inet);
-	if (listeners == 0)
-		msg_fatal("no socket configured");
-
-	if (!foreground) {
-		ready_fd = daemonize();
-		detach_stdio(*log_file == '\0' && isatty(2) == 0);
-	}
-	policy_log_open(log_file);
-	if (*pid_file != '\0')
-		write_pid_file(pid_file);
-	drop_privileges(htg_conf_get(conf, "user", ""), server);
+	htg_daemon_detach(&p.daemon);
+	policy_log_open(s->log_file);
+	htg_daemon_pid_file(&p.daemon, s->pid_file);
+	/* the sockets stay ours: chown lets the daemon remove them later
+	   when their directory belongs to it too; their group (socket_group)
+	   stays who may connect */
+	if (s->user.set && geteuid() == 0)
+		server_chown_sockets(server, s->user.uid, (gid_t)-1);
+	htg_daemon_drop(&s->user, s->log_file);
 	server_open_dir(server);
-	msg_info("started: environment %s, submit domain %s, TLS minimum %s "
-		 "(policy context %s), rate limit %s", env, ctx.submit_domain,
-		 *ctx.tls_min != '\0' ? ctx.tls_min : "off",
-		 *ctx.tls_context != '\0' ? ctx.tls_context : "any",
-		 ctx.rate != NULL ? htg_conf_get(conf, "rate_limit", "") : "off");
-	if (ready_fd >= 0) {
-		if (write(ready_fd, "1", 1) != 1)
-			msg_warn("cannot notify the parent process: %m");
-		close(ready_fd);
-	}
+	msg_info("started: version %s", PACKAGE_VERSION);
+	settings_log(s, "settings");
+	server_on_hup(server, policyd_reload, &p);
+	htg_daemon_ready(&p.daemon);
 
 	server_run(server, sigfd);
 
 	server_free(&server);
-	htg_dir_close(&ctx.dir);
-	policy_rate_free(&ctx.rate);
+	htg_dir_close(&p.ctx.dir);
+	policy_rate_free(&p.ctx.rate);
 	policy_log_close();
-	if (*pid_file != '\0' && unlink(pid_file) < 0 && errno != ENOENT)
-		msg_info("cannot remove %s: %m", pid_file);
+	htg_daemon_free(&p.daemon);
 	msg_info("stopped");
-	htg_conf_free(&conf);
+	settings_free(&p.set);
 	close(sigfd);
 	return 0;
 }

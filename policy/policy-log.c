@@ -39,6 +39,16 @@ void policy_log_open(const char *path)
 		msg_fatal("open log file %s: %m", path);
 }
 
+void policy_log_reopen(const char *path)
+{
+	policy_log_close();
+	if (path == NULL || *path == '\0')
+		return;
+	log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (log_fd < 0)	/* decisions go through msg_info() meanwhile */
+		msg_error("open log file %s: %m", path);
+}
+
 void policy_log_flush(void)
 {
 	size_t off = 0;

@@ -13,6 +13,7 @@
 /*	void	policy_log_line(const char *text);
 /*	void	policy_log_flush(void);
 /*	void	policy_log_close(void);
+/*	void	policy_log_reopen(const char *path);
 /* DESCRIPTION
 /*	Every decision is logged on one line (DESIGN.md section 2). One
 /*	write(2) per line costs as much as answering the request on a
@@ -33,5 +34,7 @@ void policy_log_open(const char *path);
 void policy_log_line(const char *text);
 void policy_log_flush(void);
 void policy_log_close(void);
+/* after msg_open_log() of a reload (logrotate); "" or NULL: syslog */
+void policy_log_reopen(const char *path);
 
 #endif

@@ -108,6 +108,8 @@ struct server {
 	int epfd;
 	int max_conns, nconns;
 	struct policy_limits limits;
+	void (*on_hup)(struct server *, void *);
+	void *on_hup_arg;
 	int accept_paused;		/* listeners out of the epoll set */
 	long long paused_at;
 	int slot_freed;			/* a connection closed while paused */

@@ -454,6 +454,18 @@ static void server_sweep(struct server *s, long long now)
 	htg_warn_limit_flush(&s->warn_deadline);
 }
 
+void server_on_hup(struct server *s, void (*fn)(struct server *, void *),
+		   void *arg)
+{
+	s->on_hup = fn;
+	s->on_hup_arg = arg;
+}
+
+void server_set_limits(struct server *s, const struct policy_limits *limits)
+{
+	s->limits = *limits;
+}
+
 void server_run(struct server *s, int signal_fd)
 {
 	struct watch sig_watch = { WATCH_SIGNAL };
@@ -481,10 +493,16 @@ void server_run(struct server *s, int signal_fd)
 			if (w->type == WATCH_SIGNAL) {
 				struct signalfd_siginfo si;
 
-				if (read(signal_fd, &si, sizeof(si)) ==
+				if (read(signal_fd, &si, sizeof(si)) !=
 				    (ssize_t)sizeof(si))
-					msg_info("signal %u received, "
-						 "stopping", si.ssi_signo);
+					continue;
+				if (si.ssi_signo == SIGHUP && s->on_hup) {
+					policy_log_flush();
+					s->on_hup(s, s->on_hup_arg);
+					continue;
+				}
+				msg_info("signal %u received, stopping",
+					 si.ssi_signo);
 				epoll_ctl(s->epfd, EPOLL_CTL_DEL, signal_fd,
 					  NULL);
 				policy_log_flush();

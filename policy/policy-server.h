@@ -20,6 +20,10 @@
 /*	void	server_chown_sockets(struct server *server, uid_t uid,
 /*			gid_t gid);
 /*	void	server_open_dir(struct server *server);
+/*	void	server_on_hup(struct server *server,
+/*			void (*fn)(struct server *, void *), void *arg);
+/*	void	server_set_limits(struct server *server,
+/*			const struct policy_limits *limits);
 /*	void	server_run(struct server *server, int signal_fd);
 /*	void	server_free(struct server **server);
 /* DESCRIPTION
@@ -47,7 +51,11 @@
 /*	failure it warns and the server tries again (at most once a second)
 /*	when a request needs it, answering "temporary failure" meanwhile.
 /*
-/*	server_run() returns when signal_fd (a signalfd) becomes readable.
+/*	server_run() returns when signal_fd (a signalfd) delivers SIGTERM or
+/*	SIGINT; on SIGHUP it calls the function given to server_on_hup()
+/*	(the reload, between two rounds of the event loop) and goes on.
+/*	server_set_limits() replaces the limits (checked at the next
+/*	sweep, for every connection).
 /*	server_free() closes everything and removes the unix sockets.
 /*--*/
 
@@ -72,6 +80,10 @@ void server_listen_inet(struct server *server, enum server_kind kind,
 			const char *host_port);
 void server_chown_sockets(struct server *server, uid_t uid, gid_t gid);
 void server_open_dir(struct server *server);
+void server_on_hup(struct server *server,
+		   void (*fn)(struct server *, void *), void *arg);
+void server_set_limits(struct server *server,
+		       const struct policy_limits *limits);
 void server_run(struct server *server, int signal_fd);
 void server_free(struct server **server);
 

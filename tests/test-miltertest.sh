@@ -12,7 +12,9 @@ if ! command -v miltertest >/dev/null; then
 	exit 77
 fi
 t=$(mktemp -d /tmp/htg-miltertest.XXXXXX)
-trap 'rm -rf "$t"' EXIT
+# temp_dir must be on disk (a tmpfs /tmp would be refused): the build tree
+sp=$(mktemp -d "$PWD/htg-miltertest-spool.XXXXXX")
+trap 'rm -rf "$t" "$sp"' EXIT
 # as root, htgctl works as the directory's owner: init gives it to one
 if [ "$(id -u)" = 0 ]; then
 	chmod 0755 "$t"
@@ -28,7 +30,7 @@ for s in "$scripts"/*.lua; do
 	name=$(basename "$s" .lua)
 	[ "$name" = common ] && continue
 	if MT_SCRIPTS=$scripts MT_MILTER=$milter MT_SOCK=$t/$name.sock \
-	   MT_DIRECTORY=$t/dir MT_TMP=$t MT_LOG=$t/$name.log \
+	   MT_DIRECTORY=$t/dir MT_TMP=$sp MT_LOG=$t/$name.log \
 	   timeout 60 miltertest -s "$s" >"$t/$name.out" 2>&1; then
 		passed=$((passed + 1)); echo "ok   $name"
 	else

@@ -4,6 +4,7 @@
 /* SUMMARY
 /*	manage the HTG directory
 /* SYNOPSIS
+/*	htgctl -V | --version
 /*	htgctl [-d DIR] init [--owner USER]
 /*	htgctl [-d DIR] account add USER [--password-stdin]
 /*		[--retention-days N] [--max-size BYTES]
@@ -118,6 +119,7 @@ int opt_json;
 void usage(void)
 {
 	fputs("usage: htgctl [-d DIR] [--mail-root DIR] COMMAND ...\n"
+	      "       htgctl -V | --version\n"
 	      "       htgctl [-d DIR] init [--owner USER]\n"
 	      "       htgctl [-d DIR] account add USER [--password-stdin] "
 	      "[--retention-days N] [--max-size BYTES]\n"
@@ -591,6 +593,11 @@ int main(int argc, char **argv)
 	int i = 1, n = 0, ret, known = 0;
 	char **args;
 
+	if (argc == 2 && (strcmp(argv[1], "-V") == 0 ||
+			  strcmp(argv[1], "--version") == 0)) {
+		printf("htgctl %s\n", PACKAGE_VERSION);
+		return fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
+	}
 	if (argc > 2 && strcmp(argv[1], "-d") == 0) {
 		dir_path = argv[2];
 		i = 3;

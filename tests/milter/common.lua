@@ -6,7 +6,7 @@ local M = {}
 -- ones win)
 function M.start(extra, extra2, extra3)
 	local sock = os.getenv("MT_SOCK")
-	mt.startfilter(os.getenv("MT_MILTER"), "-f", "-c", "/nonexistent",
+	mt.startfilter(os.getenv("MT_MILTER"), "-f", "-c", "/dev/null",
 		"-o", "socket=unix:" .. sock,
 		"-o", "directory=" .. os.getenv("MT_DIRECTORY"),
 		"-o", "temp_dir=" .. os.getenv("MT_TMP"),

@@ -1,8 +1,13 @@
 -- spool.lua - a rewritten body goes to an unlinked file in temp_dir; when
 -- temp_dir cannot take it (missing, full) the message is tempfailed
--- (451 4.3.0), never accepted half-rewritten or unchecked.
+-- (451 4.3.0), never accepted half-rewritten or unchecked. A temp_dir
+-- missing at start is refused then (htg-milter -n, tests/test-daemon-conf.sh);
+-- here it goes away while the milter runs.
 local h = dofile(os.getenv("MT_SCRIPTS") .. "/common.lua")
-local conn = h.start("temp_dir=" .. os.getenv("MT_TMP") .. "/no-such-dir")
+local gone = os.getenv("MT_TMP") .. "/spool-gone"
+os.execute("mkdir -p '" .. gone .. "'")
+local conn = h.start("temp_dir=" .. gone)
+assert(os.remove(gone), "cannot remove " .. gone)
 
 h.envelope(conn, "SPOOL")
 h.headers(conn, h.with(h.good, {
