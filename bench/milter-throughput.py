@@ -100,7 +100,7 @@ def run_once(build, tmp, body_path, boundary, n, use_c=True):
         subprocess.run([ctl, "-d", directory, "account", "add", "bench@x.nl"],
                        check=True, stdin=subprocess.DEVNULL)
     milter = subprocess.Popen([os.path.join(build, "milter", "htg-milter"), "-f", "-c",
-                               "/nonexistent", "-o", "socket=unix:" + sock,
+                               "/dev/null", "-o", "socket=unix:" + sock,
                                "-o", "directory=" + os.environ.get("BENCH_DIRECTORY", directory), "-o", "temp_dir=" + tmp,
                                "-o", "log_file=" + os.path.join(tmp, "milter.log")]
                               + [a for o in os.environ.get("BENCH_OPTIONS", "").split()

@@ -78,7 +78,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 CF
 setpriv --reuid=htg --regid=htg --clear-groups "$d/noop-milter" "unix:$d/run/noop.sock" &
 echo $! >"$d/noop.pid"
-"$build/milter/htg-milter" -c /nonexistent -o "socket=unix:$d/run/htg.sock" \
+"$build/milter/htg-milter" -c /dev/null -o "socket=unix:$d/run/htg.sock" \
 	-o user=htg -o directory=none -o "temp_dir=$d/run" \
 	-o "log_file=$d/log/htg-milter.log" -o "pid_file=$d/run/htg.pid" \
 	</dev/null >/dev/null 2>&1
