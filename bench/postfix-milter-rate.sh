@@ -12,6 +12,12 @@
 # message (a base64 application/xml attachment whose name htg-milter
 # rewrites, no Message-ID: htg-milter inserts one) to each. Prints
 # msg/s per listener and the ratios. Asserts nothing.
+#
+# BENCH_DIRECTORY=1: the htg-milters run with a directory of their own (the
+# Message-ID claim and its "submit" audit event: one commit per message)
+# instead of directory=none. BASE_BUILD=DIR adds a fourth listener with the
+# htg-milter of another build tree (same options): "htg-milter / base" is
+# then the cost of the change between the two trees, measured in one run.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
@@ -20,11 +26,15 @@ sessions=${3:-10}
 d=$top/build/bench-postfix
 ports=(31025 31026 31027)
 names=("no milter" "no-op milter" "htg-milter")
+base=${BASE_BUILD:+$(cd "$BASE_BUILD" && pwd)}
+[ -n "$base" ] && { ports+=(31028); names+=("base milter"); }
+n=${#ports[@]}
 
 stop() {
 	postfix -c "$d/etc" stop >/dev/null 2>&1 || true
 	[ -f "$d/noop.pid" ] && kill "$(cat "$d/noop.pid")" 2>/dev/null || true
 	[ -f "$d/run/htg.pid" ] && kill "$(cat "$d/run/htg.pid")" 2>/dev/null || true
+	[ -f "$d/run/base.pid" ] && kill "$(cat "$d/run/base.pid")" 2>/dev/null || true
 	sleep 0.5
 }
 trap stop EXIT
@@ -58,6 +68,7 @@ cat >"$d/etc/master.cf" <<CF
 127.0.0.1:${ports[0]} inet n - n - - smtpd
 127.0.0.1:${ports[1]} inet n - n - - smtpd -o smtpd_milters=unix:$d/run/noop.sock
 127.0.0.1:${ports[2]} inet n - n - - smtpd -o smtpd_milters=unix:$d/run/htg.sock
+${base:+127.0.0.1:31028 inet n - n - - smtpd -o smtpd_milters=unix:$d/run/base.sock}
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -78,11 +89,28 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 CF
 setpriv --reuid=htg --regid=htg --clear-groups "$d/noop-milter" "unix:$d/run/noop.sock" &
 echo $! >"$d/noop.pid"
-"$build/milter/htg-milter" -c /dev/null -o "socket=unix:$d/run/htg.sock" \
-	-o user=htg -o directory=none -o "temp_dir=$d/run" \
-	-o "log_file=$d/log/htg-milter.log" -o "pid_file=$d/run/htg.pid" \
-	</dev/null >/dev/null 2>&1
-for i in $(seq 50); do [ -S "$d/run/noop.sock" ] && [ -S "$d/run/htg.sock" ] && break; sleep 0.1; done
+# start_htg NAME BUILD [-o key=value ...]: an htg-milter on $d/run/NAME.sock
+start_htg() {
+	local dir=none
+	if [ -n "${BENCH_DIRECTORY:-}" ]; then
+		dir=$d/dir-$1
+		"$2/tools/htgctl" -d "$dir" init --owner htg >/dev/null
+	fi
+	"$2/milter/htg-milter" -c /dev/null -o "socket=unix:$d/run/$1.sock" \
+		-o user=htg -o "directory=$dir" -o "temp_dir=$d/run" \
+		-o postqueue=none -o from_owner_check=no \
+		-o "log_file=$d/log/$1-milter.log" \
+		-o "pid_file=$d/run/$1.pid" "${@:3}" </dev/null >/dev/null 2>&1
+}
+# BENCH_HTG_OPTIONS: more -o key=value for the htg-milter under test only
+# (e.g. commit_recipient= : this Postfix has no htgcommit transport, and
+# with postqueue=none a relayed message's claim would wait for it)
+extra=()
+for o in ${BENCH_HTG_OPTIONS:-}; do extra+=(-o "$o"); done
+start_htg htg "$build" "${extra[@]}"
+[ -n "$base" ] && start_htg base "$base"
+for i in $(seq 50); do [ -S "$d/run/noop.sock" ] && [ -S "$d/run/htg.sock" ] &&
+	{ [ -z "$base" ] || [ -S "$d/run/base.sock" ]; } && break; sleep 0.1; done
 chmod 0666 "$d/run/noop.sock"
 postfix -c "$d/etc" check >/dev/null 2>&1 || true
 postfix -c "$d/etc" start </dev/null >/dev/null 2>&1
@@ -126,17 +154,17 @@ measure() {
 	echo "$per / ($t1 - $t0)" | bc -l
 }
 
-for i in 0 1 2; do	# warm up each listener
+for ((i = 0; i < n; i++)); do	# warm up each listener
 	smtp-source -s "$sessions" -m 50 -F "$d/message" -f ik@mijnbedrijf.nl \
 		-t dms@msa-smtp.htpoort.nl "127.0.0.1:${ports[$i]}" >/dev/null 2>&1
 done
 # rounds rotate the order (A B C, B C A, C A B, ...) so drift on the
-# machine hits the three alike; the median of each is compared
-declare -a r0 r1 r2
+# machine hits all alike; the median of each is compared
+declare -a r0 r1 r2 r3
 for ((round = 0; round < rounds; round++)); do
 	line="round $((round + 1)):"
-	for k in 0 1 2; do
-		i=$(((round + k) % 3))
+	for ((k = 0; k < n; k++)); do
+		i=$(((round + k) % n))
 		v=$(measure "$i")
 		eval "r$i+=(\"$v\")"
 		line="$line $(printf '%s %.1f' "${names[$i]}" "$v"),"
@@ -148,12 +176,18 @@ declare -a rate
 rate[0]=$(median "${r0[@]}")
 rate[1]=$(median "${r1[@]}")
 rate[2]=$(median "${r2[@]}")
-for i in 0 1 2; do
+[ -n "$base" ] && rate[3]=$(median "${r3[@]}")
+for ((i = 0; i < n; i++)); do
 	printf '%-14s %8.1f msg/s (median)\n' "${names[$i]}" "${rate[$i]}"
 done
 printf 'no-op milter / no milter:  %.2f\n' "$(echo "${rate[1]} / ${rate[0]}" | bc -l)"
 printf 'htg-milter / no milter:    %.2f\n' "$(echo "${rate[2]} / ${rate[0]}" | bc -l)"
 printf 'htg-milter / no-op milter: %.2f\n' "$(echo "${rate[2]} / ${rate[1]}" | bc -l)"
+[ -n "$base" ] &&
+	printf 'htg-milter / base milter:  %.3f (%s vs %s)\n' \
+		"$(echo "${rate[2]} / ${rate[3]}" | bc -l)" "$build" "$base"
 refused=$(grep -c 'milter-reject' "$d/log/postfix.log" || true)
 accepted=$(grep -c 'action=accept' "$d/log/htg-milter.log" || true)
+[ -n "${BENCH_DIRECTORY:-}" ] &&
+	echo "submit audit events: $("$build/tools/htgctl" -d "$d/dir-htg" audit --event submit | wc -l)"
 echo "htg-milter decisions: $accepted accepted, $refused refused (expected 0 refused)"
