@@ -55,6 +55,9 @@ struct htg_check {
 	unsigned int nedits;
 	struct htg_rename renames[HTG_RENAMES_MAX];
 	unsigned int nrenames;
+	/* report mode (htg_check_set_report): the rules that may go on */
+	htg_check_report_fn *report;
+	void *report_ctx;
 };
 
 extern const struct htg_mime_callbacks check_mime_callbacks;

@@ -27,6 +27,22 @@
 
 /* --- verdicts --------------------------------------------------------- */
 
+/* The rules a report mode lets the check go past: they judge the shape
+   of the top-level header only, so the rest (Message-ID, MIME, renaming)
+   is decided exactly as for a conforming message. */
+static int reportable(enum htg_rule_id rule)
+{
+	return rule == HTG_RULE_HDR_CC || rule == HTG_RULE_HDR_FROM ||
+		rule == HTG_RULE_HDR_TO;
+}
+
+void htg_check_set_report(struct htg_check *c, htg_check_report_fn *fn,
+			  void *ctx)
+{
+	c->report = fn;
+	c->report_ctx = ctx;
+}
+
 int check_refuse(struct htg_check *c, enum htg_rule_id rule,
 		 const char *fmt, ...)
 {
@@ -34,6 +50,15 @@ int check_refuse(struct htg_check *c, enum htg_rule_id rule,
 
 	if (c->verdict.refused)
 		return -1;	/* the first refusal stands */
+	if (c->report != NULL && reportable(rule)) {
+		char detail[sizeof(c->verdict.detail)];
+
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+		c->report(c->report_ctx, rule, detail);
+		return 0;	/* as if it had passed */
+	}
 	c->verdict.refused = 1;
 	c->verdict.rule = rule;
 	va_start(ap, fmt);

@@ -107,6 +107,17 @@ int htg_check_set_rcpt(struct htg_check *chk, const char *rcpt);
    or -1 when longer than any account name */
 int htg_check_set_account(struct htg_check *chk, const char *account);
 
+/* Report mode (a per-account or global setting of the caller): a refusal
+   by a rule about the top-level header's shape (HTG-HDR-CC, HTG-HDR-FROM,
+   HTG-HDR-TO) is handed to fn instead and the check goes on as if the
+   rule had passed, so that the message still leaves renamed and with a
+   Message-ID. Any other refusal stops the check as always (the caller
+   then passes the message as it came). */
+typedef void htg_check_report_fn(void *ctx, enum htg_rule_id rule,
+				 const char *detail);
+void htg_check_set_report(struct htg_check *chk, htg_check_report_fn *fn,
+			  void *ctx);
+
 /* Each returns 0 to go on, -1 once the message is refused (see verdict)
    or an internal error happened (verdict rule HTG_RULE_COUNT). */
 int htg_check_header(struct htg_check *chk, const char *name,

@@ -46,6 +46,8 @@ struct milter_priv {
 	struct milter_claim claim;	/* our Message-ID claim, pending */
 	uint64_t size;			/* header and body bytes received */
 	int account_mode;		/* 0 not looked up, 1 enforce, 2 report */
+	SMFICTX *smfi;			/* of the callback running (reports) */
+	const char *stage;		/* and its stage */
 };
 
 static const char *macro(SMFICTX *ctx, const char *name)
@@ -172,6 +174,28 @@ static sfsistat refuse(SMFICTX *ctx, struct milter_priv *p,
 	return r->code >= 500 ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
+/* Report mode, a rule on the header's shape (htg_check_set_report): the
+   check goes on, so the message still leaves renamed and with its
+   Message-ID; the would-be refusal is logged and audited. */
+static void report_rule(void *ctx, enum htg_rule_id id, const char *detail)
+{
+	struct milter_priv *p = ctx;
+	const struct htg_rule *r = htg_rule_get(id);
+	char text[400];
+
+	msg_info("%s: account=%s rule=%s stage=%s action=report detail=\"%s\"",
+		 macro(p->smfi, "i"), p->account, r->name, p->stage, detail);
+	snprintf(text, sizeof(text), "%s: %s", r->name, detail);
+	audit_note(p->smfi, p, "report", r->name, p->stage, text);
+}
+
+/* Every callback that feeds the checker says where it is first. */
+static void at(SMFICTX *ctx, struct milter_priv *p, const char *stage)
+{
+	p->smfi = ctx;
+	p->stage = stage;
+}
+
 static sfsistat tempfail(SMFICTX *ctx, struct milter_priv *p,
 			 const char *why)
 {
@@ -252,6 +276,10 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	p->check = htg_check_new(&milter_settings.check, spool_output, p);
 	if (p->check == NULL)
 		return tempfail(ctx, p, "out of memory");
+	/* report mode, global or the account's (looked up once per
+	   transaction): rules on the header's shape only report */
+	if (milter_settings.report_only || account_reports(p))
+		htg_check_set_report(p->check, report_rule, p);
 	/* never a truncated name: no account has one this long */
 	if (htg_check_set_account(p->check, auth != NULL ? auth : "") < 0)
 		return refuse(ctx, p, HTG_RULE_SENDER, "account name too long",
@@ -299,6 +327,7 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 		return tempfail(ctx, p, "no transaction");
 	if (p->reported)
 		return no_reply(p, SMFIP_NR_HDR);
+	at(ctx, p, "HEADER");
 	p->size += strlen(name) + strlen(value) + 4;	/* ": ", CRLF */
 	if (htg_check_header(p->check, name, value) < 0)
 		return stop(ctx, p, SMFIP_NR_HDR, "HEADER");
@@ -313,6 +342,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 		return tempfail(ctx, p, "no transaction");
 	if (p->reported)
 		return SMFIS_CONTINUE;
+	at(ctx, p, "EOH");
 	if (htg_check_eoh(p->check) < 0)
 		return verdict(ctx, p, p->stopped_at ? p->stopped_at : "HEADER");
 	return SMFIS_CONTINUE;
@@ -324,6 +354,7 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 
 	if (p == NULL || p->check == NULL)
 		return tempfail(ctx, p, "no transaction");
+	at(ctx, p, "BODY");
 	p->size += len;
 	if (p->reported)
 		return no_reply(p, SMFIP_NR_BODY);
@@ -432,6 +463,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			   "rewritten");
 		return SMFIS_CONTINUE;
 	}
+	at(ctx, p, "EOM");
 	if (htg_check_eom(p->check) < 0)
 		return verdict(ctx, p, p->stopped_at ? p->stopped_at : "EOM");
 	/* our changes first, the claim last: nothing can fail after the

@@ -7,8 +7,9 @@ through the lab's real Postfix with smtplib:
 - every refusal is a "refuse" event with its rule id, SMTP stage and reply
   text: the milter's (end of message) and the policy daemon's (RCPT);
 - htgctl account mode USER report|enforce, live: a would-be refusal by
-  either daemon is logged and audited as "report" and the message passes;
-  back to enforce it is refused again.
+  either daemon is logged and audited as "report" and the message passes
+  (a refusal of the header's shape, here Cc, still lets the milter rename
+  the attachment); back to enforce it is refused again.
 """
 
 import re
@@ -17,6 +18,8 @@ import uuid
 from htglab import ENV, test, check, ctl, expect_reply, flow_rcpt, htg_message, submit
 from e2e_dovecot import audit
 from e2e_sec_milter import delivered_once
+from e2e_translate import fetch
+from htglab import gov_login
 
 CC = "Cc: <iemand@mijnbedrijf.nl>\r\n"
 DENIED_FLOW = "nietvoorjou"
@@ -135,7 +138,11 @@ def account_report_mode_passes_and_audits():
               if e.get("session") == "htg-policyd"]
         check(ev and ev[-1].get("rule", "").startswith("HTG-RCPT"),
               "policy report events: %r" % ev)
-        delivered_once(cc_token)
+        # the Cc was only reported: the message still left renamed
+        cc_msg = fetch(gov_login, cc_token)
+        names = [p.get_filename() for p in cc_msg.walk() if p.get_filename()]
+        check(names and names[0] != "bericht.xml" and names[0].endswith(".xml"),
+              "attachment of the reported message: %r" % names)
         delivered_once(flow_token)
         # enforce again: refused
         expect_reply(submit(htg_message(uuid.uuid4().hex, extra_headers=CC)),
