@@ -54,6 +54,7 @@
 
 #include "htg-config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,13 +95,28 @@ static void audit_answer(struct htg_dir *dir, const struct respond_job *j)
 		fprintf(stderr, "audit not recorded: %s\n", error);
 }
 
+/* Say why (pipe(8) logs it), close the directory, exit with status. */
+__attribute__((format(printf, 3, 4)))
+static int done(struct htg_dir **dir, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (*dir != NULL)
+		htg_dir_close(dir);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct respond_job j;
-	const char *dir_path = NULL, *server = NULL, *error, *at;
-	struct htg_dir *dir;
+	const char *dir_path = NULL, *server = NULL, *error = "", *at;
+	struct htg_dir *dir = NULL;
 	char uuid[HTG_UUID_LEN + 1];
-	int ch;
+	int ch, ret;
 
 	memset(&j, 0, sizeof(j));
 	while ((ch = getopt(argc, argv, "d:s:D:")) != -1) {
@@ -128,59 +144,35 @@ int main(int argc, char **argv)
 		usage();
 	snprintf(j.flow, sizeof(j.flow), "%.*s", (int)(at - argv[optind + 1]),
 		 argv[optind + 1]);
-	if (respond_read(stdin, &j.msg) < 0) {
-		printf("deferred: cannot keep the message: %s\n", j.msg.error);
-		return EX_TEMPFAIL;
-	}
-	if (htg_dir_open(dir_path, 0, &dir, &error) != 1) {
-		printf("deferred: directory: %s\n", error);
-		return EX_TEMPFAIL;
-	}
-	switch (htg_dir_flow_respond_get(dir, j.flow, j.mode, sizeof(j.mode),
-					 &j.delay, &error)) {
-	case 1:
-		break;
-	case 0:
-		printf("no answer: flow %s does not respond\n", j.flow);
-		htg_dir_close(&dir);
-		return 0;
-	default:
-		printf("deferred: directory: %s\n", error);
-		htg_dir_close(&dir);
-		return EX_TEMPFAIL;
-	}
-	switch (*j.account == '\0' ? 0 :
-		htg_dir_logical_get(dir, j.account, j.logical,
-				    sizeof(j.logical), &error)) {
-	case 1:
-		break;
-	case 0:
-		printf("no answer: account %s has no logical address\n",
-		       *j.account != '\0' ? j.account : "(none)");
-		htg_dir_close(&dir);
-		return 0;
-	default:
-		printf("deferred: directory: %s\n", error);
-		htg_dir_close(&dir);
-		return EX_TEMPFAIL;
-	}
-	if (htg_uuid(uuid) < 0) {
-		printf("deferred: no random source\n");
-		htg_dir_close(&dir);
-		return EX_TEMPFAIL;
-	}
+	if (respond_read(stdin, &j.msg) < 0)
+		return done(&dir, EX_TEMPFAIL, "deferred: cannot keep the "
+			    "message: %s", j.msg.error);
+	if (htg_dir_open(dir_path, 0, &dir, &error) != 1)
+		return done(&dir, EX_TEMPFAIL, "deferred: directory: %s", error);
+	ret = htg_dir_flow_respond_get(dir, j.flow, j.mode, sizeof(j.mode),
+				       &j.delay, &error);
+	if (ret == 0)
+		return done(&dir, 0, "no answer: flow %s does not respond",
+			    j.flow);
+	if (ret == 1)
+		ret = *j.account == '\0' ? 0 :
+			htg_dir_logical_get(dir, j.account, j.logical,
+					    sizeof(j.logical), &error);
+	if (ret == 0)
+		return done(&dir, 0, "no answer: account %s has no logical "
+			    "address", *j.account != '\0' ? j.account : "(none)");
+	if (ret < 0)
+		return done(&dir, EX_TEMPFAIL, "deferred: directory: %s", error);
+	if (htg_uuid(uuid) < 0)
+		return done(&dir, EX_TEMPFAIL, "deferred: no random source");
 	snprintf(j.answer_id, sizeof(j.answer_id), "<%s@%s>", uuid,
 		 j.header_domain);
 	if (j.delay > 0)
 		sleep(j.delay > DELAY_MAX ? DELAY_MAX : j.delay);
-	if (respond_send(server, &j) < 0) {
-		printf("deferred: %s\n", j.msg.error);
-		htg_dir_close(&dir);
-		return EX_TEMPFAIL;
-	}
+	if (respond_send(server, &j) < 0)
+		return done(&dir, EX_TEMPFAIL, "deferred: %s", j.msg.error);
 	audit_answer(dir, &j);
-	printf("answered: %s %s to %s\n", j.mode, j.answer_id, j.logical);
-	htg_dir_close(&dir);
 	fclose(j.msg.spool);
-	return 0;
+	return done(&dir, 0, "answered: %s %s to %s", j.mode, j.answer_id,
+		    j.logical);
 }

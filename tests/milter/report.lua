@@ -1,5 +1,7 @@
--- report.lua - mode = report: a message a rule would refuse is logged and
--- accepted unchanged; a conforming one is still rewritten.
+-- report.lua - mode = report: a would-be refusal is logged and the message
+-- accepted. A rule on the header's shape (here Cc) lets the check go on, so
+-- the message is still rewritten (issue 16); any other rule (here a content
+-- type) leaves it unchanged; a conforming one is rewritten as always.
 local h = dofile(os.getenv("MT_SCRIPTS") .. "/common.lua")
 local conn = h.start("mode=report")
 
@@ -11,8 +13,23 @@ mt.bodystring(conn, "x\r\n")
 h.expect(conn, SMFIR_CONTINUE, "body")
 mt.eom(conn)
 h.expect(conn, SMFIR_CONTINUE, "report mode: eom")
+if not mt.eom_check(conn, MT_HDRADD, "Message-ID") or
+   not mt.eom_check(conn, MT_HDRADD, "Content-Disposition") then
+	error("report mode: a reported Cc stopped the rewriting")
+end
+
+-- a content type no rule allows: reported, the message passes unchanged
+h.envelope(conn, "REPORT4")
+if h.headers(conn, h.with(h.good, { { "MIME-Version", "1.0" },
+		{ "Content-Type", "application/x-msdownload" } })) ~= SMFIR_CONTINUE then
+	error("report mode refused a content type")
+end
+mt.bodystring(conn, "x\r\n")
+h.expect(conn, SMFIR_CONTINUE, "body")
+mt.eom(conn)
+h.expect(conn, SMFIR_CONTINUE, "report mode: eom (content type)")
 if mt.eom_check(conn, MT_HDRCHANGE) or mt.eom_check(conn, MT_HDRADD) then
-	error("report mode changed a message it would have refused")
+	error("report mode changed a message whose content it would have refused")
 end
 
 -- a second recipient is reported, not refused
