@@ -7,7 +7,8 @@
 /* SUMMARY
 /*	what the htgctl command files share
 /* DESCRIPTION
-/*	htgctl.c: directory commands, main();
+/*	htgctl.c: main(), shared helpers, expire; htgctl-dir.c: accounts,
+/*	addresses, flows, grants;
 /*	htgctl-pickup.c: audit and retention; htgctl-hygiene.c: pickup
 /*	hygiene (004 4.1.1); htgctl-import.c: bulk changes from stdin;
 /*	htgctl-priv.c: dropping root, init; htgctl-out.c: output, name
@@ -70,5 +71,10 @@ int cmd_init(int argc, char **argv);
 int cmd_stats(int argc, char **argv);		/* htgctl-stats.c */
 int cmd_map_max(int argc, char **argv);
 int cmd_committed(int argc, char **argv);	/* htgctl-commit.c */
+/* htgctl-dir.c */
+int cmd_account(int argc, char **argv);
+int cmd_address(int argc, char **argv);
+int cmd_flow(int argc, char **argv);
+int cmd_grant(int argc, char **argv, int revoke);
 
 #endif
