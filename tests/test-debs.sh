@@ -40,7 +40,7 @@ echo "test-debs: built in $(( $(date +%s) - start )) s:"
 ls "$out"/*.deb | sed 's|.*/|  |'
 changes=$(ls "$out"/*.changes)
 # --pedantic shows the P: tags too; only E: and W: fail the test
-lintian --info --pedantic --show-overrides "$changes" >"$out/lintian.txt" 2>&1 || true
+lintian --display-info --pedantic --show-overrides "$changes" >"$out/lintian.txt" 2>&1 || true
 grep -E '^[EWIPO]: ' "$out/lintian.txt" | sed 's/^/  /' || true
 e=$(grep -c '^E: ' "$out/lintian.txt" || true)
 w=$(grep -c '^W: ' "$out/lintian.txt" || true)
