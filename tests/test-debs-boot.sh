@@ -204,8 +204,8 @@ check "smtpd reached the milter (no connect warning, no milter tempfail)" \
 grep -i milter /var/log/postfix.log | tail -5
 
 # postqueue -j inside the milter's sandbox: the same unit, another command
-mk_pq() {	# name, SupplementaryGroups
-	sed -e 's|^ExecStart=.*|ExecStart=/usr/sbin/postqueue -j|' \
+mk_pq() {	# name, SupplementaryGroups[, command]
+	sed -e "s|^ExecStart=.*|ExecStart=${3:-/usr/sbin/postqueue -j}|" \
 	    -e 's|^Type=.*|Type=oneshot|' -e '/^ExecReload=/d' -e '/^Restart/d' \
 	    -e "s|^SupplementaryGroups=.*|SupplementaryGroups=$2|" \
 	    -e '/^\[Install\]/,$d' \
@@ -218,6 +218,20 @@ check "postqueue -j works in htg-milter's sandbox" systemctl start htg-pq.servic
 check "postqueue -j fails without group postdrop (NoNewPrivileges ignores set-gid)" \
 	sh -c '! systemctl start htg-pq-nopostdrop.service'
 journalctl -u htg-pq-nopostdrop.service --no-pager | tail -3
+# syslog (the daemons' default log) from inside the sandbox: /dev/log
+for u in htg-milter htg-policyd; do
+	sed -e "s|^ExecStart=.*|ExecStart=/usr/bin/logger -p mail.info -t $u-sandbox hello-from-$u|" \
+	    -e 's|^Type=.*|Type=oneshot|' -e '/^ExecReload=/d' -e '/^Restart/d' \
+	    -e '/^\[Install\]/,$d' \
+	    /lib/systemd/system/$u.service >/run/systemd/system/$u-syslog.service
+done
+systemctl daemon-reload
+for u in htg-milter htg-policyd; do
+	systemctl start $u-syslog.service
+	sleep 1
+	check "syslog reachable in $u's sandbox" \
+		sh -c "journalctl -t $u-sandbox --no-pager | grep -q hello-from-$u"
+done
 
 # --- reload (SIGHUP: re-read config, reopen logs) -----------------------------
 mpid=$(systemctl show -p MainPID --value htg-milter.service)
