@@ -108,8 +108,8 @@ check "data.mdb htg:htg 660" \
 	test "$(stat -c '%U:%G %a' /var/lib/htg/directory/data.mdb)" = "htg:htg 660"
 check "/var/lib/htg/mail htg:htg 750" \
 	test "$(stat -c '%U:%G %a' /var/lib/htg/mail)" = "htg:htg 750"
-check "/var/lib/htg/tmp htg:htg 700" \
-	test "$(stat -c '%U:%G %a' /var/lib/htg/tmp)" = "htg:htg 700"
+check "/var/spool/htg (temp_dir) htg:htg 700" \
+	test "$(stat -c '%U:%G %a' /var/spool/htg)" = "htg:htg 700"
 check "conffiles /etc/htg" test -f /etc/htg/htg-milter.conf -a -f /etc/htg/htg-policyd.conf
 for u in htg-milter.service htg-policyd.service htg-retention.timer; do
 	check "$u installed disabled" test "$(systemctl is-enabled $u)" = disabled
@@ -277,6 +277,7 @@ postfix stop >/dev/null 2>&1 || true
 check "dpkg --purge" dpkg --purge dovecot-htg htg-milter htg-policyd htg-tools
 check "/etc/htg gone" test ! -e /etc/htg
 check "units gone" test ! -e /lib/systemd/system/htg-milter.service
+check "the milter's spool gone" test ! -e /var/spool/htg
 info "kept: $(ls -d /var/lib/htg/* 2>/dev/null | tr '\n' ' ')(businesses' mail and audit: never purged)"
 set +x
 finish
