@@ -246,15 +246,29 @@ sleep 2
 check "htg-policyd same process after reload" \
 	test "$(systemctl show -p MainPID --value htg-policyd.service)" = "$ppid"
 
-# --- logrotate, when the daemons write a log file -------------------------------
+# --- logrotate, for a daemon that writes a log file -----------------------------
 for d in htg-milter htg-policyd; do
-	if grep -q '^log_file *= */var/log/htg/' /etc/htg/$d.conf; then
-		info "$(ls -la /var/log/htg)"
-		check "logrotate -f $d" logrotate -v -f /etc/logrotate.d/$d
-		check "$d reopened its log after rotation" test -s /var/log/htg/$d.log.1 -a -s /var/log/htg/$d.log
-	else
-		info "$d logs to syslog by default: logrotate file not exercised"
+	if ! grep -q '^log_file *= */var/log/htg/' /etc/htg/$d.conf; then
+		info "$d logs to syslog by default; a log file for this test"
+		sed -i "s|^log_file *=.*|log_file = /var/log/htg/$d.log|" /etc/htg/$d.conf
+		grep -q "^log_file = /var/log/htg/$d.log" /etc/htg/$d.conf ||
+			echo "log_file = /var/log/htg/$d.log" >>/etc/htg/$d.conf
+		systemctl restart $d.service
+		sleep 2
 	fi
+	pid=$(systemctl show -p MainPID --value $d.service)
+	check "$d writes /var/log/htg/$d.log" test -s /var/log/htg/$d.log
+	info "$(ls -la /var/log/htg)"
+	check "logrotate -f $d" logrotate -v -f /etc/logrotate.d/$d
+	sleep 1
+	# something to log after the rotation
+	setpriv --reuid=postfix --regid=postfix --init-groups python3 \
+		/tmp/connect.py /run/htg/policy.sock "request=smtpd_access_policy|protocol_state=RCPT|sender=a@example.org|recipient=b@example.org||" || true
+	python3 /tmp/smtp.py >/dev/null 2>&1 || true
+	sleep 1
+	check "$d reopened its log after rotation" test -s /var/log/htg/$d.log.1 -a -s /var/log/htg/$d.log
+	check "$d same process after logrotate" \
+		test "$(systemctl show -p MainPID --value $d.service)" = "$pid"
 done
 
 # --- retention service -------------------------------------------------------
