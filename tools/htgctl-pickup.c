@@ -15,7 +15,7 @@
 /*	RFC 3339, YYYY-MM-DD or @unix-seconds; --since inclusive, --until
 /*	exclusive). audit expire deletes events older than N days: the
 /*	audit's growth is bounded by scheduling it (see
-/*	configs/dovecot/htg-retention.timer).
+/*	configs/systemd/htg-retention.timer).
 /*
 /*	retention works on the copies the Dovecot mail plugin keeps when
 /*	POP3 applies DELE at QUIT. restore puts every copy with that
