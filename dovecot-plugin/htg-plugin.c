@@ -56,19 +56,23 @@
 /*	-ERR; the log says why) - no retrieval is served unaudited
 /*	(htg-session.c).
 /*
-/*	Durability (issue 5.4): events are written in as few LMDB commits
-/*	(each synced to disk) as the guarantees allow. A POP3 session
-/*	writes once: RETR/TOP events are kept in memory and written at
-/*	QUIT, before pop3 answers, in one commit with the retention
-/*	records and dele events of the DELEd messages (or when the
-/*	session ends without QUIT). deliver/expunge events are written in
-/*	one commit right after the mailbox commit. So a crash loses no
-/*	event of a completed session; only a crash of the pop3 process
-/*	itself loses the retrievals of the session it was serving, and a
-/*	crash between our commit and the mailbox's leaves dele events
-/*	(and copies) of messages still in the inbox. A failed write is
-/*	logged and never fails the mail operation (except a failed
-/*	retention record, which cancels the expunge).
+/*	Durability (issues 5.4 and 5.8): a POP3 session keeps its RETR/TOP
+/*	events in memory and makes them durable at QUIT, before pop3
+/*	answers, together with the retention records and dele events of
+/*	the DELEd messages and a copy of those messages' bytes: all of it
+/*	is one entry of the pickup journal (DIRECTORY/journal/, one
+/*	fdatasync; lib/htg-journal.c), not a directory commit. The
+/*	journal is applied into the directory in one commit when one of its
+/*	files fills, and by every htgctl audit|retention|hygiene before it
+/*	reads; an entry too big for the journal takes the direct way (one
+/*	directory commit). A session that ends without QUIT writes its
+/*	events the same way. deliver/expunge events are written in one
+/*	directory commit right after the mailbox commit. So a crash loses
+/*	no event of a completed session; only a crash of the pop3 process
+/*	itself loses the retrievals of the session it was serving. A
+/*	failed write is logged and never fails the mail operation, except
+/*	a failed retention record or dele event, which cancels the
+/*	expunge (-ERR: nothing is expunged unrecorded).
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
