@@ -147,11 +147,12 @@ def provision(lab, n, out):
         t0 = time.time()
         old = len(rows)
         lines = []
-        for g in range(GOV):
-            lines.append("account\tgov%d@gov.load.example\t%s" % (g, secrets.token_hex(12)))
-            lines.append("address\tinbox%d@gov.load.example\tgov%d@gov.load.example" % (g, g))
-        for k in range(FLOWS):
-            lines.append("flow\tlf%d\tinbox%d@gov.load.example" % (k, k % GOV))
+        if old == 0:    # htgctl refuses to add what exists: once
+            for g in range(GOV):
+                lines.append("account\tgov%d@gov.load.example\t%s" % (g, secrets.token_hex(12)))
+                lines.append("address\tinbox%d@gov.load.example\tgov%d@gov.load.example" % (g, g))
+            for k in range(FLOWS):
+                lines.append("flow\tlf%d\tinbox%d@gov.load.example" % (k, k % GOV))
         for i, (user, sender, logical, flow, ungranted) in enumerate(account_rows(n)):
             if i < old:
                 continue

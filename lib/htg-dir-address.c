@@ -105,9 +105,10 @@ int htg_dir_address_add(struct htg_dir *dir, const char *address,
 		mdb_txn_abort(txn);
 		if (ret < 0)
 			return -1;
-		if (strcmp(owner, ukey) == 0)
-			return 1;	/* already so: idempotent */
-		*error_r = dirp_err("address %s is owned by %s", key, owner);
+		/* one rule for duplicates: said, never silently taken */
+		*error_r = strcmp(owner, ukey) == 0 ?
+			dirp_err("address %s already belongs to %s", key, ukey) :
+			dirp_err("address %s is owned by %s", key, owner);
 		return 0;
 	}
 	if (dirp_put(dir, txn, DB_ADDRESSES, key, ukey, error_r) < 0 ||

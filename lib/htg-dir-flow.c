@@ -37,11 +37,14 @@ int htg_dir_flow_get(struct htg_dir *dir, const char *flow,
 	return dirp_lookup(dir, DB_FLOWS, key, deliver_to_r, size, error_r);
 }
 
-int htg_dir_flow_add(struct htg_dir *dir, const char *flow,
-		     const char *deliver_to, const char **error_r)
+/* add (replace 0) refuses an existing flow; set (replace 1) changes the
+   target of an existing one and refuses a missing one */
+static int flow_put(struct htg_dir *dir, const char *flow,
+		    const char *deliver_to, int replace, const char **error_r)
 {
-	char key[HTG_USER_MAX], to[HTG_USER_MAX];
+	char key[HTG_USER_MAX], to[HTG_USER_MAX], cur[HTG_USER_MAX];
 	MDB_txn *txn;
+	int ret;
 
 	NORMALISE(flow, key, "flow");
 	NORMALISE(deliver_to, to, "deliver-to address");
@@ -56,11 +59,34 @@ int htg_dir_flow_add(struct htg_dir *dir, const char *flow,
 	}
 	if (dirp_wtxn(dir, &txn, error_r) < 0)
 		return -1;
+	ret = dirp_get(dir, txn, DB_FLOWS, key, cur, sizeof(cur), error_r);
+	if (ret < 0 || (ret == 1) != replace) {
+		mdb_txn_abort(txn);
+		if (ret == 1)
+			*error_r = dirp_err("flow %s exists (delivers to %s); "
+					    "htgctl flow set changes its "
+					    "target", key, cur);
+		else if (ret == 0)
+			*error_r = dirp_err("no such flow: %s", key);
+		return ret < 0 ? -1 : 0;
+	}
 	if (dirp_put(dir, txn, DB_FLOWS, key, to, error_r) < 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}
 	return dirp_commit(txn, error_r);
+}
+
+int htg_dir_flow_add(struct htg_dir *dir, const char *flow,
+		     const char *deliver_to, const char **error_r)
+{
+	return flow_put(dir, flow, deliver_to, 0, error_r);
+}
+
+int htg_dir_flow_set(struct htg_dir *dir, const char *flow,
+		     const char *deliver_to, const char **error_r)
+{
+	return flow_put(dir, flow, deliver_to, 1, error_r);
 }
 
 int htg_dir_flow_del(struct htg_dir *dir, const char *flow,
@@ -218,6 +244,12 @@ int htg_dir_grant_add(struct htg_dir *dir, const char *user,
 			*error_r = dirp_err("no such account or flow: %s, %s",
 					    u, f);
 		return ret;
+	}
+	if ((ret = dirp_get(dir, txn, DB_GRANTS, key, NULL, 0, error_r)) != 0) {
+		mdb_txn_abort(txn);
+		if (ret > 0)
+			*error_r = dirp_err("%s already has flow %s", u, f);
+		return ret > 0 ? 0 : -1;
 	}
 	if (dirp_put(dir, txn, DB_GRANTS, key, "", error_r) < 0) {
 		mdb_txn_abort(txn);

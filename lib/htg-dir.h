@@ -138,11 +138,16 @@ int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
 /* deletes the account with its addresses and grants */
 int htg_dir_account_del(struct htg_dir *dir, const char *user,
 			const char **error_r);
+/* Adding what exists (an address, even of the same account; a flow; a
+   grant) is refused (0, error_r says so): one rule for duplicates. */
 int htg_dir_address_add(struct htg_dir *dir, const char *address,
 			const char *user, const char **error_r);
 int htg_dir_address_del(struct htg_dir *dir, const char *address,
 			const char **error_r);
 int htg_dir_flow_add(struct htg_dir *dir, const char *flow,
+		     const char *deliver_to, const char **error_r);
+/* change the target of an existing flow: 1, 0 no such flow, -1 */
+int htg_dir_flow_set(struct htg_dir *dir, const char *flow,
 		     const char *deliver_to, const char **error_r);
 /* Responding flows (the gateway answers for the government side): mode
    ack, echo or refuse ("off" deletes), delay in seconds. set: 1 done, 0

@@ -106,8 +106,11 @@ static void test_addresses_flows_grants(void)
 	test_begin("addresses, flows, grants; readers see writes at once");
 	test_assert(htg_dir_account_add(dir, &b, &error) == 1);
 	test_assert(htg_dir_address_add(dir, "Ik@MijnBedrijf.nl", "demo@bedrijf.nl", &error) == 1);
-	test_assert(htg_dir_address_add(dir, "ik@mijnbedrijf.nl", "demo@bedrijf.nl", &error) == 1);
-	test_assert(htg_dir_address_add(dir, "ik@mijnbedrijf.nl", "other@bedrijf.nl", &error) == 0);
+	/* one rule for duplicates: adding what exists is refused, saying so */
+	test_assert(htg_dir_address_add(dir, "ik@mijnbedrijf.nl", "demo@bedrijf.nl", &error) == 0 &&
+		    strstr(error, "already belongs to demo@bedrijf.nl") != NULL);
+	test_assert(htg_dir_address_add(dir, "ik@mijnbedrijf.nl", "other@bedrijf.nl", &error) == 0 &&
+		    strstr(error, "is owned by demo@bedrijf.nl") != NULL);
 	test_assert(htg_dir_address_add(dir, "x@y.nl", "nobody@bedrijf.nl", &error) == 0);
 	test_assert(htg_dir_address_add(dir, "no-domain", "demo@bedrijf.nl", &error) == 0);
 	test_assert(htg_dir_address_owner(reader, "IK@mijnbedrijf.nl", owner, sizeof(owner), &error) == 1 &&
@@ -116,6 +119,14 @@ static void test_addresses_flows_grants(void)
 	test_assert(htg_dir_domain_exists(reader, "bedrijf.nl", &error) == 0);
 
 	test_assert(htg_dir_flow_add(dir, "DMS", "dms@overheid.nl", &error) == 1);
+	/* add never replaces a target; set changes it (and only it) */
+	test_assert(htg_dir_flow_add(dir, "dms", "other@overheid.nl", &error) == 0 &&
+		    strstr(error, "flow dms exists (delivers to dms@overheid.nl)") != NULL);
+	test_assert(htg_dir_flow_set(dir, "nieuw", "x@overheid.nl", &error) == 0);
+	test_assert(htg_dir_flow_set(dir, "dms", "dms2@overheid.nl", &error) == 1);
+	test_assert(htg_dir_flow_get(reader, "dms", to, sizeof(to), &error) == 1 &&
+		    strcmp(to, "dms2@overheid.nl") == 0);
+	test_assert(htg_dir_flow_set(dir, "dms", "dms@overheid.nl", &error) == 1);
 	test_assert(htg_dir_flow_add(dir, "dms@x", "dms@overheid.nl", &error) == 0);
 	test_assert(htg_dir_flow_add(dir, "ags", "not-full", &error) == 0);
 	test_assert(htg_dir_flow_get(reader, "dms", to, sizeof(to), &error) == 1 &&
@@ -126,6 +137,8 @@ static void test_addresses_flows_grants(void)
 	test_assert(htg_dir_grant_add(dir, "demo@bedrijf.nl", "DMS", &error) == 1);
 	test_assert(htg_dir_grant_add(dir, "demo@bedrijf.nl", "emcs", &error) == 0);
 	test_assert(htg_dir_grant_check(reader, "Demo@Bedrijf.nl", "dms", &error) == 1);
+	test_assert(htg_dir_grant_add(dir, "demo@bedrijf.nl", "dms", &error) == 0 &&
+		    strstr(error, "already has flow dms") != NULL);
 	test_assert(htg_dir_grant_check(reader, "other@bedrijf.nl", "dms", &error) == 0);
 	test_assert(htg_dir_grant_del(dir, "demo@bedrijf.nl", "dms", &error) == 1);
 	test_assert(htg_dir_grant_check(reader, "demo@bedrijf.nl", "dms", &error) == 0);

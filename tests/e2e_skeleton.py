@@ -144,8 +144,11 @@ def recipient_outside_submit_domain_refused():
 def flow_not_granted_refused():
     r = ctl("flow", "add", "emcs", "--deliver-to", "emcs-inbox@douane.overheid.nl")
     check(r.returncode == 0, "flow add: " + r.stderr)
-    got = submit(htg_message(uuid.uuid4().hex), rcpt=flow_rcpt("emcs"))
-    expect_reply(got, 550, "5.7.1", "HTG-RCPT-FLOW")
+    try:
+        got = submit(htg_message(uuid.uuid4().hex), rcpt=flow_rcpt("emcs"))
+        expect_reply(got, 550, "5.7.1", "HTG-RCPT-FLOW")
+    finally:
+        ctl("flow", "del", "emcs")
 
 
 @test

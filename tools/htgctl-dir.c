@@ -292,12 +292,16 @@ int cmd_flow(int argc, char **argv)
 		json_open();
 		ret = htg_dir_flow_iter(dir, print_pair, (void *)&names, &error);
 		json_close();
-	} else if (argc == 4 && strcmp(argv[0], "add") == 0 &&
+	} else if (argc == 4 && (strcmp(argv[0], "add") == 0 ||
+				 strcmp(argv[0], "set") == 0) &&
 		   strcmp(argv[2], "--deliver-to") == 0) {
+		/* add never replaces a flow's target; set changes it */
 		name_need(NAME_FLOW, argv[1]);
 		name_need(NAME_ADDRESS, argv[3]);
 		dir = open_dir(1);
-		ret = htg_dir_flow_add(dir, argv[1], argv[3], &error);
+		ret = strcmp(argv[0], "add") == 0 ?
+			htg_dir_flow_add(dir, argv[1], argv[3], &error) :
+			htg_dir_flow_set(dir, argv[1], argv[3], &error);
 	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
 		dir = open_dir(1);
 		ret = htg_dir_flow_del(dir, argv[1], &error);

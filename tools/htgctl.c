@@ -19,6 +19,7 @@
 /*	htgctl [-d DIR] address del ADDRESS
 /*	htgctl [-d DIR] address list [--json]
 /*	htgctl [-d DIR] flow add FLOW --deliver-to ADDRESS
+/*	htgctl [-d DIR] flow set FLOW --deliver-to ADDRESS
 /*	htgctl [-d DIR] flow del FLOW
 /*	htgctl [-d DIR] flow respond FLOW off|ack|echo|refuse [--delay SECONDS]
 /*	htgctl [-d DIR] flow list [--json]
@@ -134,6 +135,7 @@ void usage(void)
 	      "       htgctl [-d DIR] address del ADDRESS\n"
 	      "       htgctl [-d DIR] address list [--json]\n"
 	      "       htgctl [-d DIR] flow add FLOW --deliver-to ADDRESS\n"
+	      "       htgctl [-d DIR] flow set FLOW --deliver-to ADDRESS\n"
 	      "       htgctl [-d DIR] flow del FLOW\n"
 	      "       htgctl [-d DIR] flow respond FLOW off|ack|echo|refuse "
 	      "[--delay SECONDS]\n"

@@ -105,6 +105,21 @@ t "address with a bad name is refused" 1 $C address add '../x@y.nl' demo@bedrijf
 t "grant of a bad flow name is refused" 1 $C grant demo@bedrijf.nl "d'ms"
 t "flow add without --deliver-to is a usage error" 2 $C flow add dms
 t "grant" 0 $C grant demo@bedrijf.nl dms
+# one rule for duplicates: adding what exists says so and exits 1
+t "the same address again is refused" 1 $C address add ik@bedrijf.nl demo@bedrijf.nl
+grep -q 'already belongs to demo@bedrijf.nl' "$d/err"
+expect "  ... saying why" $?
+t "the same grant again is refused" 1 $C grant demo@bedrijf.nl dms
+grep -q 'already has flow dms' "$d/err"
+expect "  ... saying why" $?
+t "flow add never replaces a flow's target" 1 $C flow add dms --deliver-to other@overheid.nl
+grep -q 'flow dms exists (delivers to dms@overheid.nl); htgctl flow set' "$d/err"
+expect "  ... and names flow set" $?
+t "flow set changes it" 0 $C flow set dms --deliver-to other@overheid.nl
+$C flow list | grep -qx "dms	other@overheid.nl"
+expect "  ... the new target is listed" $?
+t "flow set of a missing flow is refused" 1 $C flow set nieuw --deliver-to x@overheid.nl
+t "flow set back" 0 $C flow set dms --deliver-to dms@overheid.nl
 t "grant of an unknown flow is refused" 1 $C grant demo@bedrijf.nl emcs
 t "flow list" 0 $C flow list --json
 [ "$(cat "$d/out")" = '[{"flow":"dms","deliver_to":"dms@overheid.nl"}]' ]
