@@ -221,9 +221,14 @@ done
 snippet "$GUIDE/main.cf.htg" >>"$ROOT/etc/postfix/main.cf"
 snippet "$GUIDE/master.cf.htg" >>"$ROOT/etc/postfix/master.cf"
 install -d -m 0755 "$ROOT/etc/postfix/htg"
+# the tables as the guide copies them: from the package (htg-tools ships
+# configs/ in /usr/share/htg-gateway), from the source for the stand-in
+tables=$ROOT/usr/share/htg-gateway/postfix
+[ "$mode" = debs ] || tables=$TOP/configs/postfix
 for f in htg_auth_required.regexp smtpd_command_filter.regexp \
 	 submission_header_checks smtp_tls_policy transport; do
-	install -m 0644 "$TOP/configs/postfix/$f" "$ROOT/etc/postfix/htg/$f"
+	install -m 0644 "$tables/$f" "$ROOT/etc/postfix/htg/$f" ||
+		die "$tables/$f missing"
 done
 # The site's own value: the government side is this loopback's 127.0.0.1
 # (the tests connect from 127.0.0.2 to see a stranger refused).
