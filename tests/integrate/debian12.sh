@@ -24,7 +24,8 @@
 #     network namespace: ports 25/587/110/2525 on its own loopback, nothing on
 #     the host's), "systemctl enable --now htg-policyd htg-milter" inside;
 #  5. tests/integrate/core.py from the host, inside the container's network
-#     namespace, against that install; then the container is powered off.
+#     namespace, against that install, over IPv4 (127.0.0.1) and over IPv6
+#     (::1); then the container is powered off.
 #
 # Environment: HTG_INTEGRATE_CACHE (default /var/cache/htg-integrate: the base
 # root tar and the run's root), HTG_DEBIAN_MIRROR (default
@@ -231,8 +232,10 @@ for f in htg_auth_required.regexp smtpd_command_filter.regexp \
 		die "$tables/$f missing"
 done
 # The site's own value: the government side is this loopback's 127.0.0.1
-# (the tests connect from 127.0.0.2 to see a stranger refused).
-printf '127.0.0.1/32\tgovernment\n' >"$ROOT/etc/postfix/htg/government.cidr"
+# and ::1 (the tests connect from 127.0.0.2 and fd00:2::2 to see a
+# stranger refused).
+printf '127.0.0.1/32\tgovernment\n[::1]/128\tgovernment\n' \
+	>"$ROOT/etc/postfix/htg/government.cidr"
 # /etc/dovecot (doc/integrate.md "Dovecot")
 snippet "$GUIDE/90-htg.conf" >"$ROOT/etc/dovecot/conf.d/90-htg.conf"
 
@@ -310,8 +313,12 @@ phase boot
 
 # --- 5. the core end-to-end checks --------------------------------------------------
 
-cat >"$WORK/integrate.env" <<EOF
-HTG_HOST='127.0.0.1'
+# a second address on the container's loopback: a stranger over IPv6
+nsenter --net=/proc/$LEADER/ns/net ip -6 addr add fd00:2::2/128 dev lo nodad
+write_env() {	# host, stranger source, file
+cat >"$3" <<EOF
+HTG_HOST='$1'
+HTG_STRANGER_SOURCE='$2'
 HTG_SUBMISSION_PORT='587'
 HTG_POP3_PORT='110'
 HTG_INBOUND_PORT='2525'
@@ -332,10 +339,19 @@ HTG_LOG_DIR='$ROOT/var/log'
 HTG_MAIL_LOG='$ROOT/var/log/mail.log'
 HTG_MAIL_ROOT='$ROOT/var/lib/htg/mail'
 EOF
+}
+write_env 127.0.0.1 127.0.0.2 "$WORK/integrate.env"
+write_env ::1 fd00:2::2 "$WORK/integrate6.env"
 set +e
+say "core checks over IPv4 (127.0.0.1)"
 nsenter --net=/proc/$LEADER/ns/net python3 "$TOP/tests/integrate/core.py" \
 	"$WORK/integrate.env" | tee "$WORK/core.out"
 rc=${PIPESTATUS[0]}
+say "core checks over IPv6 (::1)"
+nsenter --net=/proc/$LEADER/ns/net python3 "$TOP/tests/integrate/core.py" \
+	"$WORK/integrate6.env" | tee "$WORK/core6.out"
+rc6=${PIPESTATUS[0]}
+[ "$rc" != 0 ] || rc=$rc6
 set -e
 phase tests
 if [ "$rc" != 0 ]; then
