@@ -147,30 +147,49 @@ def integrate_stock_port_25_keeps_out_of_the_gateway():
               "port 25 answered %d %s for %s" % (code, msg, rcpt))
 
 
+def read_lines(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
 @test
 def integrate_decisions_in_mail_log():
-    """One refusal per daemon, with its rule id, in /var/log/mail.log."""
+    """One refusal per daemon, with its rule id: Postfix's line in
+    /var/log/mail.log, and the daemon's own decision line where it logs
+    (HTG_MILTER_LOG / HTG_POLICYD_LOG: mail.log when log_file is empty,
+    i.e. syslog facility mail, else its file)."""
     token = uuid.uuid4().hex
     expect_reply(submit(htg_message(token, "Cc: <ander@htpoort.nl>\r\n")),
                  550, "5.7.1", "HTG-HDR-CC")
-    expect_reply(submit(htg_message(token), rcpt="geenstroom@%s"
-                        % ENV["HTG_SUBMIT_DOMAIN"]), 550, "5.1.1", "HTG-RCPT-FLOW")
+    expect_reply(submit(htg_message(token), rcpt="geenstroom-%s@%s"
+                        % (token[:8], ENV["HTG_SUBMIT_DOMAIN"])),
+                 550, "5.1.1", "HTG-RCPT-FLOW")
+    rcpt = "geenstroom-%s@" % token[:8]
+    found = {}
     deadline = time.time() + 10
     while True:
-        try:
-            with open(ENV["HTG_MAIL_LOG"], errors="replace") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            lines = []
-        milter = [l for l in lines if "milter-reject" in l and "HTG-HDR-CC" in l]
-        policy = [l for l in lines if "geenstroom@" in l and "HTG-RCPT-FLOW" in l]
-        if (milter and policy) or time.time() > deadline:
+        mail = read_lines(ENV["HTG_MAIL_LOG"])
+        found["postfix milter-reject HTG-HDR-CC"] = [
+            l for l in mail if "milter-reject" in l and "HTG-HDR-CC" in l]
+        found["postfix reject HTG-RCPT-FLOW"] = [
+            l for l in mail if rcpt in l and "postfix/" in l
+            and "HTG-RCPT-FLOW" in l]
+        found["htg-milter rule=HTG-HDR-CC action=refuse"] = [
+            l for l in read_lines(ENV["HTG_MILTER_LOG"])
+            if "htg-milter" in l and "rule=HTG-HDR-CC" in l and "action=refuse" in l]
+        found["htg-policyd rule=HTG-RCPT-FLOW"] = [
+            l for l in read_lines(ENV["HTG_POLICYD_LOG"])
+            if "htg-policyd" in l and rcpt in l and "rule=HTG-RCPT-FLOW" in l]
+        if all(found.values()) or time.time() > deadline:
             break
         time.sleep(0.2)
-    check(milter, "no milter-reject HTG-HDR-CC line in mail.log")
-    check(policy, "no HTG-RCPT-FLOW refusal in mail.log")
-    print("     mail.log: " + milter[-1][:200])
-    print("     mail.log: " + policy[-1][:200])
+    for what, lines in found.items():
+        check(lines, "no %s line in its log" % what)
+    for lines in found.values():
+        print("     " + lines[-1][:160])
 
 
 def main():

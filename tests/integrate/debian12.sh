@@ -315,6 +315,11 @@ phase boot
 
 # a second address on the container's loopback: a stranger over IPv6
 nsenter --net=/proc/$LEADER/ns/net ip -6 addr add fd00:2::2/128 dev lo nodad
+daemon_log() {	# where the daemon logs: log_file, or mail.log when empty (syslog)
+	local f
+	f=$(sed -n 's/^log_file *= *//p' "$ROOT/etc/htg/$1.conf" | tail -1)
+	printf '%s' "$ROOT${f:-/var/log/mail.log}"
+}
 write_env() {	# host, stranger source, file
 cat >"$3" <<EOF
 HTG_HOST='$1'
@@ -337,6 +342,8 @@ HTG_GOV_USER='douane@overheid.nl'
 HTG_GOV_PASSWORD='$GOV_PASSWORD'
 HTG_LOG_DIR='$ROOT/var/log'
 HTG_MAIL_LOG='$ROOT/var/log/mail.log'
+HTG_MILTER_LOG='$(daemon_log htg-milter)'
+HTG_POLICYD_LOG='$(daemon_log htg-policyd)'
 HTG_MAIL_ROOT='$ROOT/var/lib/htg/mail'
 EOF
 }
