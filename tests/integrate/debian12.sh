@@ -272,9 +272,14 @@ say "booting the root (systemd-nspawn --boot --private-network)"
 systemd-nspawn -D "$ROOT" --private-network --register=no --keep-unit -q --boot \
 	</dev/null >"$WORK/console.log" 2>&1 &
 NSPAWN_PID=$!
+# the container's PID 1: nspawn's child once it runs systemd (nspawn forks
+# a short-lived helper first)
 LEADER=
-for _ in $(seq 1 100); do
-	LEADER=$(pgrep -P "$NSPAWN_PID" | head -1) && [ -n "$LEADER" ] && break
+for _ in $(seq 1 300); do
+	for pid in $(pgrep -P "$NSPAWN_PID" 2>/dev/null); do
+		[ "$(cat /proc/$pid/comm 2>/dev/null)" = systemd ] && LEADER=$pid
+	done
+	[ -n "$LEADER" ] && break
 	sleep 0.1
 done
 [ -n "$LEADER" ] || die "no container process (see $WORK/console.log)"
