@@ -14,8 +14,10 @@ addresses, the decisions in /var/log/mail.log. Prints "N passed, N failed".
 
 import json
 import os
+import shlex
 import smtplib
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -190,6 +192,69 @@ def integrate_decisions_in_mail_log():
         check(lines, "no %s line in its log" % what)
     for lines in found.values():
         print("     " + lines[-1][:160])
+
+
+def inside(*args):
+    """A command in the container (HTG_INSIDE: nsenter into its namespaces)."""
+    return subprocess.run(shlex.split(ENV["HTG_INSIDE"]) + list(args),
+                          capture_output=True, text=True)
+
+
+def wait_socket(path):
+    deadline = time.time() + 15
+    while inside("test", "-S", path).returncode != 0:
+        check(time.time() < deadline, "%s did not come back" % path)
+        time.sleep(0.2)
+
+
+def rcpt_on_port_25(rcpt):
+    s = smtp_from(ENV["HTG_HOST"], ENV["HTG_STOCK_SMTP_PORT"])
+    cmd(s, "MAIL FROM:<x@elders.example>")
+    code, msg = cmd(s, "RCPT TO:<%s>" % rcpt)
+    s.quit()
+    return code, msg
+
+
+@test
+def integrate_daemons_down_mean_4xx_never_250():
+    """systemctl stop htg-policyd: submission 451 4.3.5 at MAIL, and
+    Debian's port 25 (its recipient check asks the same socketmap) 4xx for
+    a local address; stop htg-milter: 454 4.3.0 at STARTTLS. After a start
+    both answer as before. (Runs last: it restarts the daemons.)"""
+    local = "root@localhost"
+    code, msg = rcpt_on_port_25(local)
+    check(code == 250, "port 25 before: %d %s" % (code, msg))
+    r = inside("systemctl", "stop", "htg-policyd")
+    check(r.returncode == 0, "systemctl stop htg-policyd: " + r.stderr)
+    try:
+        got = submit(htg_message(uuid.uuid4().hex))
+        check(got[0] == "MAIL" and got[1] == 451 and got[2].startswith("4.3.5"),
+              "htg-policyd down, submission: %r" % (got,))
+        code, msg = rcpt_on_port_25(local)
+        check(400 <= code < 500, "htg-policyd down, port 25: %d %s" % (code, msg))
+    finally:
+        inside("systemctl", "start", "htg-policyd")
+    wait_socket("/run/htg/socketmap.sock")
+    r = inside("systemctl", "stop", "htg-milter")
+    check(r.returncode == 0, "systemctl stop htg-milter: " + r.stderr)
+    try:
+        s = smtp_connect()
+        msg = ""
+        try:
+            s.starttls(context=tls_context())
+            code = 220
+        except smtplib.SMTPResponseException as e:
+            code, msg = e.smtp_code, e.smtp_error.decode()
+        s.close()
+        check(code == 454 and msg.startswith("4.3.0"),
+              "htg-milter down, STARTTLS: %d" % code)
+    finally:
+        inside("systemctl", "start", "htg-milter")
+    wait_socket("/run/htg/milter.sock")
+    code, msg = rcpt_on_port_25(local)
+    check(code == 250, "port 25 after: %d %s" % (code, msg))
+    got = submit(htg_message(uuid.uuid4().hex))
+    check(got[0] == "ok", "submission after the restarts: %r" % (got,))
 
 
 def main():
