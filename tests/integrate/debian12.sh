@@ -2,14 +2,11 @@
 # debian12.sh - the integration guide (doc/integrate.md), tested on a fresh
 # Debian 12 root.
 #
-# usage: tests/integrate/debian12.sh [--debs DIR | --build-debs | --make-install]
+# usage: tests/integrate/debian12.sh [--debs DIR | --build-debs]
 #
 #   --debs DIR      install the .debs in DIR (built by dpkg-buildpackage)
 #   --build-debs    build them first from a clean export of this tree's HEAD
-#                   (git archive; needs debian/), the default when debian/ exists
-#   --make-install  stand-in while there are no .debs: build this tree and
-#                   "make install DESTDIR=" it into the root, create the user,
-#                   the directory and /etc/htg/*.conf as the packages would
+#                   (git archive; needs debian/), the default
 #
 # What it does (as root; needs a Debian mirror for debootstrap and apt):
 #  1. a Debian 12 root with Debian's stock postfix ("Internet Site"),
@@ -63,13 +60,12 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--debs) DEBS=$(cd "$2" && pwd); mode=debs; shift ;;
 	--build-debs) mode=build-debs ;;
-	--make-install) mode=make-install ;;
-	*) die "usage: $0 [--debs DIR | --build-debs | --make-install]" ;;
+	*) die "usage: $0 [--debs DIR | --build-debs]" ;;
 	esac
 	shift
 done
 if [ -z "$mode" ]; then
-	[ -d "$TOP/debian" ] || die "no debian/ in this tree: use --debs DIR or --make-install"
+	[ -d "$TOP/debian" ] || die "no debian/ in this tree: use --debs DIR"
 	mode=build-debs
 fi
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, systemd-nspawn)"
@@ -158,45 +154,15 @@ build_debs() {	# from a clean export of HEAD, never in a working tree
 	DEBS=$d/debs
 }
 
-make_install() {	# the stand-in for the packages
-	local b=$TOP/build/integrate
-	mkdir -p "$b"
-	[ -x "$TOP/configure" ] || (cd "$TOP" && ./autogen.sh >/dev/null 2>&1)
-	if [ ! -f "$b/Makefile" ]; then
-		(cd "$b" && "$TOP/configure" --prefix=/usr --sysconfdir=/etc \
-			--localstatedir=/var >configure.out 2>&1) || die "configure failed"
-	fi
-	make -C "$b" -j2 -s >"$b/make.out" 2>&1 || { tail -20 "$b/make.out"; die "build failed"; }
-	make -C "$b" -s install DESTDIR="$ROOT" >"$b/install.out" 2>&1 ||
-		{ tail -20 "$b/install.out"; die "make install failed"; }
-	in_root groupadd --system htg
-	in_root useradd --system -g htg -d /nonexistent -s /usr/sbin/nologin htg
-	in_root install -d -o htg -g htg -m 0750 /var/lib/htg /var/lib/htg/mail
-	in_root install -d -o htg -g htg -m 0750 /var/log/htg
-	in_root htgctl -d /var/lib/htg/directory init --owner htg >/dev/null
-	# /etc/htg from the templates with the values of configs/production.env
-	mkdir -p "$ROOT/etc/htg"
-	(set -a; . "$TOP/configs/production.env"; set +a
-	 "$TOP/configs/render" "$TOP/configs/htg-milter.conf.in" "$ROOT/etc/htg/htg-milter.conf"
-	 "$TOP/configs/render" "$TOP/configs/htg-policyd.conf.in" "$ROOT/etc/htg/htg-policyd.conf")
-}
-
-case $mode in
-build-debs) build_debs; mode=debs ;;
-esac
-if [ "$mode" = debs ]; then
-	mkdir -p "$ROOT/tmp/htg-debs"
-	for f in "$DEBS"/*.deb; do
-		case $f in *-dbgsym_*) ;; *) cp "$f" "$ROOT/tmp/htg-debs/" ;; esac
-	done
-	ls "$ROOT"/tmp/htg-debs/*.deb >/dev/null 2>&1 || die "no .deb in $DEBS"
-	say "installing:" $(cd "$ROOT/tmp/htg-debs" && ls)
-	in_root sh -c 'apt-get install -y -q --no-install-recommends /tmp/htg-debs/*.deb' \
-		>"$WORK/apt-ours.log" 2>&1 || { tail -30 "$WORK/apt-ours.log"; die "installing our .debs failed"; }
-else
-	say "stand-in: make install DESTDIR=$ROOT (no .debs)"
-	make_install
-fi
+[ "$mode" = debs ] || build_debs
+mkdir -p "$ROOT/tmp/htg-debs"
+for f in "$DEBS"/*.deb; do
+	case $f in *-dbgsym_*) ;; *) cp "$f" "$ROOT/tmp/htg-debs/" ;; esac
+done
+ls "$ROOT"/tmp/htg-debs/*.deb >/dev/null 2>&1 || die "no .deb in $DEBS"
+say "installing:" $(cd "$ROOT/tmp/htg-debs" && ls)
+in_root sh -c 'apt-get install -y -q --no-install-recommends /tmp/htg-debs/*.deb' \
+	>"$WORK/apt-ours.log" 2>&1 || { tail -30 "$WORK/apt-ours.log"; die "installing our .debs failed"; }
 phase install
 
 # --- 3. the guide's snippets, added to the stock files --------------------------
@@ -223,9 +189,8 @@ snippet "$GUIDE/main.cf.htg" >>"$ROOT/etc/postfix/main.cf"
 snippet "$GUIDE/master.cf.htg" >>"$ROOT/etc/postfix/master.cf"
 install -d -m 0755 "$ROOT/etc/postfix/htg"
 # the tables as the guide copies them: from the package (htg-tools ships
-# configs/ in /usr/share/htg-gateway), from the source for the stand-in
+# configs/ in /usr/share/htg-gateway)
 tables=$ROOT/usr/share/htg-gateway/postfix
-[ "$mode" = debs ] || tables=$TOP/configs/postfix
 for f in htg_auth_required.regexp smtpd_command_filter.regexp \
 	 submission_header_checks smtp_tls_policy transport; do
 	install -m 0644 "$tables/$f" "$ROOT/etc/postfix/htg/$f" ||
@@ -291,15 +256,8 @@ done
 state=$(inside timeout 120 systemctl is-system-running --wait 2>/dev/null || true)
 say "systemd in the container: $state"
 
-if [ "$mode" = debs ]; then
-	# the guide: systemctl enable --now htg-milter htg-policyd
-	inside systemctl enable --now htg-policyd htg-milter
-else
-	# stand-in (no units without the packages): the daemons as the lab starts them
-	inside install -d -o htg -g postfix -m 0750 /run/htg
-	inside /usr/sbin/htg-policyd -c /etc/htg/htg-policyd.conf </dev/null
-	inside /usr/sbin/htg-milter -c /etc/htg/htg-milter.conf </dev/null
-fi
+# the guide: systemctl enable --now htg-policyd htg-milter
+inside systemctl enable --now htg-policyd htg-milter
 for s in /run/htg/policy.sock /run/htg/socketmap.sock /run/htg/milter.sock; do
 	for _ in $(seq 1 150); do inside test -S $s && break; sleep 0.1; done
 	inside test -S $s || say "WARNING: $s missing"
