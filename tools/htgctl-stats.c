@@ -5,7 +5,7 @@
 /*	htgctl stats and map-max: how full the directory is, and may be
 /* SYNOPSIS
 /*	htgctl [-d DIR] stats [--since T] [--until T] [--by-account]
-/*		[--now T] [--json | --prometheus]
+/*		[--now T] [--output FILE] [--json | --prometheus]
 /*	htgctl [-d DIR] map-max SIZE
 /* DESCRIPTION
 /*	stats shows the directory's fill level (htg-dir-map(3)): what is
@@ -19,7 +19,9 @@
 /*	bytes; the messages waiting in the inboxes (hygiene's scan). The
 /*	pickup journal is applied first. --prometheus prints the text
 /*	exposition format, for node_exporter's textfile collector
-/*	(htg-stats.timer).
+/*	(htg-stats.timer). --output FILE writes FILE.tmp.PID, syncs it
+/*	and renames it over FILE (mode 0644), so a scraper never reads a
+/*	half-written file.
 /*
 /*	map-max sets the maximum every process honours from its next
 /*	write: SIZE in bytes, or with K, M, G or T (powers of 1024). A
@@ -32,10 +34,13 @@
 #include "htg-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "htg-dir.h"
 #include "htg-stats.h"
@@ -239,6 +244,48 @@ static void stats_prometheus(const struct numbers *n)
 	}
 }
 
+/* --output FILE: stdout goes to FILE.tmp, which replaces FILE by
+   rename() once complete and synced: a scraper never reads half a file.
+   0644: node_exporter runs as another user. 1 / 0 (said). */
+static int output_begin(const char *file, char *tmp, size_t size, int *saved)
+{
+	int fd;
+
+	if (snprintf(tmp, size, "%s.tmp.%ld", file, (long)getpid()) >=
+	    (int)size) {
+		say("path too long: %s\n", file);
+		return 0;
+	}
+	fflush(stdout);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0 || fchmod(fd, 0644) < 0 || (*saved = dup(1)) < 0 ||
+	    dup2(fd, 1) < 0) {
+		say("%s: %s\n", tmp, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			(void)unlink(tmp);
+		}
+		return 0;
+	}
+	close(fd);
+	return 1;
+}
+
+static int output_end(const char *file, const char *tmp, int saved)
+{
+	int ok = fflush(stdout) == 0 && !ferror(stdout) && fsync(1) == 0;
+	int err = errno;
+
+	(void)dup2(saved, 1);
+	close(saved);
+	if (ok && rename(tmp, file) == 0)
+		return 1;
+	say("%s: %s\n", ok ? file : tmp, strerror(ok ? errno : err));
+	(void)unlink(tmp);
+	return 0;
+}
+
 /* T: what htg_time_parse() reads, or "today" (00:00 UTC) */
 static int64_t parse_window(const char *s, int64_t now)
 {
@@ -252,7 +299,9 @@ int cmd_stats(int argc, char **argv)
 	struct numbers n;
 	struct htg_dir *dir;
 	const char *error = NULL, *since = NULL, *until = NULL, *now_s = NULL;
-	int prometheus = 0, by_account = 0, ret;
+	const char *output = NULL;
+	char tmp[4096];
+	int prometheus = 0, by_account = 0, ret, saved = -1;
 	int64_t now;
 
 	for (int i = 0; i < argc; i++) {
@@ -266,6 +315,8 @@ int cmd_stats(int argc, char **argv)
 			until = argv[++i];
 		else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
 			now_s = argv[++i];
+		else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc)
+			output = argv[++i];
 		else
 			usage();
 	}
@@ -296,6 +347,10 @@ int cmd_stats(int argc, char **argv)
 	}
 	n.nkeys = htg_stats_sorted(&n.ev);
 	qsort(n.ev.slots, n.nkeys, sizeof(*n.ev.slots), rank_cmp);
+	if (output != NULL && !output_begin(output, tmp, sizeof(tmp), &saved)) {
+		htg_stats_free(&n.ev);
+		return EXIT_REFUSED;
+	}
 	if (prometheus)
 		stats_prometheus(&n);
 	else if (opt_json)
@@ -303,6 +358,8 @@ int cmd_stats(int argc, char **argv)
 	else
 		stats_text(&n);
 	htg_stats_free(&n.ev);
+	if (output != NULL && !output_end(output, tmp, saved))
+		return EXIT_REFUSED;
 	return ret == 1 ? 0 : EXIT_REFUSED;
 }
 
