@@ -73,6 +73,10 @@ struct hygiene {
 	unsigned int waiting, stale, moved;
 	int64_t oldest;
 	int failed;
+	/* hygiene_waiting(): count the inboxes only, print nothing */
+	int count_only;
+	uint64_t all_waiting;
+	int64_t all_oldest;
 };
 
 static struct retrieval *retr_find(struct hygiene *h, uint32_t uid)
@@ -292,6 +296,8 @@ static void scan_dir(struct hygiene *h, const char *account,
 		h->waiting++;
 		if (h->oldest == 0 || t < h->oldest)
 			h->oldest = t;
+		if (h->count_only)
+			continue;
 		uid = uid_of(mdir, de->d_name);
 		r = uid != 0 ? retr_find(h, uid) : NULL;
 		if (r == NULL || !htg_hygiene_stale(r->time, h->now, h->days))
@@ -326,7 +332,8 @@ static int account_cb(const struct htg_account *a, void *ctx)
 		h->failed = 1;
 		return 0;
 	}
-	if (htg_dir_audit_iter(h->dir, a->user, audit_cb, h, &error) != 1) {
+	if (!h->count_only &&
+	    htg_dir_audit_iter(h->dir, a->user, audit_cb, h, &error) != 1) {
 		say("%s\n", error);
 		h->failed = 1;
 		return 0;
@@ -345,6 +352,12 @@ static int account_cb(const struct htg_account *a, void *ctx)
 	age = h->oldest == 0 ? 0 : h->now - h->oldest;
 	if (age < 0)
 		age = 0;
+	if (h->count_only) {
+		h->all_waiting += h->waiting;
+		if (age > h->all_oldest)
+			h->all_oldest = age;
+		return 0;
+	}
 	if (opt_json) {
 		json_sep();
 		printf("{\"account\":");
@@ -363,6 +376,28 @@ static int account_cb(const struct htg_account *a, void *ctx)
 			printf("\tmoved-to-retention=%u\n", h->moved);
 	}
 	return 0;
+}
+
+/* The messages waiting in every inbox (delivered, not yet deleted) and
+   the age of the oldest, by the same scan as hygiene (htgctl stats).
+   0, or -1 if some account or Maildir could not be read (warned). */
+int hygiene_waiting(struct htg_dir *dir, int64_t now, uint64_t *waiting_r,
+		    int64_t *oldest_age_r)
+{
+	struct hygiene h;
+	const char *error = NULL;
+	int ret;
+
+	memset(&h, 0, sizeof(h));
+	h.count_only = 1;
+	h.now = now;
+	h.dir = dir;
+	ret = htg_dir_account_iter(dir, account_cb, &h, &error);
+	if (ret != 1)
+		say("%s\n", error != NULL ? error : "account list failed");
+	*waiting_r = h.all_waiting;
+	*oldest_age_r = h.all_oldest;
+	return ret == 1 && !h.failed ? 0 : -1;
 }
 
 int cmd_hygiene(int argc, char **argv)

@@ -36,7 +36,8 @@
 /*		[--now T]
 /*	htgctl [-d DIR] import < CHANGES
 /*	htgctl [-d DIR] expire [--now T]
-/*	htgctl [-d DIR] stats [--json | --prometheus]
+/*	htgctl [-d DIR] stats [--since T] [--until T] [--by-account]
+/*		[--now T] [--output FILE] [--json | --prometheus]
 /*	htgctl [-d DIR] map-max SIZE
 /*	htgctl [-d DIR] committed ACCOUNT QUEUE_ID < MESSAGE
 /* DESCRIPTION
@@ -155,7 +156,9 @@ void usage(void)
 	      "                 flow FLOW DELIVER-TO | grant|revoke USER FLOW; "
 	      "fields tab-separated)\n"
 	      "       htgctl [-d DIR] expire [--now T]\n"
-	      "       htgctl [-d DIR] stats [--json | --prometheus]\n"
+	      "       htgctl [-d DIR] stats [--since T] [--until T] "
+	      "[--by-account] [--now T]\n"
+	      "                 [--output FILE] [--json | --prometheus]\n"
 	      "       htgctl [-d DIR] map-max SIZE  (bytes, or K/M/G/T)\n"
 	      "       htgctl [-d DIR] committed ACCOUNT QUEUE_ID < MESSAGE\n",
 	      stderr);

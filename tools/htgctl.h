@@ -66,6 +66,9 @@ void audit_note(struct htg_dir *dir, struct htg_audit_event *ev);
 int cmd_audit(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
 int cmd_hygiene(int argc, char **argv);
+/* htgctl-hygiene.c: messages in every inbox, age of the oldest */
+int hygiene_waiting(struct htg_dir *dir, int64_t now, uint64_t *waiting_r,
+		    int64_t *oldest_age_r);
 int cmd_import(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_stats(int argc, char **argv);		/* htgctl-stats.c */

@@ -220,5 +220,22 @@ expect "committed: no SASL account, nothing to settle" $?
 [ $? = 0 ] && grep -qx 'no claim: imp1@bedrijf.nl <big@b.nl>' "$d/out"
 expect "committed: a 300 KB field and a 20 MB body line are read through" $?
 t "committed wants ACCOUNT and QUEUE_ID" 2 $C committed imp1@bedrijf.nl
+# stats: options, --output replaces the file whole (tmp + rename); the
+# textfile directory is writable by the directory's owner (as root: nobody)
+mkdir "$d/prom" && chmod 0777 "$d/prom"
+t "stats: a bad --since is a usage error" 2 $C stats --since yesterdayish
+t "stats: an unknown option is a usage error" 2 $C stats --frobnicate
+t "stats --prometheus --output FILE" 0 $C --mail-root "$d/nomail" stats \
+	--prometheus --output "$d/prom/htg.prom"
+[ ! -s "$d/out" ] && [ "$(stat -c %a "$d/prom/htg.prom")" = 644 ] &&
+	grep -qx '# TYPE htg_audit_events_total counter' "$d/prom/htg.prom" &&
+	[ "$(ls "$d/prom")" = htg.prom ]
+expect "  ... 0644, complete, nothing on stdout, no temporary file left" $?
+t "stats --output into a missing directory fails" 1 $C --mail-root \
+	"$d/nomail" stats --output "$d/no/such/htg.prom"
+t "stats --since today --by-account --json" 0 $C --mail-root "$d/nomail" \
+	stats --since today --by-account --json
+grep -q '"since_us":[1-9][0-9]*000000,' "$d/out"
+expect "  ... the window starts at 00:00 UTC" $?
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
