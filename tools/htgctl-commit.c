@@ -161,7 +161,7 @@ int cmd_committed(int argc, char **argv)
 	int ret;
 
 	if (argc != 3)
-		usage();
+		ctl_usage();
 	account = argv[1];
 	qid = argv[2];
 	read_message(stdin, &fr);
@@ -174,7 +174,7 @@ int cmd_committed(int argc, char **argv)
 		printf("no claim: no single usable Message-ID\n");
 		return 0;
 	}
-	if (htg_dir_open(dir_path, 0, &dir, &error) != 1) {
+	if (htg_dir_open(ctl_dir_path, 0, &dir, &error) != 1) {
 		fprintf(stderr, "directory: %s\n", error);
 		return EX_TEMPFAIL;
 	}

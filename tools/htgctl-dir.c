@@ -78,7 +78,7 @@ static const struct account_switch switches[] = {
 static int print_account(const struct htg_account *a, void *ctx)
 {
 	(void)ctx;
-	if (opt_json) {
+	if (ctl_json) {
 		json_sep();
 		printf("{\"user\":");
 		json_str(a->user);
@@ -116,7 +116,7 @@ static int print_pair(const char *key, const char *value, void *ctx)
 {
 	const struct pair_names *n = ctx;
 
-	if (opt_json) {
+	if (ctl_json) {
 		json_sep();
 		printf("{\"%s\":", n->key);
 		json_str(key);
@@ -141,19 +141,19 @@ int cmd_account(int argc, char **argv)
 	int ret, pw_stdin = 0;
 
 	if (argc < 1)
-		usage();
+		ctl_usage();
 	if (strcmp(argv[0], "list") == 0) {
 		if (argc != 1)
-			usage();
-		dir = open_dir(0);
+			ctl_usage();
+		dir = ctl_open_dir(0);
 		json_open();
 		ret = htg_dir_account_iter(dir, print_account, NULL, &error);
 		json_close();
 		htg_dir_close(&dir);
-		return result(ret, error);
+		return ctl_result(ret, error);
 	}
 	if (argc < 2)
-		usage();
+		ctl_usage();
 	/* del takes any name, so that one written before names were
 	   checked can be removed */
 	if (strcmp(argv[0], "del") != 0)
@@ -169,13 +169,13 @@ int cmd_account(int argc, char **argv)
 				pw_stdin = 1;
 			else if (strcmp(argv[i], "--retention-days") == 0 &&
 				 i + 1 < argc)
-				a.retention_days = (uint32_t)parse_number(
+				a.retention_days = (uint32_t)ctl_parse_number(
 					argv[++i], "retention days");
 			else if (strcmp(argv[i], "--max-size") == 0 &&
 				 i + 1 < argc)
-				a.max_size = parse_number(argv[++i], "max size");
+				a.max_size = ctl_parse_number(argv[++i], "max size");
 			else
-				usage();
+				ctl_usage();
 		}
 		if (strlen(argv[1]) >= sizeof(a.user)) {
 			fputs("htgctl: user name too long\n", stderr);
@@ -185,38 +185,38 @@ int cmd_account(int argc, char **argv)
 		/* without a password the account exists but cannot log in */
 		if (pw_stdin && make_hash(a.pwhash, sizeof(a.pwhash)) < 0)
 			return EXIT_REFUSED;
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = htg_dir_account_add(dir, &a, &error);
 		explicit_bzero(&a, sizeof(a));
 		htg_dir_close(&dir);
-		return result(ret, error);
+		return ctl_result(ret, error);
 	}
 	if (strcmp(argv[0], "passwd") == 0) {
 		char hash[HTG_HASH_MAX];
 
 		if (argc != 3 || strcmp(argv[2], "--password-stdin") != 0)
-			usage();
+			ctl_usage();
 		if (make_hash(hash, sizeof(hash)) < 0)
 			return EXIT_REFUSED;
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = htg_dir_account_set_hash(dir, argv[1], hash, &error);
 		htg_dir_close(&dir);
-		return result(ret, error);
+		return ctl_result(ret, error);
 	}
 	if (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0) {
 		int off = strcmp(argv[0], "disable") == 0;
 
 		if (argc != 2)
-			usage();
+			ctl_usage();
 		/* the passdb refuses a disabled login at once; mail to the
 		   account is still delivered (see htg-userdb.c) */
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = htg_dir_account_set_flags(dir, argv[1],
 						off ? HTG_ACCOUNT_DISABLED : 0,
 						off ? 0 : HTG_ACCOUNT_DISABLED,
 						&error);
 		htg_dir_close(&dir);
-		return result(ret, error);
+		return ctl_result(ret, error);
 	}
 	for (size_t i = 0; i < sizeof(switches) / sizeof(switches[0]); i++) {
 		const struct account_switch *w = &switches[i];
@@ -226,23 +226,23 @@ int cmd_account(int argc, char **argv)
 			continue;
 		if (argc != 3 || (strcmp(argv[2], w->set) != 0 &&
 				  strcmp(argv[2], w->clear) != 0))
-			usage();
+			ctl_usage();
 		on = strcmp(argv[2], w->set) == 0;
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = htg_dir_account_set_flags(dir, argv[1], on ? w->flag : 0,
 						on ? 0 : w->flag, &error);
 		htg_dir_close(&dir);
-		return result(ret, error);
+		return ctl_result(ret, error);
 	}
 	if (strcmp(argv[0], "del") == 0) {
 		if (argc != 2)
-			usage();
-		dir = open_dir(1);
+			ctl_usage();
+		dir = ctl_open_dir(1);
 		ret = htg_dir_account_del(dir, argv[1], &error);
 		htg_dir_close(&dir);
-		return result(ret, error);
+		return ctl_result(ret, error);
 	}
-	usage();
+	ctl_usage();
 }
 
 int cmd_address(int argc, char **argv)
@@ -253,7 +253,7 @@ int cmd_address(int argc, char **argv)
 	int ret;
 
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		dir = open_dir(0);
+		dir = ctl_open_dir(0);
 		json_open();
 		ret = htg_dir_address_iter(dir, print_pair, (void *)&names,
 					   &error);
@@ -263,7 +263,7 @@ int cmd_address(int argc, char **argv)
 		   strcmp(argv[0], "add") == 0) {
 		name_need(NAME_ADDRESS, argv[1]);
 		name_need(NAME_ACCOUNT, argv[2]);
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = htg_dir_address_add(dir, argv[1], argv[2], &error);
 		/* --logical: where government answers go; the address a
 		   translating account's real addresses leave as (an
@@ -271,13 +271,13 @@ int cmd_address(int argc, char **argv)
 		if (ret >= 0 && argc == 4)
 			ret = htg_dir_logical_set(dir, argv[2], argv[1], &error);
 	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = htg_dir_address_del(dir, argv[1], &error);
 	} else {
-		usage();
+		ctl_usage();
 	}
 	htg_dir_close(&dir);
-	return result(ret, error);
+	return ctl_result(ret, error);
 }
 
 int cmd_flow(int argc, char **argv)
@@ -288,7 +288,7 @@ int cmd_flow(int argc, char **argv)
 	int ret;
 
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		dir = open_dir(0);
+		dir = ctl_open_dir(0);
 		json_open();
 		ret = htg_dir_flow_iter(dir, print_pair, (void *)&names, &error);
 		json_close();
@@ -298,35 +298,35 @@ int cmd_flow(int argc, char **argv)
 		/* add never replaces a flow's target; set changes it */
 		name_need(NAME_FLOW, argv[1]);
 		name_need(NAME_ADDRESS, argv[3]);
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = strcmp(argv[0], "add") == 0 ?
 			htg_dir_flow_add(dir, argv[1], argv[3], &error) :
 			htg_dir_flow_set(dir, argv[1], argv[3], &error);
 	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = htg_dir_flow_del(dir, argv[1], &error);
 	} else if ((argc == 3 || (argc == 5 &&
 				  strcmp(argv[3], "--delay") == 0)) &&
 		   strcmp(argv[0], "respond") == 0) {
 		/* the gateway answers for the government side (htg-respond) */
 		unsigned long long delay = argc == 5 ?
-			parse_number(argv[4], "delay") : 0;
+			ctl_parse_number(argv[4], "delay") : 0;
 
 		if (strcmp(argv[2], "off") != 0 &&
 		    !htg_dir_respond_mode_ok(argv[2]))
-			usage();
+			ctl_usage();
 		if (delay > 3600) {
-			say("the delay is at most 3600 seconds\n");
+			ctl_say("the delay is at most 3600 seconds\n");
 			return EXIT_USAGE;
 		}
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = htg_dir_flow_respond_set(dir, argv[1], argv[2],
 					       (unsigned int)delay, &error);
 	} else {
-		usage();
+		ctl_usage();
 	}
 	htg_dir_close(&dir);
-	return result(ret, error);
+	return ctl_result(ret, error);
 }
 
 int cmd_grant(int argc, char **argv, int revoke)
@@ -337,7 +337,7 @@ int cmd_grant(int argc, char **argv, int revoke)
 	int ret;
 
 	if (!revoke && argc == 1 && strcmp(argv[0], "list") == 0) {
-		dir = open_dir(0);
+		dir = ctl_open_dir(0);
 		json_open();
 		ret = htg_dir_grant_iter(dir, print_pair, (void *)&names, &error);
 		json_close();
@@ -346,14 +346,14 @@ int cmd_grant(int argc, char **argv, int revoke)
 			name_need(NAME_ACCOUNT, argv[0]);
 			name_need(NAME_FLOW, argv[1]);
 		}
-		dir = open_dir(1);
+		dir = ctl_open_dir(1);
 		ret = revoke ? htg_dir_grant_del(dir, argv[0], argv[1], &error) :
 		    htg_dir_grant_add(dir, argv[0], argv[1], &error);
 	} else {
-		usage();
+		ctl_usage();
 	}
 	htg_dir_close(&dir);
-	return result(ret, error);
+	return ctl_result(ret, error);
 }
 
 /* expire [--now T]: records whose window has passed */

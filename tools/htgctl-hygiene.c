@@ -191,16 +191,16 @@ static int retain_file(struct hygiene *h, const char *account,
 	memset(&r, 0, sizeof(r));
 	memset(&st, 0, sizeof(st));
 	gettimeofday(&tv, NULL);
-	snprintf(home, sizeof(home), "%s/%s", mail_root, account);
+	snprintf(home, sizeof(home), "%s/%s", ctl_mail_root, account);
 	snprintf(dir, sizeof(dir), "%s/htg-retained", home);
-	if ((hfd = htg_path_open_dir(mail_root, home, &error)) < 0) {
-		say("%s\n", error);
+	if ((hfd = htg_path_open_dir(ctl_mail_root, home, &error)) < 0) {
+		ctl_say("%s\n", error);
 		return -1;
 	}
 	/* created by us, the mail user: no chown; 0700 whatever the
 	   umask (htgctl's is 007) */
 	if (mkdirat(hfd, "htg-retained", 0700) < 0 && errno != EEXIST) {
-		say("mkdir %s: %s\n", dir,
+		ctl_say("mkdir %s: %s\n", dir,
 			strerror(errno));
 		close(hfd);
 		return -1;
@@ -208,7 +208,7 @@ static int retain_file(struct hygiene *h, const char *account,
 	rfd = openat(hfd, "htg-retained", OPEN_DIR);
 	close(hfd);
 	if (rfd < 0) {
-		say("%s: %s\n", dir, errno == ELOOP ||
+		ctl_say("%s: %s\n", dir, errno == ELOOP ||
 			errno == ENOTDIR ? "not a directory (a symbolic "
 			"link?), refused" : strerror(errno));
 		return -1;
@@ -221,7 +221,7 @@ static int retain_file(struct hygiene *h, const char *account,
 	    (int)sizeof(r.path) ||
 	    snprintf(r.restore_to, sizeof(r.restore_to), "%s", maildir) >=
 	    (int)sizeof(r.restore_to)) {
-		say("path too long: %s\n", dir);
+		ctl_say("path too long: %s\n", dir);
 		close(rfd);
 		return -1;
 	}
@@ -237,7 +237,7 @@ static int retain_file(struct hygiene *h, const char *account,
 	   only a regular file is kept. */
 	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode) || linkat(sfd, name, rfd, file, 0) < 0) {
-		say("link %s: %s\n", r.path,
+		ctl_say("link %s: %s\n", r.path,
 			S_ISREG(st.st_mode) ? strerror(errno) :
 			"not a regular file, refused");
 		close(rfd);
@@ -245,14 +245,14 @@ static int retain_file(struct hygiene *h, const char *account,
 	}
 	r.size = (uint64_t)st.st_size;
 	if (htg_dir_retained_add(h->dir, &r, 1, &error) != 1) {
-		say("%s\n", error);
+		ctl_say("%s\n", error);
 		(void)unlinkat(rfd, file, 0);
 		close(rfd);
 		return -1;
 	}
 	close(rfd);
 	if (unlinkat(sfd, name, 0) < 0) {
-		say("unlink %s/%s: %s\n", maildir, name,
+		ctl_say("unlink %s/%s: %s\n", maildir, name,
 			strerror(errno));
 		return -1;	/* the record stays: a purge tidies it */
 	}
@@ -334,19 +334,19 @@ static int account_cb(const struct htg_account *a, void *ctx)
 	}
 	if (!h->count_only &&
 	    htg_dir_audit_iter(h->dir, a->user, audit_cb, h, &error) != 1) {
-		say("%s\n", error);
+		ctl_say("%s\n", error);
 		h->failed = 1;
 		return 0;
 	}
-	snprintf(maildir, sizeof(maildir), "%s/%s/Maildir", mail_root,
+	snprintf(maildir, sizeof(maildir), "%s/%s/Maildir", ctl_mail_root,
 		 a->user);
 	/* no Maildir yet (never delivered to): nothing waits */
-	if ((mdir = htg_path_open_dir(mail_root, maildir, &error)) >= 0) {
+	if ((mdir = htg_path_open_dir(ctl_mail_root, maildir, &error)) >= 0) {
 		scan_dir(h, a->user, maildir, mdir, "new");
 		scan_dir(h, a->user, maildir, mdir, "cur");
 		close(mdir);
 	} else if (errno != ENOENT) {
-		say("%s\n", error);
+		ctl_say("%s\n", error);
 		h->failed = 1;
 	}
 	age = h->oldest == 0 ? 0 : h->now - h->oldest;
@@ -358,7 +358,7 @@ static int account_cb(const struct htg_account *a, void *ctx)
 			h->all_oldest = age;
 		return 0;
 	}
-	if (opt_json) {
+	if (ctl_json) {
 		json_sep();
 		printf("{\"account\":");
 		json_str(a->user);
@@ -394,7 +394,7 @@ int hygiene_waiting(struct htg_dir *dir, int64_t now, uint64_t *waiting_r,
 	h.dir = dir;
 	ret = htg_dir_account_iter(dir, account_cb, &h, &error);
 	if (ret != 1)
-		say("%s\n", error != NULL ? error : "account list failed");
+		ctl_say("%s\n", error != NULL ? error : "account list failed");
 	*waiting_r = h.all_waiting;
 	*oldest_age_r = h.all_oldest;
 	return ret == 1 && !h.failed ? 0 : -1;
@@ -411,7 +411,7 @@ int cmd_hygiene(int argc, char **argv)
 	h.days = HYGIENE_DAYS_DEFAULT;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--days") == 0 && i + 1 < argc)
-			h.days = (uint32_t)parse_number(argv[++i], "days");
+			h.days = (uint32_t)ctl_parse_number(argv[++i], "days");
 		else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
 			now_s = argv[++i];
 		else if (strcmp(argv[i], "--retain") == 0)
@@ -419,12 +419,12 @@ int cmd_hygiene(int argc, char **argv)
 		else if (argv[i][0] != '-' && user == NULL)
 			user = argv[i];
 		else
-			usage();
+			ctl_usage();
 	}
 	if (user != NULL)
 		name_need(NAME_ACCOUNT, user);
 	h.now = parse_now(now_s);
-	h.dir = open_dir_pickup(h.retain);
+	h.dir = ctl_open_dir_pickup(h.retain);
 	json_open();
 	if (user != NULL) {
 		ret = htg_dir_account_get(h.dir, user, &a, &error);
@@ -440,5 +440,5 @@ int cmd_hygiene(int argc, char **argv)
 	free(h.retr);
 	if (ret == 1 && h.failed)
 		return EXIT_REFUSED;
-	return result(ret, error);
+	return ctl_result(ret, error);
 }

@@ -83,7 +83,7 @@ static int import_account(struct htg_dir *dir, const char *user,
 /* fsync the data file: the last meta page becomes durable */
 static int sync_dir(void)
 {
-	const char *path = dir_path != NULL ? dir_path : getenv(HTG_DIR_ENV);
+	const char *path = ctl_dir_path != NULL ? ctl_dir_path : getenv(HTG_DIR_ENV);
 	char file[4096];
 	int fd, ret;
 
@@ -107,8 +107,8 @@ int cmd_import(int argc, char **argv)
 
 	(void)argv;
 	if (argc != 0)
-		usage();
-	if (htg_dir_open(dir_path, HTG_DIR_CREATE | HTG_DIR_LAZYSYNC, &dir,
+		ctl_usage();
+	if (htg_dir_open(ctl_dir_path, HTG_DIR_CREATE | HTG_DIR_LAZYSYNC, &dir,
 			 &error) != 1) {
 		fprintf(stderr, "htgctl: %s\n", error);
 		return EXIT_REFUSED;

@@ -6,7 +6,7 @@
 /* DESCRIPTION
 /*	Everything htgctl prints from a record goes through here: text
 /*	output with control bytes escaped, JSON that is valid UTF-8
-/*	whatever the record holds, error lines escaped alike (say()); and
+/*	whatever the record holds, error lines escaped alike (ctl_say()); and
 /*	the check of account, address and flow names on input. The rules
 /*	themselves are htg-name(3), shared with the other programs.
 /* LICENSE
@@ -26,7 +26,7 @@
 
 /* A line on stderr, escaped as text output is (htg-name(3)): it may
    hold a path, a name or a Message-ID from a record. */
-void say(const char *fmt, ...)
+void ctl_say(const char *fmt, ...)
 {
 	char buf[4096];
 	size_t n;
@@ -100,13 +100,13 @@ static int json_first = 1;
 void json_open(void)
 {
 	json_first = 1;
-	if (opt_json)
+	if (ctl_json)
 		putchar('[');
 }
 
 void json_close(void)
 {
-	if (opt_json)
+	if (ctl_json)
 		puts("]");
 }
 

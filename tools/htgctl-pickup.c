@@ -60,7 +60,7 @@ int64_t parse_now(const char *s)
 	if (s == NULL)
 		return (int64_t)time(NULL);
 	if (!htg_time_parse(s, &t)) {
-		say("invalid time: %s\n", s);
+		ctl_say("invalid time: %s\n", s);
 		exit(EXIT_USAGE);
 	}
 	return t;
@@ -73,7 +73,7 @@ int64_t parse_now_us(const char *s)
 	if (s == NULL)
 		return (int64_t)time(NULL) * 1000000;
 	if (!htg_time_parse_us(s, &us)) {
-		say("invalid time: %s\n", s);
+		ctl_say("invalid time: %s\n", s);
 		exit(EXIT_USAGE);
 	}
 	return us;
@@ -85,7 +85,7 @@ void audit_note(struct htg_dir *dir, struct htg_audit_event *ev)
 
 	snprintf(ev->session, sizeof(ev->session), "htgctl");
 	if (htg_dir_audit_append(dir, ev, &error) != 1)
-		say("warning: audit %s not recorded: %s\n",
+		ctl_say("warning: audit %s not recorded: %s\n",
 			ev->event, error);
 }
 
@@ -99,7 +99,7 @@ static int print_event(const struct htg_audit_event *ev, void *ctx)
 	if (!htg_audit_filter_match(f, ev))
 		return 0;
 	rfc3339(ev->time_us, when, sizeof(when));
-	if (opt_json) {
+	if (ctl_json) {
 		json_sep();
 		printf("{\"time\":\"%s\",\"event\":", when);
 		json_str(ev->event);
@@ -151,24 +151,24 @@ static int cmd_audit_expire(int argc, char **argv)
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
-			days = parse_number(argv[++i], "days");
+			days = ctl_parse_number(argv[++i], "days");
 			have_days = 1;
 		} else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
 			now_s = argv[++i];
 		} else {
-			usage();
+			ctl_usage();
 		}
 	}
 	if (!have_days || days > 100000)
-		usage();
+		ctl_usage();
 	now_us = parse_now_us(now_s);
-	dir = open_dir_pickup(1);
+	dir = ctl_open_dir_pickup(1);
 	ret = htg_dir_audit_expire(dir, now_us - (int64_t)days *
 				   HTG_DAY_SECONDS * 1000000, &n, &error);
 	htg_dir_close(&dir);
 	if (ret == 1)
 		printf("expired %lu audit events\n", n);
-	return result(ret, error);
+	return ctl_result(ret, error);
 }
 
 int cmd_audit(int argc, char **argv)
@@ -188,16 +188,16 @@ int cmd_audit(int argc, char **argv)
 
 		if (opt[0] != '-') {
 			if (user != NULL)
-				usage();
+				ctl_usage();
 			user = opt;
 			continue;
 		}
 		if (i + 1 >= argc)
-			usage();
+			ctl_usage();
 		if (strcmp(opt, "--event") == 0) {
 			f.event = argv[++i];
 			if (!htg_audit_event_known(f.event)) {
-				say("unknown event: %s\n",
+				ctl_say("unknown event: %s\n",
 					f.event);
 				return EXIT_USAGE;
 			}
@@ -211,21 +211,21 @@ int cmd_audit(int argc, char **argv)
 			else
 				f.until_us = t;
 		} else {
-			usage();
+			ctl_usage();
 		}
 	}
 	if (user != NULL) {
 		name_need(NAME_ACCOUNT, user);
 		if (!htg_dir_normalise(user, key, sizeof(key)))
-			usage();
+			ctl_usage();
 		f.account = key;
 	}
-	dir = open_dir_pickup(0);
+	dir = ctl_open_dir_pickup(0);
 	json_open();
 	ret = htg_dir_audit_iter(dir, f.account, print_event, &f, &error);
 	json_close();
 	htg_dir_close(&dir);
-	return result(ret, error);
+	return ctl_result(ret, error);
 }
 
 /* --- retention ---------------------------------------------------------------- */
@@ -260,7 +260,7 @@ static void print_kept(const struct htg_retained *r, int64_t now)
 
 	rfc3339(r->retained * 1000000, kept, sizeof(kept));
 	rfc3339(r->deadline * 1000000, deadline, sizeof(deadline));
-	if (opt_json) {
+	if (ctl_json) {
 		json_sep();
 		printf("{\"id\":");
 		json_str(r->id);
@@ -292,16 +292,16 @@ static int kept_open(const char *path)
 	struct stat st;
 	int dfd, fd;
 
-	if ((dfd = htg_path_open_parent(mail_root, path, &name,
+	if ((dfd = htg_path_open_parent(ctl_mail_root, path, &name,
 					&error)) < 0) {
-		say("%s\n", error);
+		ctl_say("%s\n", error);
 		return -1;
 	}
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 		    O_CLOEXEC);
 	close(dfd);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		say("%s: %s\n", path, fd < 0 ?
+		ctl_say("%s: %s\n", path, fd < 0 ?
 			(errno == ELOOP ? "a symbolic link, refused" :
 			 strerror(errno)) : "not a regular file, refused");
 		if (fd >= 0)
@@ -329,8 +329,8 @@ static int maildir_deliver(const char *src, const char *maildir)
 	}
 	if ((in = kept_open(src)) < 0)
 		return -1;
-	if ((mdir = htg_path_open_dir(mail_root, maildir, &error)) < 0) {
-		say("no inbox Maildir to restore into: "
+	if ((mdir = htg_path_open_dir(ctl_mail_root, maildir, &error)) < 0) {
+		ctl_say("no inbox Maildir to restore into: "
 			"%s\n", error);
 		close(in);
 		return -1;
@@ -366,7 +366,7 @@ static int maildir_deliver(const char *src, const char *maildir)
 	close(newd);
 	return 0;
 fail:
-	say("restore into %s: %s\n", maildir,
+	ctl_say("restore into %s: %s\n", maildir,
 		errno == ELOOP ? "a symbolic link, refused" : strerror(errno));
 	if (out >= 0) {
 		close(out);
@@ -399,20 +399,20 @@ static int kept_drop(struct htg_dir *dir, const struct htg_retained *r)
 	int dfd;
 
 	if (htg_dir_retained_del(dir, r->account, r->id, &error) < 0) {
-		say("%s\n", error);
+		ctl_say("%s\n", error);
 		return -1;
 	}
 	/* a path outside the mail root (a forged record) loses its record,
 	   never a file; no symbolic link is followed on the way */
-	if ((dfd = htg_path_open_parent(mail_root, r->path, &name,
+	if ((dfd = htg_path_open_parent(ctl_mail_root, r->path, &name,
 					&error)) < 0) {
 		if (errno != ENOENT)
-			say("warning: %s: file left "
+			ctl_say("warning: %s: file left "
 				"alone\n", error);
 		return 0;
 	}
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-		say("warning: unlink %s: %s\n", r->path,
+		ctl_say("warning: unlink %s: %s\n", r->path,
 			strerror(errno));
 	close(dfd);
 	return 0;
@@ -445,7 +445,7 @@ static int retention_restore(struct htg_dir *dir, struct kept_list *l,
 		putchar('\n');
 	}
 	if (found == 0) {
-		say("no retained copy of %s for %s\n",
+		ctl_say("no retained copy of %s for %s\n",
 			what, l->n > 0 ? l->r[0].account : "this account");
 		return EXIT_REFUSED;
 	}
@@ -482,9 +482,9 @@ static int account_known(struct htg_dir *dir, const char *user)
 	int ret = htg_dir_account_get(dir, user, &a, &error);
 
 	if (ret == 0)
-		say("no such account: %s\n", user);
+		ctl_say("no such account: %s\n", user);
 	else if (ret < 0)
-		say("%s\n", error);
+		ctl_say("%s\n", error);
 	return ret == 1;
 }
 
@@ -496,7 +496,7 @@ int cmd_retention(int argc, char **argv)
 	int ret, purge = 0;
 
 	if (argc < 1)
-		usage();
+		ctl_usage();
 	if (strcmp(argv[0], "purge") == 0) {
 		purge = 1;
 		for (int i = 1; i < argc; i++) {
@@ -505,17 +505,17 @@ int cmd_retention(int argc, char **argv)
 			else if (argv[i][0] != '-' && user == NULL)
 				user = argv[i];
 			else
-				usage();
+				ctl_usage();
 		}
 	} else if (!((strcmp(argv[0], "list") == 0 && argc <= 2) ||
 		     (strcmp(argv[0], "restore") == 0 && argc == 3))) {
-		usage();
+		ctl_usage();
 	} else {
 		user = argc > 1 ? argv[1] : NULL;	/* list: NULL = all */
 	}
 	if (user != NULL)
 		name_need(NAME_ACCOUNT, user);
-	dir = open_dir_pickup(strcmp(argv[0], "list") != 0);
+	dir = ctl_open_dir_pickup(strcmp(argv[0], "list") != 0);
 	if (user != NULL && !account_known(dir, user)) {
 		htg_dir_close(&dir);
 		return EXIT_REFUSED;
@@ -524,7 +524,7 @@ int cmd_retention(int argc, char **argv)
 	if (ret != 1) {
 		htg_dir_close(&dir);
 		free(l.r);
-		return result(ret, error);
+		return ctl_result(ret, error);
 	}
 	if (purge) {
 		ret = retention_purge(dir, &l, parse_now(now_s));

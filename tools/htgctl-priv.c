@@ -113,7 +113,7 @@ static void priv_check_files(int dfd, const char *path)
 
 static const char *dir_resolve(void)
 {
-	const char *path = dir_path;
+	const char *path = ctl_dir_path;
 
 	if (path == NULL || *path == '\0')
 		path = getenv(HTG_DIR_ENV);
@@ -217,7 +217,7 @@ void priv_setup(const char *command, const char *init_owner)
 		priv_fatal("%s changed while htgctl opened it", real);
 	priv_check_files(fd, real);
 	close(fd);
-	dir_path = real;
+	ctl_dir_path = real;
 }
 
 /* init [--owner USER]: priv_setup() made and handed over DIR; here,
@@ -230,8 +230,8 @@ int cmd_init(int argc, char **argv)
 
 	(void)argv;
 	if (argc != 0 && argc != 2)
-		usage();
-	dir = open_dir(1);
+		ctl_usage();
+	dir = ctl_open_dir(1);
 	path = htg_dir_path(dir);
 	for (int i = 0; i < 2; i++) {
 		snprintf(file, sizeof(file), "%s/%s", path,

@@ -253,7 +253,7 @@ static int output_begin(const char *file, char *tmp, size_t size, int *saved)
 
 	if (snprintf(tmp, size, "%s.tmp.%ld", file, (long)getpid()) >=
 	    (int)size) {
-		say("path too long: %s\n", file);
+		ctl_say("path too long: %s\n", file);
 		return 0;
 	}
 	fflush(stdout);
@@ -261,7 +261,7 @@ static int output_begin(const char *file, char *tmp, size_t size, int *saved)
 		  0644);
 	if (fd < 0 || fchmod(fd, 0644) < 0 || (*saved = dup(1)) < 0 ||
 	    dup2(fd, 1) < 0) {
-		say("%s: %s\n", tmp, strerror(errno));
+		ctl_say("%s: %s\n", tmp, strerror(errno));
 		if (fd >= 0) {
 			close(fd);
 			(void)unlink(tmp);
@@ -281,7 +281,7 @@ static int output_end(const char *file, const char *tmp, int saved)
 	close(saved);
 	if (ok && rename(tmp, file) == 0)
 		return 1;
-	say("%s: %s\n", ok ? file : tmp, strerror(ok ? errno : err));
+	ctl_say("%s: %s\n", ok ? file : tmp, strerror(ok ? errno : err));
 	(void)unlink(tmp);
 	return 0;
 }
@@ -318,12 +318,12 @@ int cmd_stats(int argc, char **argv)
 		else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc)
 			output = argv[++i];
 		else
-			usage();
+			ctl_usage();
 	}
 	memset(&n, 0, sizeof(n));
 	now = parse_now(now_s);
 	if (htg_stats_init(&n.ev, by_account, HTG_STATS_KEYS_MAX) != 1) {
-		say("out of memory\n");
+		ctl_say("out of memory\n");
 		return EXIT_REFUSED;
 	}
 	if (since != NULL)
@@ -331,7 +331,7 @@ int cmd_stats(int argc, char **argv)
 	if (until != NULL)
 		n.ev.until_us = parse_window(until, now);
 	/* the pickup journal first: every completed QUIT is counted */
-	dir = open_dir_pickup(0);
+	dir = ctl_open_dir_pickup(0);
 	ret = htg_dir_stats(dir, &n.dir, &error);
 	if (ret == 1)
 		ret = htg_stats_scan(dir, &n.ev, &error);
@@ -343,7 +343,7 @@ int cmd_stats(int argc, char **argv)
 	htg_dir_close(&dir);
 	if (ret != 1 && ret != 2) {
 		htg_stats_free(&n.ev);
-		return result(ret, error);
+		return ctl_result(ret, error);
 	}
 	n.nkeys = htg_stats_sorted(&n.ev);
 	qsort(n.ev.slots, n.nkeys, sizeof(*n.ev.slots), rank_cmp);
@@ -353,7 +353,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	if (prometheus)
 		stats_prometheus(&n);
-	else if (opt_json)
+	else if (ctl_json)
 		stats_json(&n);
 	else
 		stats_text(&n);
@@ -373,19 +373,19 @@ static uint64_t parse_size(const char *s)
 	errno = 0;
 	n = strtoull(s, &end, 10);
 	if (end == s || errno != 0 || *s == '-')
-		usage();
+		ctl_usage();
 	switch (*end) {
 	case '\0': break;
 	case 'k': case 'K': shift = 10; break;
 	case 'm': case 'M': shift = 20; break;
 	case 'g': case 'G': shift = 30; break;
 	case 't': case 'T': shift = 40; break;
-	default: usage();
+	default: ctl_usage();
 	}
 	if (*end != '\0' && end[1] != '\0')
-		usage();
+		ctl_usage();
 	if (shift != 0 && n > (UINT64_MAX >> shift))
-		usage();
+		ctl_usage();
 	return (uint64_t)n << shift;
 }
 
@@ -397,12 +397,12 @@ int cmd_map_max(int argc, char **argv)
 	int ret;
 
 	if (argc != 1)
-		usage();
+		ctl_usage();
 	max = parse_size(argv[0]);
-	dir = open_dir(1);
+	dir = ctl_open_dir(1);
 	ret = htg_dir_map_max_set(dir, max, &error);
 	htg_dir_close(&dir);
 	if (ret == 1)
 		printf("maximum %" PRIu64 " bytes\n", max);
-	return result(ret, error);
+	return ctl_result(ret, error);
 }

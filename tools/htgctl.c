@@ -114,124 +114,6 @@
 #include "htg-passwd.h"
 #include "htgctl.h"
 
-const char *dir_path;
-const char *mail_root;
-int opt_json;
-
-void usage(void)
-{
-	fputs("usage: htgctl [-d DIR] [--mail-root DIR] COMMAND ...\n"
-	      "       htgctl -V | --version\n"
-	      "       htgctl [-d DIR] init [--owner USER]\n"
-	      "       htgctl [-d DIR] account add USER [--password-stdin] "
-	      "[--retention-days N] [--max-size BYTES]\n"
-	      "       htgctl [-d DIR] account passwd USER --password-stdin\n"
-	      "       htgctl [-d DIR] account del USER\n"
-	      "       htgctl [-d DIR] account disable|enable USER\n"
-	      "       htgctl [-d DIR] account profile USER legacy|standard\n"
-	      "       htgctl [-d DIR] account mode USER enforce|report\n"
-	      "       htgctl [-d DIR] account translate USER on|off\n"
-	      "       htgctl [-d DIR] account list [--json]\n"
-	      "       htgctl [-d DIR] address add ADDRESS USER [--logical]\n"
-	      "       htgctl [-d DIR] address del ADDRESS\n"
-	      "       htgctl [-d DIR] address list [--json]\n"
-	      "       htgctl [-d DIR] flow add FLOW --deliver-to ADDRESS\n"
-	      "       htgctl [-d DIR] flow set FLOW --deliver-to ADDRESS\n"
-	      "       htgctl [-d DIR] flow del FLOW\n"
-	      "       htgctl [-d DIR] flow respond FLOW off|ack|echo|refuse "
-	      "[--delay SECONDS]\n"
-	      "       htgctl [-d DIR] flow list [--json]\n"
-	      "       htgctl [-d DIR] grant USER FLOW | grant list [--json]\n"
-	      "       htgctl [-d DIR] revoke USER FLOW\n"
-	      "       htgctl [-d DIR] audit [USER] [--json] [--event E] "
-	      "[--message-id ID] [--since T] [--until T]\n"
-	      "       htgctl [-d DIR] audit expire --days N [--now T]\n"
-	      "       htgctl [-d DIR] retention list [USER] [--json]\n"
-	      "       htgctl [-d DIR] retention restore USER MESSAGE-ID\n"
-	      "       htgctl [-d DIR] retention purge [USER] [--now T]\n"
-	      "       htgctl [-d DIR] hygiene [USER] [--json] [--days N] "
-	      "[--retain] [--now T]\n"
-	      "       htgctl [-d DIR] import < CHANGES  (lines: account USER "
-	      "PASSWORD | address ADDRESS USER |\n"
-	      "                 flow FLOW DELIVER-TO | grant|revoke USER FLOW; "
-	      "fields tab-separated)\n"
-	      "       htgctl [-d DIR] expire [--now T]\n"
-	      "       htgctl [-d DIR] stats [--since T] [--until T] "
-	      "[--by-account] [--now T]\n"
-	      "                 [--output FILE] [--json | --prometheus]\n"
-	      "       htgctl [-d DIR] map-max SIZE  (bytes, or K/M/G/T)\n"
-	      "       htgctl [-d DIR] committed ACCOUNT QUEUE_ID < MESSAGE\n",
-	      stderr);
-	exit(EXIT_USAGE);
-}
-
-struct htg_dir *open_dir(int write)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(dir_path, write ? HTG_DIR_CREATE : HTG_DIR_RDONLY,
-			 &dir, &error) != 1) {
-		fprintf(stderr, "htgctl: %s\n", error);
-		exit(EXIT_REFUSED);
-	}
-	return dir;
-}
-
-/* For the commands that read or change retention records and audit
-   events: the pickup journal is applied first (htg-journal.h), so they
-   see every completed QUIT. That needs write access; without it they
-   read what was applied so far, with a warning. */
-struct htg_dir *open_dir_pickup(int write)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(dir_path, 0, &dir, &error) != 1) {
-		if (write) {
-			fprintf(stderr, "htgctl: %s\n", error);
-			exit(EXIT_REFUSED);
-		}
-		fprintf(stderr, "htgctl: warning: pickup journal not "
-			"applied: %s\n", error);
-		return open_dir(0);
-	}
-	if (htg_journal_checkpoint(dir, &error) < 0) {
-		/* a change made now could be undone by a later apply */
-		if (write) {
-			fprintf(stderr, "htgctl: pickup journal not applied, "
-				"nothing changed: %s\n", error);
-			exit(EXIT_REFUSED);
-		}
-		fprintf(stderr, "htgctl: warning: pickup journal not "
-			"applied: %s\n", error);
-	}
-	return dir;
-}
-
-/* Map a directory result to the exit status, reporting refusals. */
-int result(int ret, const char *error)
-{
-	if (ret == 1)
-		return 0;
-	say("%s", error != NULL ? error : "failed");
-	return EXIT_REFUSED;
-}
-
-unsigned long long parse_number(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long n;
-
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || *s == '-') {
-		fprintf(stderr, "htgctl: invalid %s: %s\n", what, s);
-		exit(EXIT_USAGE);
-	}
-	return n;
-}
-
 static int cmd_expire(int argc, char **argv)
 {
 	struct htg_dir *dir;
@@ -245,8 +127,8 @@ static int cmd_expire(int argc, char **argv)
 	else if (argc == 0)
 		now = parse_now(NULL);
 	else
-		usage();
-	dir = open_dir(1);
+		ctl_usage();
+	dir = ctl_open_dir(1);
 	ret = htg_dir_msgid_purge(dir, now, &msgids, &error);
 	if (ret == 1)
 		ret = htg_dir_delivery_purge(dir, now, &deliveries, &error);
@@ -254,7 +136,7 @@ static int cmd_expire(int argc, char **argv)
 	if (ret == 1)
 		printf("expired %ld Message-ID claims, %ld delivery records\n",
 		       msgids, deliveries);
-	return result(ret, error);
+	return ctl_result(ret, error);
 }
 
 static const char *const commands[] = {
@@ -275,41 +157,42 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
 	}
 	if (argc > 2 && strcmp(argv[1], "-d") == 0) {
-		dir_path = argv[2];
+		ctl_dir_path = argv[2];
 		i = 3;
 	}
-	mail_root = getenv("HTG_MAIL_ROOT");
-	if (mail_root == NULL || *mail_root == '\0')
-		mail_root = HTG_MAIL_ROOT_DEFAULT;
+	ctl_mail_root = getenv("HTG_MAIL_ROOT");
+	if (ctl_mail_root == NULL || *ctl_mail_root == '\0')
+		ctl_mail_root = HTG_MAIL_ROOT_DEFAULT;
 	/* strip --json and --mail-root DIR wherever they are */
 	args = calloc((size_t)argc + 1, sizeof(*args));
 	if (args == NULL)
 		return EXIT_REFUSED;
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
-			opt_json = 1;
+			ctl_json = 1;
 		else if (strcmp(argv[i], "--mail-root") == 0 && i + 1 < argc)
-			mail_root = argv[++i];
+			ctl_mail_root = argv[++i];
 		else
 			args[n++] = argv[i];
 	}
 	if (n < 1)
-		usage();
-	if (mail_root[0] != '/') {
+		ctl_usage();
+	if (ctl_mail_root[0] != '/') {
 		fprintf(stderr, "htgctl: the mail root must be an absolute "
-			"path: %s\n", mail_root);
+			"path: %s\n", ctl_mail_root);
 		return EXIT_USAGE;
 	}
 	for (const char *const *c = commands; *c != NULL; c++)
 		known |= strcmp(args[0], *c) == 0;
 	if (!known)
-		usage();
+		ctl_usage();
 	if (strcmp(args[0], "init") == 0) {
 		if (n == 3 && strcmp(args[1], "--owner") == 0)
 			owner = args[2];
 		else if (n != 1)
-			usage();
+			ctl_usage();
 	}
+	ctl_command = args[0];	/* ctl_usage() shows its synopsis */
 	/* root becomes the directory's owner before anything else */
 	priv_setup(args[0], owner);
 	if (strcmp(args[0], "account") == 0)

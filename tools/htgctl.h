@@ -7,7 +7,8 @@
 /* SUMMARY
 /*	what the htgctl command files share
 /* DESCRIPTION
-/*	htgctl.c: main(), shared helpers, expire; htgctl-dir.c: accounts,
+/*	htgctl.c: main(), expire; htgctl-common.c: the shared helpers
+/*	(ctl_*); htgctl-dir.c: accounts,
 /*	addresses, flows, grants;
 /*	htgctl-pickup.c: audit and retention; htgctl-hygiene.c: pickup
 /*	hygiene (004 4.1.1); htgctl-import.c: bulk changes from stdin;
@@ -30,18 +31,20 @@
 struct htg_dir;
 struct htg_audit_event;
 
-extern const char *dir_path;
-extern const char *mail_root;	/* --mail-root, $HTG_MAIL_ROOT, default */
-extern int opt_json;
+/* htgctl-common.c */
+extern const char *ctl_command;	/* the command being run */
+extern const char *ctl_dir_path;
+extern const char *ctl_mail_root;	/* --mail-root, $HTG_MAIL_ROOT, default */
+extern int ctl_json;
 
 enum name_kind { NAME_ACCOUNT, NAME_ADDRESS, NAME_FLOW };
 
-void usage(void) __attribute__((noreturn));
-struct htg_dir *open_dir(int write);
-struct htg_dir *open_dir_pickup(int write);
-int result(int ret, const char *error);
-void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-unsigned long long parse_number(const char *s, const char *what);
+void ctl_usage(void) __attribute__((noreturn));
+struct htg_dir *ctl_open_dir(int write);
+struct htg_dir *ctl_open_dir_pickup(int write);
+int ctl_result(int ret, const char *error);
+void ctl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+unsigned long long ctl_parse_number(const char *s, const char *what);
 
 int name_ok(enum name_kind kind, const char *s, const char **error_r);
 void name_need(enum name_kind kind, const char *s);

@@ -104,6 +104,9 @@ t "flow delivering to a bad address is refused" 1 $C flow add dms2 --deliver-to 
 t "address with a bad name is refused" 1 $C address add '../x@y.nl' demo@bedrijf.nl
 t "grant of a bad flow name is refused" 1 $C grant demo@bedrijf.nl "d'ms"
 t "flow add without --deliver-to is a usage error" 2 $C flow add dms
+grep -q 'usage: htgctl \[-d DIR\] flow add FLOW --deliver-to ADDRESS' "$d/err" &&
+	! grep -q 'account add' "$d/err"
+expect "  ... showing the synopsis of flow, not of every command" $?
 t "grant" 0 $C grant demo@bedrijf.nl dms
 # one rule for duplicates: adding what exists says so and exits 1
 t "the same address again is refused" 1 $C address add ik@bedrijf.nl demo@bedrijf.nl
