@@ -134,11 +134,69 @@ static int print_pair(const char *key, const char *value, void *ctx)
 
 /* --- commands ---------------------------------------------------------------- */
 
-int cmd_account(int argc, char **argv)
+/* account add USER [--password-stdin] [--retention-days N] [--max-size B] */
+static int account_add(int argc, char **argv)
 {
 	struct htg_dir *dir;
 	const char *error = NULL;
 	int ret, pw_stdin = 0;
+	struct htg_account a;
+
+	memset(&a, 0, sizeof(a));
+	a.retention_days = HTG_DEFAULT_RETENTION_DAYS;
+	a.max_size = HTG_DEFAULT_MAX_SIZE;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--password-stdin") == 0)
+			pw_stdin = 1;
+		else if (strcmp(argv[i], "--retention-days") == 0 &&
+			 i + 1 < argc)
+			a.retention_days = (uint32_t)ctl_parse_number(
+				argv[++i], "retention days");
+		else if (strcmp(argv[i], "--max-size") == 0 &&
+			 i + 1 < argc)
+			a.max_size = ctl_parse_number(argv[++i], "max size");
+		else
+			ctl_usage();
+	}
+	if (strlen(argv[1]) >= sizeof(a.user)) {
+		fputs("htgctl: user name too long\n", stderr);
+		return EXIT_REFUSED;
+	}
+	strcpy(a.user, argv[1]);
+	/* without a password the account exists but cannot log in */
+	if (pw_stdin && make_hash(a.pwhash, sizeof(a.pwhash)) < 0)
+		return EXIT_REFUSED;
+	dir = ctl_open_dir(1);
+	ret = htg_dir_account_add(dir, &a, &error);
+	explicit_bzero(&a, sizeof(a));
+	htg_dir_close(&dir);
+	return ctl_result(ret, error);
+}
+
+/* account passwd USER --password-stdin */
+static int account_passwd(int argc, char **argv)
+{
+	struct htg_dir *dir;
+	const char *error = NULL;
+	int ret;
+	char hash[HTG_HASH_MAX];
+
+
+	if (argc != 3 || strcmp(argv[2], "--password-stdin") != 0)
+		ctl_usage();
+	if (make_hash(hash, sizeof(hash)) < 0)
+		return EXIT_REFUSED;
+	dir = ctl_open_dir(1);
+	ret = htg_dir_account_set_hash(dir, argv[1], hash, &error);
+	htg_dir_close(&dir);
+	return ctl_result(ret, error);
+}
+
+int cmd_account(int argc, char **argv)
+{
+	struct htg_dir *dir;
+	const char *error = NULL;
+	int ret;
 
 	if (argc < 1)
 		ctl_usage();
@@ -158,51 +216,10 @@ int cmd_account(int argc, char **argv)
 	   checked can be removed */
 	if (strcmp(argv[0], "del") != 0)
 		name_need(NAME_ACCOUNT, argv[1]);
-	if (strcmp(argv[0], "add") == 0) {
-		struct htg_account a;
-
-		memset(&a, 0, sizeof(a));
-		a.retention_days = HTG_DEFAULT_RETENTION_DAYS;
-		a.max_size = HTG_DEFAULT_MAX_SIZE;
-		for (int i = 2; i < argc; i++) {
-			if (strcmp(argv[i], "--password-stdin") == 0)
-				pw_stdin = 1;
-			else if (strcmp(argv[i], "--retention-days") == 0 &&
-				 i + 1 < argc)
-				a.retention_days = (uint32_t)ctl_parse_number(
-					argv[++i], "retention days");
-			else if (strcmp(argv[i], "--max-size") == 0 &&
-				 i + 1 < argc)
-				a.max_size = ctl_parse_number(argv[++i], "max size");
-			else
-				ctl_usage();
-		}
-		if (strlen(argv[1]) >= sizeof(a.user)) {
-			fputs("htgctl: user name too long\n", stderr);
-			return EXIT_REFUSED;
-		}
-		strcpy(a.user, argv[1]);
-		/* without a password the account exists but cannot log in */
-		if (pw_stdin && make_hash(a.pwhash, sizeof(a.pwhash)) < 0)
-			return EXIT_REFUSED;
-		dir = ctl_open_dir(1);
-		ret = htg_dir_account_add(dir, &a, &error);
-		explicit_bzero(&a, sizeof(a));
-		htg_dir_close(&dir);
-		return ctl_result(ret, error);
-	}
-	if (strcmp(argv[0], "passwd") == 0) {
-		char hash[HTG_HASH_MAX];
-
-		if (argc != 3 || strcmp(argv[2], "--password-stdin") != 0)
-			ctl_usage();
-		if (make_hash(hash, sizeof(hash)) < 0)
-			return EXIT_REFUSED;
-		dir = ctl_open_dir(1);
-		ret = htg_dir_account_set_hash(dir, argv[1], hash, &error);
-		htg_dir_close(&dir);
-		return ctl_result(ret, error);
-	}
+	if (strcmp(argv[0], "add") == 0)
+		return account_add(argc, argv);
+	if (strcmp(argv[0], "passwd") == 0)
+		return account_passwd(argc, argv);
 	if (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0) {
 		int off = strcmp(argv[0], "disable") == 0;
 
