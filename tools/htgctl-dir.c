@@ -181,7 +181,6 @@ static int account_passwd(int argc, char **argv)
 	int ret;
 	char hash[HTG_HASH_MAX];
 
-
 	if (argc != 3 || strcmp(argv[2], "--password-stdin") != 0)
 		ctl_usage();
 	if (make_hash(hash, sizeof(hash)) < 0)
