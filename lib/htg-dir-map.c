@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,18 @@ static htg_dir_warning_fn *dir_warning = warn_stderr;
 void htg_dir_set_warning(htg_dir_warning_fn *fn)
 {
 	dir_warning = fn != NULL ? fn : warn_stderr;
+}
+
+/* Say a warning where the caller wants them (htg_dir_set_warning). */
+void dirp_warning(const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	dir_warning(text);
 }
 
 static uint64_t round_up(uint64_t n, uint64_t to)

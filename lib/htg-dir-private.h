@@ -58,6 +58,9 @@ struct htg_dir {
 	time_t checked_at;	/* last fill level check (warnings) */
 };
 
+/* a warning to where htg_dir_set_warning() says (default stderr) */
+void dirp_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* errors: formatted into a per-thread buffer */
 const char *dirp_err(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

@@ -141,19 +141,20 @@ static void apply_warn(struct apply *a, const char *why)
 		snprintf(a->warning, sizeof(a->warning), "%s", why);
 }
 
-/* What an apply could not do is said on stderr: htgctl's, or the log of
-   the Dovecot process that applied (Dovecot logs its processes'
-   stderr). Nothing else stops: the journal must not block. */
+/* What an apply could not do goes to the caller's warning function
+   (htg_dir_set_warning: htgctl's stderr, the log of the Dovecot process
+   that applied, the daemons' log). Nothing else stops: the journal must
+   not block. */
 static void apply_report(const struct jnl *j, const struct apply *a,
 			 unsigned int skipped)
 {
 	if (skipped > 0)
-		fprintf(stderr, "htg: pickup journal %s: %u entries failed "
-			"their check and were skipped (a crash can tear "
-			"only the last one)\n", j->path, skipped);
+		dirp_warning("pickup journal %s: %u entries failed their check "
+			     "and were skipped (a crash can tear only the "
+			     "last one)", j->path, skipped);
 	if (a->nwarn > 0)
-		fprintf(stderr, "htg: pickup journal %s: %u problems, the "
-			"first: %s\n", j->path, a->nwarn, a->warning);
+		dirp_warning("pickup journal %s: %u problems, the first: %s",
+			     j->path, a->nwarn, a->warning);
 }
 
 /* The next part of an entry: key k, value v, then data of part.size
