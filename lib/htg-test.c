@@ -10,7 +10,11 @@
 #include "htg-config.h"
 #include "htg-test.h"
 
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int test_passed, test_failed, test_cur_failed;
 const char *test_cur_name;
@@ -59,3 +63,36 @@ char *test_slurp(const char *path, size_t *len_r)
 	*len_r = len;
 	return buf;
 }
+
+static char tmpdir_path[TEST_TMPDIR_MAX];
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0)
+		printf("cleanup: cannot remove %s\n", path);
+	return 0;
+}
+
+static void tmpdir_remove(void)
+{
+	if (tmpdir_path[0] != '\0')
+		(void)nftw(tmpdir_path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *test_tmpdir(const char *name)
+{
+	if (tmpdir_path[0] != '\0')
+		return tmpdir_path;	/* one per test program */
+	snprintf(tmpdir_path, sizeof(tmpdir_path), "/tmp/htg-test-%.20s.XXXXXX",
+		 name);
+	if (mkdtemp(tmpdir_path) == NULL) {
+		printf("mkdtemp %s failed\n", tmpdir_path);
+		exit(2);
+	}
+	atexit(tmpdir_remove);
+	return tmpdir_path;
+}
+

@@ -42,4 +42,10 @@ int test_exit(void);
    excludes the NUL. NULL when it cannot be opened; exits on ENOMEM. */
 char *test_slurp(const char *path, size_t *len_r);
 
+/* The one temporary-directory fixture: a fresh /tmp/htg-test-NAME.XXXXXX
+   (mode 0700), removed with all it holds when the test program exits,
+   whatever the test left in it. Exits 2 when it cannot be made. */
+#define TEST_TMPDIR_MAX 64
+const char *test_tmpdir(const char *name);
+
 #endif

@@ -20,7 +20,7 @@
 #include "htg-passwd.h"
 #include "htg-test.h"
 
-static char tmpdir[] = "/tmp/htg-test-dir.XXXXXX";
+static const char *tmpdir;
 
 /* LMDB's flushes land here: the test program's symbol interposes libc's
    for the shared liblmdb. */
@@ -484,8 +484,7 @@ int main(void)
 {
 	int ret;
 
-	if (mkdtemp(tmpdir) == NULL)
-		return 1;
+	tmpdir = test_tmpdir("dir");
 	test_normalise();
 	test_accounts();
 	test_addresses_flows_grants();
@@ -498,14 +497,5 @@ int main(void)
 	test_pickup_undo();
 	test_passwd();
 	ret = test_exit();
-	{
-		char path[sizeof(tmpdir) + 16];
-
-		snprintf(path, sizeof(path), "%s/data.mdb", tmpdir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/lock.mdb", tmpdir);
-		unlink(path);
-		rmdir(tmpdir);
-	}
 	return ret;
 }

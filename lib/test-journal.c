@@ -23,8 +23,8 @@
 #include "htg-journal-private.h"
 #include "htg-test.h"
 
-static char tmpdir[] = "/tmp/htg-test-journal.XXXXXX";
-static char keptdir[sizeof(tmpdir) + 8];
+static const char *tmpdir;
+static char keptdir[TEST_TMPDIR_MAX + 8];
 static uint32_t seq;
 
 #define ACCT "jnl@bedrijf.nl"
@@ -205,8 +205,8 @@ static void test_lost_link_through_symlink(void)
 	struct htg_retained r = kept("s", 100, 's');
 	struct htg_audit_event ev = event("dele", "s");
 	struct htg_journal_pos pos;
-	char elsewhere[sizeof(tmpdir) + 16], link[sizeof(tmpdir) + 16];
-	char target[sizeof(tmpdir) + 32];
+	char elsewhere[TEST_TMPDIR_MAX + 16], link[TEST_TMPDIR_MAX + 16];
+	char target[TEST_TMPDIR_MAX + 32];
 	int rec0 = records();
 
 	test_begin("journal: a lost copy is not rewritten through a link");
@@ -251,7 +251,7 @@ static void test_torn(void)
 	struct htg_retained r = kept("d", 300, 'd');
 	struct htg_audit_event ev = event("dele", "d");
 	struct htg_journal_pos pos;
-	char path[sizeof(tmpdir) + 32];
+	char path[TEST_TMPDIR_MAX + 32];
 	int rec0 = records(), fd;
 
 	test_begin("journal: a torn entry is skipped");
@@ -274,7 +274,7 @@ static void test_torn_head(void)
 	struct htg_audit_event ev = event("dele", "h");
 	struct htg_journal_pos pos;
 	struct htg_retained r;
-	char path[sizeof(tmpdir) + 32];
+	char path[TEST_TMPDIR_MAX + 32];
 	uint32_t count = 2;
 	int rec0, fd;
 
@@ -305,7 +305,7 @@ static void test_torn_head(void)
 
 static char *slot_path(unsigned int slot)
 {
-	static char path[sizeof(tmpdir) + 32];
+	static char path[TEST_TMPDIR_MAX + 32];
 
 	snprintf(path, sizeof(path), "%s/journal/%u", tmpdir, slot);
 	return path;
@@ -313,7 +313,7 @@ static char *slot_path(unsigned int slot)
 
 static int file_copy(const char *from, const char *to)
 {
-	char cmd[3 * (sizeof(tmpdir) + 32)];
+	char cmd[3 * (TEST_TMPDIR_MAX + 32)];
 
 	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
 	return system(cmd);
@@ -356,7 +356,7 @@ static void test_cancel_after_commit(void)
 	struct htg_retained r = kept("u", 100, 'u');
 	struct htg_audit_event ev[2] = { event("retr", "u"), event("dele", "u") };
 	struct htg_journal_pos pos;
-	char saved[sizeof(tmpdir) + 32];
+	char saved[TEST_TMPDIR_MAX + 32];
 	const char *error;
 	int rec0 = records(), dele0 = deles(), ev0 = events();
 
@@ -402,15 +402,6 @@ static void test_sizes(void)
 	test_assert(applied > 0);
 	test_assert(records() == rec0 + 120);
 	test_end();
-}
-
-static void rm_tree(const char *d)
-{
-	char cmd[sizeof(tmpdir) + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
-	if (system(cmd) != 0)
-		printf("cleanup of %s failed\n", d);
 }
 
 /* A part whose sizes, padded to 8, wrap past 2^64 must not pass the
@@ -459,8 +450,7 @@ int main(void)
 	const char *error;
 	int ret;
 
-	if (mkdtemp(tmpdir) == NULL)
-		return 1;
+	tmpdir = test_tmpdir("journal");
 	snprintf(keptdir, sizeof(keptdir), "%s/kept", tmpdir);
 	if (mkdir(keptdir, 0700) < 0 ||
 	    htg_dir_open(tmpdir, HTG_DIR_CREATE, &dir, &error) != 1)
@@ -477,6 +467,5 @@ int main(void)
 	test_part_bounds();
 	htg_dir_close(&dir);
 	ret = test_exit();
-	rm_tree(tmpdir);
 	return ret;
 }

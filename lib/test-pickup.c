@@ -18,7 +18,7 @@
 #include "htg-pickup.h"
 #include "htg-test.h"
 
-static char tmpdir[] = "/tmp/htg-test-pickup.XXXXXX";
+static const char *tmpdir;
 
 static void test_deadline(void)
 {
@@ -316,8 +316,7 @@ int main(void)
 {
 	int ret;
 
-	if (mkdtemp(tmpdir) == NULL)
-		return 1;
+	tmpdir = test_tmpdir("pickup");
 	test_deadline();
 	test_time_parse();
 	test_msgid();
@@ -327,14 +326,5 @@ int main(void)
 	test_audit_expire();
 	test_account_flags();
 	ret = test_exit();
-	{
-		char path[sizeof(tmpdir) + 16];
-
-		snprintf(path, sizeof(path), "%s/data.mdb", tmpdir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/lock.mdb", tmpdir);
-		unlink(path);
-		rmdir(tmpdir);
-	}
 	return ret;
 }

@@ -31,17 +31,16 @@
 
 #define SUBMIT "msa-smtp.htpoort.nl"
 
-static char tmpdir[] = "/tmp/test-policy-rules.XXXXXX";
+static const char *tmpdir;
 static struct htg_dir *dir;
 
 static void dir_setup(void)
 {
 	struct htg_account acct;
 	const char *error = "";
-	char path[sizeof(tmpdir) + 16];
+	char path[TEST_TMPDIR_MAX + 16];
 
-	if (mkdtemp(tmpdir) == NULL)
-		msg_fatal("mkdtemp: %m");
+	tmpdir = test_tmpdir("policy-rules");
 	snprintf(path, sizeof(path), "%s/dir", tmpdir);
 	if (htg_dir_open(path, HTG_DIR_CREATE, &dir, &error) < 0)
 		msg_fatal("%s", error);
@@ -67,12 +66,7 @@ static void dir_setup(void)
 
 static void dir_teardown(void)
 {
-	char cmd[sizeof(tmpdir) + 16];
-
-	htg_dir_close(&dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("could not remove %s\n", tmpdir);
+	htg_dir_close(&dir);	/* test_tmpdir() removes the files */
 }
 
 /* Parse "a=b\n...\n\n" into a request (the parser is tested elsewhere). */
