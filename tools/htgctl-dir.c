@@ -261,69 +261,62 @@ int cmd_account(int argc, char **argv)
 	ctl_usage();
 }
 
-int cmd_address(int argc, char **argv)
-{
-	static const struct pair_names names = { "address", "user" };
-	struct htg_dir *dir;
-	const char *error = NULL;
-	int ret;
+/* --- addresses, flows, grants: one table ------------------------------------ */
 
-	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		dir = ctl_open_dir(0);
-		json_open();
-		ret = htg_dir_address_iter(dir, print_pair, (void *)&names,
-					   &error);
-		json_close();
-	} else if ((argc == 3 || (argc == 4 &&
-				  strcmp(argv[3], "--logical") == 0)) &&
-		   strcmp(argv[0], "add") == 0) {
-		name_need(NAME_ADDRESS, argv[1]);
-		name_need(NAME_ACCOUNT, argv[2]);
-		dir = ctl_open_dir(1);
-		ret = htg_dir_address_add(dir, argv[1], argv[2], &error);
-		/* --logical: where government answers go; the address a
-		   translating account's real addresses leave as (an
-		   address the account has already is marked as well) */
-		if (ret >= 0 && argc == 4)
-			ret = htg_dir_logical_set(dir, argv[2], argv[1], &error);
-	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
-		dir = ctl_open_dir(1);
-		ret = htg_dir_address_del(dir, argv[1], &error);
-	} else {
-		ctl_usage();
-	}
-	htg_dir_close(&dir);
-	return ctl_result(ret, error);
+typedef int record_iter_fn(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+			   const char **error_r);
+typedef int record_del_fn(struct htg_dir *dir, const char *key,
+			  const char **error_r);
+/* A kind's own subcommands (add, set, ...): 1 handled, *ret_r set; 0 no */
+typedef int record_more_fn(struct htg_dir **dir_r, int argc, char **argv,
+			   int *ret_r, const char **error_r);
+
+struct record_kind {
+	const char *cmd;
+	struct pair_names names;	/* the columns of "list --json" */
+	record_iter_fn *iter;
+	record_del_fn *del;		/* "del KEY"; NULL: none */
+	record_more_fn *more;
+};
+
+/* address add ADDRESS USER [--logical] */
+static int address_more(struct htg_dir **dir_r, int argc, char **argv,
+			int *ret_r, const char **error_r)
+{
+	if (strcmp(argv[0], "add") != 0 || (argc != 3 && (argc != 4 ||
+	    strcmp(argv[3], "--logical") != 0)))
+		return 0;
+	name_need(NAME_ADDRESS, argv[1]);
+	name_need(NAME_ACCOUNT, argv[2]);
+	*dir_r = ctl_open_dir(1);
+	*ret_r = htg_dir_address_add(*dir_r, argv[1], argv[2], error_r);
+	/* --logical: where government answers go; the address a
+	   translating account's real addresses leave as (an address the
+	   account has already is marked as well) */
+	if (*ret_r >= 0 && argc == 4)
+		*ret_r = htg_dir_logical_set(*dir_r, argv[2], argv[1], error_r);
+	return 1;
 }
 
-int cmd_flow(int argc, char **argv)
+/* flow add|set FLOW --deliver-to ADDRESS; flow respond FLOW MODE
+   [--delay S] */
+static int flow_more(struct htg_dir **dir_r, int argc, char **argv,
+		     int *ret_r, const char **error_r)
 {
-	static const struct pair_names names = { "flow", "deliver_to" };
-	struct htg_dir *dir;
-	const char *error = NULL;
-	int ret;
-
-	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		dir = ctl_open_dir(0);
-		json_open();
-		ret = htg_dir_flow_iter(dir, print_pair, (void *)&names, &error);
-		json_close();
-	} else if (argc == 4 && (strcmp(argv[0], "add") == 0 ||
-				 strcmp(argv[0], "set") == 0) &&
-		   strcmp(argv[2], "--deliver-to") == 0) {
+	if (argc == 4 && (strcmp(argv[0], "add") == 0 ||
+			  strcmp(argv[0], "set") == 0) &&
+	    strcmp(argv[2], "--deliver-to") == 0) {
 		/* add never replaces a flow's target; set changes it */
 		name_need(NAME_FLOW, argv[1]);
 		name_need(NAME_ADDRESS, argv[3]);
-		dir = ctl_open_dir(1);
-		ret = strcmp(argv[0], "add") == 0 ?
-			htg_dir_flow_add(dir, argv[1], argv[3], &error) :
-			htg_dir_flow_set(dir, argv[1], argv[3], &error);
-	} else if (argc == 2 && strcmp(argv[0], "del") == 0) {
-		dir = ctl_open_dir(1);
-		ret = htg_dir_flow_del(dir, argv[1], &error);
-	} else if ((argc == 3 || (argc == 5 &&
-				  strcmp(argv[3], "--delay") == 0)) &&
-		   strcmp(argv[0], "respond") == 0) {
+		*dir_r = ctl_open_dir(1);
+		*ret_r = strcmp(argv[0], "add") == 0 ?
+			htg_dir_flow_add(*dir_r, argv[1], argv[3], error_r) :
+			htg_dir_flow_set(*dir_r, argv[1], argv[3], error_r);
+		return 1;
+	}
+	if ((argc == 3 || (argc == 5 && strcmp(argv[3], "--delay") == 0)) &&
+	    strcmp(argv[0], "respond") == 0) {
 		/* the gateway answers for the government side (htg-respond) */
 		unsigned long long delay = argc == 5 ?
 			ctl_parse_number(argv[4], "delay") : 0;
@@ -333,43 +326,84 @@ int cmd_flow(int argc, char **argv)
 			ctl_usage();
 		if (delay > 3600) {
 			ctl_say("the delay is at most 3600 seconds\n");
-			return EXIT_USAGE;
+			exit(EXIT_USAGE);
 		}
+		*dir_r = ctl_open_dir(1);
+		*ret_r = htg_dir_flow_respond_set(*dir_r, argv[1], argv[2],
+						  (unsigned int)delay, error_r);
+		return 1;
+	}
+	return 0;
+}
+
+static const struct record_kind records[] = {
+	{ "address", { "address", "user" }, htg_dir_address_iter,
+	  htg_dir_address_del, address_more },
+	{ "flow", { "flow", "deliver_to" }, htg_dir_flow_iter,
+	  htg_dir_flow_del, flow_more },
+	/* grant USER FLOW and revoke USER FLOW: cmd_grant() */
+	{ "grant", { "user", "flow" }, htg_dir_grant_iter, NULL, NULL },
+};
+
+/* list [--json], del KEY, or the kind's own subcommands */
+static int record_cmd(const char *cmd, int argc, char **argv)
+{
+	const struct record_kind *k = NULL;
+	struct htg_dir *dir = NULL;
+	const char *error = NULL;
+	int ret = -1;
+
+	for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++)
+		if (strcmp(records[i].cmd, cmd) == 0)
+			k = &records[i];
+	if (k == NULL || argc < 1)
+		ctl_usage();
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		dir = ctl_open_dir(0);
+		json_open();
+		ret = k->iter(dir, print_pair, (void *)&k->names, &error);
+		json_close();
+	} else if (k->del != NULL && argc == 2 && strcmp(argv[0], "del") == 0) {
+		/* del takes any name: one written before names were
+		   checked can still be removed */
 		dir = ctl_open_dir(1);
-		ret = htg_dir_flow_respond_set(dir, argv[1], argv[2],
-					       (unsigned int)delay, &error);
-	} else {
+		ret = k->del(dir, argv[1], &error);
+	} else if (k->more == NULL || !k->more(&dir, argc, argv, &ret, &error)) {
 		ctl_usage();
 	}
 	htg_dir_close(&dir);
 	return ctl_result(ret, error);
 }
 
+int cmd_address(int argc, char **argv)
+{
+	return record_cmd("address", argc, argv);
+}
+
+int cmd_flow(int argc, char **argv)
+{
+	return record_cmd("flow", argc, argv);
+}
+
+/* grant USER FLOW | grant list; revoke USER FLOW */
 int cmd_grant(int argc, char **argv, int revoke)
 {
-	static const struct pair_names names = { "user", "flow" };
 	struct htg_dir *dir;
 	const char *error = NULL;
 	int ret;
 
-	if (!revoke && argc == 1 && strcmp(argv[0], "list") == 0) {
-		dir = ctl_open_dir(0);
-		json_open();
-		ret = htg_dir_grant_iter(dir, print_pair, (void *)&names, &error);
-		json_close();
-	} else if (argc == 2) {
-		if (!revoke) {
-			name_need(NAME_ACCOUNT, argv[0]);
-			name_need(NAME_FLOW, argv[1]);
-		}
-		dir = ctl_open_dir(1);
-		ret = revoke ? htg_dir_grant_del(dir, argv[0], argv[1], &error) :
-		    htg_dir_grant_add(dir, argv[0], argv[1], &error);
-	} else {
+	if (!revoke && argc == 1 && strcmp(argv[0], "list") == 0)
+		return record_cmd("grant", argc, argv);
+	if (argc != 2)
 		ctl_usage();
+	if (!revoke) {
+		name_need(NAME_ACCOUNT, argv[0]);
+		name_need(NAME_FLOW, argv[1]);
 	}
+	dir = ctl_open_dir(1);
+	ret = revoke ? htg_dir_grant_del(dir, argv[0], argv[1], &error) :
+		htg_dir_grant_add(dir, argv[0], argv[1], &error);
 	htg_dir_close(&dir);
 	return ctl_result(ret, error);
 }
-
 /* expire [--now T]: records whose window has passed */
