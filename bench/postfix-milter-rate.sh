@@ -108,7 +108,11 @@ start_htg() {
 extra=()
 for o in ${BENCH_HTG_OPTIONS:-}; do extra+=(-o "$o"); done
 start_htg htg "$build" "${extra[@]}"
-[ -n "$base" ] && start_htg base "$base"
+# BENCH_BASE_OPTIONS: the same for the base listener (BASE_BUILD may be the
+# same tree: then the options alone differ, e.g. audit=no)
+bextra=()
+for o in ${BENCH_BASE_OPTIONS:-}; do bextra+=(-o "$o"); done
+[ -n "$base" ] && start_htg base "$base" "${bextra[@]}"
 for i in $(seq 50); do [ -S "$d/run/noop.sock" ] && [ -S "$d/run/htg.sock" ] &&
 	{ [ -z "$base" ] || [ -S "$d/run/base.sock" ]; } && break; sleep 0.1; done
 chmod 0666 "$d/run/noop.sock"
@@ -188,6 +192,11 @@ printf 'htg-milter / no-op milter: %.2f\n' "$(echo "${rate[2]} / ${rate[1]}" | b
 		"$(echo "${rate[2]} / ${rate[3]}" | bc -l)" "$build" "$base"
 refused=$(grep -c 'milter-reject' "$d/log/postfix.log" || true)
 accepted=$(grep -c 'action=accept' "$d/log/htg-milter.log" || true)
+[ -n "$base" ] && echo "base milter accepted $(grep -c 'action=accept' \
+	"$d/log/base-milter.log" || true); tempfails by a milter's session limit:" \
+	"htg $(grep -c 'max_sessions .* reached' "$d/log/htg-milter.log" || true)," \
+	"base $(grep -c 'max_sessions .* reached' "$d/log/base-milter.log" || true)" \
+	"(warnings, each may stand for more)"
 [ -n "${BENCH_DIRECTORY:-}" ] &&
 	echo "submit audit events: $("$build/tools/htgctl" -d "$d/dir-htg" audit --event submit | wc -l)"
 echo "htg-milter decisions: $accepted accepted, $refused refused (expected 0 refused)"

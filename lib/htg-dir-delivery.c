@@ -219,17 +219,16 @@ int htg_dir_delivery_seen(struct htg_dir *dir, const char *account,
 	if (!delivery_key(account, msgid, key, sizeof(key)))
 		return 0;
 	k = dirp_val(key);
-	/* a write txn only to open (or create) the table like every
-	   other user of it; nothing is written */
-	if (dirp_wtxn(dir, &txn, error_r) < 0)
+	/* a read transaction on the handle opened with the directory: a
+	   lookup never waits for the writer, and works on a full one */
+	if (dir->dbi_deliveries == 0)
+		return 0;
+	if (dirp_rtxn(dir, &txn, error_r) < 0)
 		return -1;
-	if (delivery_dbi(txn, &dbi, error_r) < 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
+	dbi = dir->dbi_deliveries;
 	rc = mdb_get(txn, dbi, &k, &v);
 	seen = rc == 0 && delivery_parse(&v, &expiry) != 0 && expiry > now;
-	mdb_txn_abort(txn);
+	dirp_abort(txn);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return dirp_fail(error_r, "deliveries get", rc);
 	return seen;

@@ -238,14 +238,22 @@ int htg_dir_msgid_get(struct htg_dir *dir, const char *account,
 {
 	unsigned char kb[MSGID_KEY_LEN];
 	MDB_val k = { sizeof(kb), kb };
+	char user[HTG_USER_MAX];
 	MDB_txn *txn;
-	MDB_dbi dbi;
 	int rc;
 
-	if (msgid_begin(dir, account, msgid, kb, &txn, &dbi, error_r) < 0)
+	/* a read transaction: a lookup never waits for the writer (the
+	   milter's settle threads ask often) */
+	if (!htg_dir_normalise(account, user, sizeof(user)))
+		snprintf(user, sizeof(user), "-");	/* unauthenticated */
+	if (msgid_key(user, msgid, kb, error_r) < 0)
 		return -1;
-	rc = msgid_read(txn, dbi, &k, now, claim_r, error_r);
-	mdb_txn_abort(txn);
+	if (dir->dbi_msgids == 0)
+		return 0;	/* a reader of a directory without claims */
+	if (dirp_rtxn(dir, &txn, error_r) < 0)
+		return -1;
+	rc = msgid_read(txn, dir->dbi_msgids, &k, now, claim_r, error_r);
+	dirp_abort(txn);
 	return rc;
 }
 

@@ -52,6 +52,8 @@ struct htg_dir {
 	MDB_dbi dbi_meta;	/* table "meta", 0 when it does not exist */
 	MDB_dbi dbi_logical;	/* table "logical", 0 when it does not exist */
 	MDB_dbi dbi_respond;	/* table "respond", 0 when it does not exist */
+	MDB_dbi dbi_msgids;	/* "msgids", "deliveries": for read lookups */
+	MDB_dbi dbi_deliveries;
 	uint64_t map_max;	/* the maximum, as last read */
 	uint64_t max_override;	/* htg_dir_map_max_set() at work */
 	int grow_pending;	/* a commit ran out of map below the maximum */

@@ -167,6 +167,11 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 			{ "meta", &dir->dbi_meta },
 			{ "logical", &dir->dbi_logical },
 			{ "respond", &dir->dbi_respond },
+			/* opened here so that lookups need no write
+			   transaction (mdb_dbi_open may not run in two
+			   transactions of a process at once) */
+			{ "msgids", &dir->dbi_msgids },
+			{ "deliveries", &dir->dbi_deliveries },
 		};
 
 		for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {

@@ -75,6 +75,10 @@
 /*	negotiation and Postfix tempfails it (milter_default_action).
 /* .IP "timeout (default: 1800)"
 /*	libmilter's read/write timeout (smfi_settimeout), seconds.
+/* .IP "audit (yes)"
+/*	the submission audit: an event per accepted message ("submit",
+/*	in the commit of its Message-ID claim), per refusal ("refuse")
+/*	and per would-be refusal ("report"); no: none (the log lines stay).
 /* .IP "from_owner_check (yes)"
 /*	HTG-HDR-FROM: the From address is owned by the account.
 /* .IP "commit_recipient (default: htg-commit@htg-commit.invalid)"
@@ -135,7 +139,7 @@ static const char *const milter_keys[] = {
 	"directory", "environment", "header_domain", "msgid_domain",
 	"msgid_window", "temp_dir", "max_depth", "max_parts", "allowed_types",
 	"extra_charsets", "max_sessions", "timeout",
-	"from_owner_check", "header_field_max",
+	"from_owner_check", "audit", "header_field_max",
 	"postqueue", "postfix_config_dir", "msgid_pending_timeout",
 	"msgid_commit_wait", "commit_recipient", NULL
 };

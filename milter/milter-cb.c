@@ -117,7 +117,7 @@ static void audit_note(SMFICTX *ctx, const struct milter_priv *p,
 	struct htg_audit_event ev;
 	const char *error;
 
-	if (milter_settings.dir == NULL)
+	if (milter_settings.dir == NULL || !milter_settings.audit)
 		return;
 	audit_fill(ctx, p, event, &ev);
 	snprintf(ev.rule, sizeof(ev.rule), "%s", rule);
@@ -376,7 +376,8 @@ static sfsistat rule_msgid_unique(SMFICTX *ctx, struct milter_priv *p)
 	audit_fill(ctx, p, "submit", &submit);
 	switch (milter_claim_take(&p->claim, p->account,
 				  htg_check_msgid(p->check), macro(ctx, "i"),
-				  p->rcpt, &submit, detail, sizeof(detail))) {
+				  p->rcpt, milter_settings.audit ? &submit : NULL,
+				  detail, sizeof(detail))) {
 	case MILTER_CLAIM_OK:
 		return SMFIS_CONTINUE;
 	case MILTER_CLAIM_USED:

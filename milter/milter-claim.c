@@ -208,10 +208,12 @@ static int committed(const char *account, const char *qid, const char *rcpt,
 	for (;;) {
 		int ret = delivered(rcpt, msgid);
 
-		if (ret > 0 || settled_final(account, msgid, qid))
+		if (ret > 0)
 			return 1;
 		if (ret < 0 && milter_settings.commit_recipient == NULL)
 			return 0;	/* relayed: no evidence can come */
+		if (ret < 0 && settled_final(account, msgid, qid))
+			return 1;	/* the commit recipient's delivery */
 		if (time(NULL) >= deadline)
 			return 0;
 		nanosleep(&pause, NULL);
@@ -455,9 +457,23 @@ static int settle_spawn(const struct milter_claim *mc, const char *why)
 	return started;
 }
 
+/* Can a look before the end of the transaction learn anything? Not for
+   a relayed flow without the commit recipient when postqueue is not
+   asked: then the watcher would only hold a thread for seconds. */
+static int worth_watching(const struct milter_claim *mc)
+{
+	char owner[256];
+
+	if (milter_settings.commit_recipient != NULL ||
+	    (milter_settings.postqueue != NULL &&
+	     strcmp(milter_settings.postqueue, "none") != 0))
+		return 1;
+	return flow_mailbox(mc->rcpt, owner, sizeof(owner)) == 1;
+}
+
 void milter_claim_accepted(struct milter_claim *mc)
 {
-	if (mc->held && milter_settings.dir != NULL)
+	if (mc->held && milter_settings.dir != NULL && worth_watching(mc))
 		(void)settle_spawn(mc, NULL);	/* an early look only */
 }
 

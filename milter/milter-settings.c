@@ -32,7 +32,7 @@
 /*	(the old log file is reopened all the same: logrotate).
 /*	Else the new settings are published: mode, environment,
 /*	header_domain, msgid_domain, msgid_window, temp_dir, max_depth,
-/*	max_parts, allowed_types, extra_charsets, from_owner_check,
+/*	max_parts, allowed_types, extra_charsets, from_owner_check, audit,
 /*	header_field_max, postqueue, postfix_config_dir,
 /*	msgid_pending_timeout, msgid_commit_wait and commit_recipient
 /*	apply from the next
@@ -132,6 +132,8 @@ struct milter_set *milter_settings_parse(struct htg_conf *conf)
 	s->msgid_window = htg_conf_seconds(conf, "msgid_window", 30 * 86400, 1,
 				       10 * 365 * 86400LL);
 	s->from_owner_check = htg_conf_bool(conf, "from_owner_check", 1);
+	/* the submission audit (submit, refuse, report events) */
+	s->audit = htg_conf_bool(conf, "audit", 1);
 	s->postqueue = htg_conf_get(conf, "postqueue", "postqueue");
 	s->postfix_config_dir = htg_conf_get(conf, "postfix_config_dir", NULL);
 	if (s->postfix_config_dir != NULL && *s->postfix_config_dir == '\0')
