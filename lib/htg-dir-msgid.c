@@ -261,6 +261,15 @@ int htg_dir_msgid_settle(struct htg_dir *dir, const char *account,
 			 const char *msgid, const char *queue_id, char state,
 			 const char **error_r)
 {
+	return htg_dir_msgid_settle_audit(dir, account, msgid, queue_id, state,
+					  NULL, error_r);
+}
+
+int htg_dir_msgid_settle_audit(struct htg_dir *dir, const char *account,
+			       const char *msgid, const char *queue_id,
+			       char state, const struct htg_audit_event *ev,
+			       const char **error_r)
+{
 	unsigned char kb[MSGID_KEY_LEN];
 	MDB_val k = { sizeof(kb), kb };
 	struct htg_msgid_claim cur;
@@ -291,6 +300,10 @@ int htg_dir_msgid_settle(struct htg_dir *dir, const char *account,
 			mdb_txn_abort(txn);
 			return -1;
 		}
+	}
+	if (ev != NULL && dirp_audit_put(dir, txn, ev, error_r) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
 	}
 	return dirp_commit(txn, error_r);
 }

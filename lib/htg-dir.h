@@ -258,6 +258,11 @@ int htg_dir_msgid_get(struct htg_dir *dir, const char *account,
 int htg_dir_msgid_settle(struct htg_dir *dir, const char *account,
 			 const char *msgid, const char *queue_id, char state,
 			 const char **error_r);
+/* The same, with an audit event in the same commit when it settles. */
+int htg_dir_msgid_settle_audit(struct htg_dir *dir, const char *account,
+			       const char *msgid, const char *queue_id,
+			       char state, const struct htg_audit_event *ev,
+			       const char **error_r);
 /* delete expired records */
 int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			const char **error_r);

@@ -239,9 +239,12 @@ static int claim_open(const struct milter_claim *mc, int *final_r)
 
 static void claim_hold(struct milter_claim *mc, const char *account,
 		       const char *msgid, const char *queue_id,
-		       const char *rcpt)
+		       const char *rcpt, const struct htg_audit_event *ev)
 {
 	mc->held = 1;
+	mc->has_submit = ev != NULL;
+	if (ev != NULL)
+		mc->submit = *ev;
 	snprintf(mc->account, sizeof(mc->account), "%s", account);
 	snprintf(mc->msgid, sizeof(mc->msgid), "%s", msgid);
 	snprintf(mc->queue_id, sizeof(mc->queue_id), "%s", queue_id);
@@ -286,11 +289,9 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 	   between retries taking over the same ended claim */
 	for (int races = 0; races < 10;) {
 		int64_t now = (int64_t)time(NULL);
-		int ret = htg_dir_msgid_claim_audit(dir, account, msgid,
-						    queue_id,
-						    milter_settings.msgid_window,
-						    now, replace, ev, &held,
-						    &error);
+		int ret = htg_dir_msgid_claim(dir, account, msgid, queue_id,
+					      milter_settings.msgid_window, now,
+					      replace, &held, &error);
 
 		if (ret < 0) {
 			snprintf(detail, size, "%s", error);
@@ -302,7 +303,7 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 					 "message_id=%s previous_queue_id=%s (never "
 					 "committed): claim taken over", queue_id,
 					 account, msgid, replace->queue_id);
-			claim_hold(mc, account, msgid, queue_id, rcpt);
+			claim_hold(mc, account, msgid, queue_id, rcpt, ev);
 			return MILTER_CLAIM_OK;
 		}
 		replace = NULL;
@@ -342,19 +343,46 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 
 /* Settle one claim at the end of its transaction: final on evidence of
    a commit, else ended. */
+/* The "submit" event of the transaction: with the claim's last change,
+   or alone when that was made elsewhere (the watcher, htgctl committed) */
+static const struct htg_audit_event *
+submit_event(const struct milter_claim *mc, struct htg_audit_event *ev,
+	     const char *how)
+{
+	if (!mc->has_submit || !milter_settings.audit)
+		return NULL;
+	*ev = mc->submit;
+	snprintf(ev->detail, sizeof(ev->detail), "%s", how);
+	return ev;
+}
+
 static void claim_settle(const struct milter_claim *mc, const char *why)
 {
+	struct htg_audit_event ev;
+	const struct htg_audit_event *evp;
 	const char *error;
 	char state;
 	int ret, final;
 
-	if (!claim_open(mc, &final))
-		return;		/* the watcher saw the commit, or taken over */
+	if (!claim_open(mc, &final)) {
+		/* the watcher or htgctl committed made it final, or (after
+		   msgid_pending_timeout) a retry took it over */
+		evp = submit_event(mc, &ev, final ? "committed" :
+				   "claim taken over by a retry");
+		if (evp != NULL &&
+		    htg_dir_audit_append(milter_settings.dir, evp, &error) != 1)
+			msg_warn("%s: audit submit not recorded: %s",
+				 mc->queue_id, error);
+		return;
+	}
 	state = committed(mc->account, mc->queue_id, mc->rcpt,
 			  mc->msgid, (int)milter_settings.msgid_commit_wait) ?
 		HTG_MSGID_FINAL : HTG_MSGID_ENDED;
-	ret = htg_dir_msgid_settle(milter_settings.dir, mc->account, mc->msgid,
-				   mc->queue_id, state, &error);
+	evp = submit_event(mc, &ev, state == HTG_MSGID_FINAL ? "committed" :
+			   "no proof that Postfix committed it");
+	ret = htg_dir_msgid_settle_audit(milter_settings.dir, mc->account,
+					 mc->msgid, mc->queue_id, state, evp,
+					 &error);
 	if (ret < 0)
 		msg_warn("%s: settle the Message-ID claim: %s", mc->queue_id,
 			 error);

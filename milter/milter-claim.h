@@ -11,7 +11,9 @@
 /* DESCRIPTION
 /*	milter_claim_take() decides HTG-MSGID uniqueness at the end of a
 /*	message: it claims the Message-ID for the message's queue id as
-/*	pending (writing the audit event ev in the same commit), or finds the claim of an earlier message and decides
+/*	pending (the audit event ev, if any, is written when the claim is
+/*	settled at the end of the transaction, in that commit: the client's
+/*	250 does not wait for it), or finds the claim of an earlier message and decides
 /*	whether that one was committed by Postfix (then this is a reuse)
 /*	or never was (then this is a retry, which takes the claim over).
 /*
@@ -42,6 +44,8 @@ struct milter_claim {
 	char msgid[1000];
 	char queue_id[HTG_QUEUE_ID_MAX];
 	char rcpt[256];			/* the envelope recipient (the flow) */
+	int has_submit;			/* the "submit" audit event to write */
+	struct htg_audit_event submit;	/* when the transaction has ended */
 };
 
 enum milter_claim_verdict {

@@ -15,7 +15,7 @@ import re
 import uuid
 
 from htglab import (ENV, test, check, ctl, expect_reply, gov_login,
-                    htg_message, pop3_find, submit, wait_for_message)
+                    htg_message, pop3_find, submit, wait_for_message, wait_until)
 
 CC = "Cc: <iemand@mijnbedrijf.nl>\r\n"
 
@@ -47,7 +47,11 @@ def stats_counts_submissions_per_rule_and_account():
     check(got[0] == "ok", "submission: %r" % (got,))
     got = submit(htg_message(cc_token, extra_headers=CC))
     expect_reply(got, 550, "5.7.1", "HTG-HDR-CC")
-    after = stats()
+    # the submit event is written when the session ended and the claim
+    # is settled (htg-milter's settle thread): wait for it
+    after = wait_until(lambda: (lambda st: st if count(st, "submit", "", "htg-milter")
+                                > count(before, "submit", "", "htg-milter") else None)(stats()),
+                       "the submit event")
     for key, want in ((("submit", "", "htg-milter"), 1),
                       (("refuse", "HTG-HDR-CC", "htg-milter"), 1)):
         d = count(after, *key) - count(before, *key)

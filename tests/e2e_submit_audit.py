@@ -15,7 +15,8 @@ through the lab's real Postfix with smtplib:
 import re
 import uuid
 
-from htglab import ENV, test, check, ctl, expect_reply, flow_rcpt, htg_message, submit
+from htglab import (ENV, test, check, ctl, expect_reply, flow_rcpt, htg_message,
+                    submit, wait_until)
 from e2e_dovecot import audit
 from e2e_sec_milter import delivered_once
 from e2e_translate import fetch
@@ -73,8 +74,11 @@ def audit_submission_accepted_is_a_submit_event():
     got = submit(htg_message(token))
     check(got[0] == "ok", "submission: %r" % (got,))
     qid = queue_id(got[2])
-    ev = events("submit", "queue_id", qid)
+    # written when the session has ended and the claim is settled
+    ev = wait_until(lambda: events("submit", "queue_id", qid),
+                    "the submit event of %s" % qid)
     check(len(ev) == 1, "submit events of %s: %r" % (qid, ev))
+    check(ev[0].get("detail") == "committed", "detail: %r" % ev[0])
     e = ev[0]
     for key, want in (("message_id", msgid_of(token)),
                       ("flow", ENV["HTG_DEMO_FLOW"]), ("tls", "TLSv1.3"),

@@ -17,7 +17,7 @@ import time
 import uuid
 
 from htglab import (ENV, test, check, ctl, flow_rcpt, htg_message, submit,
-                    gov_login, demo_login)
+                    gov_login, demo_login, wait_until)
 from e2e_dovecot import audit
 
 EXT_FLOW = "buitenland"
@@ -99,8 +99,10 @@ def translate_keeps_rules_and_dsn_on_the_real_address():
             dsn = fetch(demo_login, token)
         check(dsn.get_content_type() == "multipart/report",
               "not a DSN: %r" % dsn.get_content_type())
-        ev = [e for e in audit(ENV["HTG_DEMO_USER"], "--event", "submit")
-              if e.get("message_id") == "<%s@client.example>" % token]
+        ev = wait_until(lambda: [e for e in audit(ENV["HTG_DEMO_USER"], "--event",
+                                                  "submit")
+                                 if e.get("message_id") == "<%s@client.example>" % token],
+                        "the submit event")
         check(len(ev) == 1 and ev[0].get("flow") == EXT_FLOW,
               "the milter's submit event: %r" % ev)
     finally:

@@ -154,6 +154,17 @@ def wait_for_message(user, password, token):
     return False
 
 
+def wait_until(fn, what, timeout=30):
+    """fn()'s first true value, polled; a failed check after timeout."""
+    deadline = time.time() + timeout
+    while True:
+        got = fn()
+        if got:
+            return got
+        check(time.time() < deadline, "timed out waiting for " + what)
+        time.sleep(0.2)
+
+
 def gov_login():
     return pop3_login(ENV["HTG_GOV_USER"], ENV["HTG_GOV_PASSWORD"])
 
