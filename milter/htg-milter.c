@@ -77,7 +77,8 @@
 /*	libmilter's read/write timeout (smfi_settimeout), seconds.
 /* .IP "audit (yes)"
 /*	the submission audit: an event per accepted message ("submit",
-/*	in the commit of its Message-ID claim), per refusal ("refuse")
+/*	when its transaction has ended, with its Message-ID claim's
+/*	settling), per refusal ("refuse")
 /*	and per would-be refusal ("report"); no: none (the log lines stay).
 /* .IP "from_owner_check (yes)"
 /*	HTG-HDR-FROM: the From address is owned by the account.
