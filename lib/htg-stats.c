@@ -40,7 +40,7 @@ void htg_stats_free(struct htg_stats *s)
 const char *htg_stats_daemon(const struct htg_audit_event *ev)
 {
 	static const char *const known[] = {
-		"htg-milter", "htg-policyd", "htgctl"
+		"htg-milter", "htg-policyd", "htgctl", "htg-respond"
 	};
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)

@@ -81,8 +81,12 @@ static void test_keys(void)
 	/* a POP3 session id is not a daemon name: "dovecot" */
 	ev = ev_make("retr", "", "pop3-4711", "b@x.nl", T0);
 	test_assert(htg_stats_add(&s, &ev) == 1);
+	/* the simulated answers have a daemon of their own */
+	ev = ev_make("answer", "", "htg-respond", "b@x.nl", T0);
+	test_assert(htg_stats_add(&s, &ev) == 1);
 	n = htg_stats_sorted(&s);
-	test_assert(n == 4);
+	test_assert(n == 5);
+	test_assert(count_of(&s, n, "answer", "", "htg-respond", "") == 1);
 	test_assert(count_of(&s, n, "submit", "", "htg-milter", "") == 2);
 	test_assert(count_of(&s, n, "refuse", "HTG-HDR-CC", "htg-milter",
 			     "") == 2);
@@ -90,9 +94,10 @@ static void test_keys(void)
 			     "htg-policyd", "") == 1);
 	test_assert(count_of(&s, n, "retr", "", "dovecot", "") == 1);
 	/* sorted by event, rule */
-	test_assert(strcmp(s.slots[0].event, "refuse") == 0 &&
-		    strcmp(s.slots[0].rule, "HTG-HDR-CC") == 0);
-	test_assert(s.total == 6 && s.overflow == 0);
+	test_assert(strcmp(s.slots[0].event, "answer") == 0 &&
+		    strcmp(s.slots[1].event, "refuse") == 0 &&
+		    strcmp(s.slots[1].rule, "HTG-HDR-CC") == 0);
+	test_assert(s.total == 7 && s.overflow == 0);
 	test_assert(event_total(&s, "refuse") == 3);
 	htg_stats_free(&s);
 
