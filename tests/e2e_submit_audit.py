@@ -78,7 +78,7 @@ def audit_submission_accepted_is_a_submit_event():
     e = ev[0]
     for key, want in (("message_id", msgid_of(token)),
                       ("flow", ENV["HTG_DEMO_FLOW"]), ("tls", "TLSv1.3"),
-                      ("remote", "127.0.0.1"), ("session", "htg-milter")):
+                      ("remote", ENV["HTG_HOST"]), ("session", "htg-milter")):
         check(e.get(key) == want, "%s: %r, want %r (%r)" % (key, e.get(key), want, e))
     check(e["size"] > 200, "size %r" % e["size"])
     delivered_once(token)
@@ -115,7 +115,7 @@ def audit_policy_refusal_is_a_refuse_event():
     check(e.get("session") == "htg-policyd" and e.get("stage") == "RCPT"
           and e.get("rule", "").startswith("HTG-RCPT")
           and e.get("detail", "").startswith("550 ")
-          and e.get("remote") == "127.0.0.1" and e.get("tls") == "TLSv1.3",
+          and e.get("remote") == ENV["HTG_HOST"] and e.get("tls") == "TLSv1.3",
           "event: %r" % e)
 
 
