@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """End-to-end suites: real clients against a running lab.
 
-usage: tests/e2e.py LAB_ENV [TEST_NAME ...]
+usage: tests/e2e.py LAB_ENV [TEST_NAME | SUITE ...]
 
 Loads every tests/e2e_*.py suite (each registers its tests with
-htglab.test), runs them in file order against the lab described by LAB_ENV,
+htglab.test), runs them in file order against the lab described by LAB_ENV
+(only the named tests, or all tests of a named suite, e.g. e2e_skeleton),
 prints one "ok"/"FAIL"/"skip" line per test and "N passed, N failed" at the end.
 """
 
@@ -26,7 +27,7 @@ def main():
     passed = failed = skipped = 0
     only = sys.argv[2:]
     for fn in htglab.TESTS:
-        if only and fn.__name__ not in only:
+        if only and fn.__name__ not in only and fn.__module__ not in only:
             continue
         t0 = time.time()
         try:
