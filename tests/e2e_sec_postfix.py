@@ -8,7 +8,8 @@ finding 6), through the lab's real Postfix.
   Postfix's own DSNs still arrive;
 - the inbound service takes mail only from the government hosts
   (mynetworks: the lab's address alone; on an IPv4 lab a client on
-  127.0.0.2 is a stranger, an IPv6 lab skips that part) and only for the directory's addresses (no relay, no flows);
+  127.0.0.2 is a stranger, an IPv6 lab skips that part) and only for
+  the directory's addresses (no relay, no flows);
 - delivery to a government destination is TLS 1.3 with a verified
   certificate: a server without STARTTLS, with a certificate of another CA
   or with another name gets nothing (the message is deferred), the lab CA's
@@ -383,7 +384,7 @@ def sec_smtp_tls_to_government_verified():
         with open(logf, errors="replace") as f:
             f.seek(log_start)
             log = f.read()
-        peer = r"127\.0\.0\.1\[127\.0\.0\.1\]:%d" % port
+        peer = re.escape("%s[%s]:%d" % (ENV["HTG_HOST"], ENV["HTG_HOST"], port))
         for why in (r"certificate verification failed for %s: self-signed" % peer,
                     r"certificate verification failed for %s: num=62:hostname "
                     r"mismatch" % peer,
