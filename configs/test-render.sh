@@ -19,9 +19,23 @@ for t in postfix/main.cf postfix/master.cf htg-milter.conf htg-policyd.conf \
 	! grep -q '@[A-Z][A-Z0-9_]*@' "$d/$t" 2>/dev/null
 	res "no placeholder left in $t" $?
 done
-grep -q '^192.0.2.10:587 inet' "$d/postfix/master.cf" &&
-	grep -q '^10.0.0.10:25 inet' "$d/postfix/master.cf"
+grep -q '^\[192.0.2.10\]:587 inet' "$d/postfix/master.cf" &&
+	grep -q '^\[10.0.0.10\]:25 inet' "$d/postfix/master.cf"
 res "production ports 587 and inbound 25 in master.cf" $?
+# IPv6 (004 3.5, 4.5): both families in main.cf; an IPv6 address in
+# HTG_HOST (no brackets) becomes Postfix's [address]:port service name
+grep -q '^inet_protocols = all$' "$d/postfix/main.cf"
+res "main.cf serves IPv4 and IPv6 (inet_protocols = all)" $?
+mkdir -p "$d/v6"
+HTG_HOST=2001:db8::10 HTG_INBOUND_HOST=fd00::10 \
+	"$src/render" "$src/postfix/master.cf.in" "$d/v6/master.cf" &&
+	HTG_HOST=2001:db8::10 "$src/render" "$src/dovecot/dovecot.conf.in" \
+		"$d/v6/dovecot.conf" &&
+	grep -q '^\[2001:db8::10\]:587 inet' "$d/v6/master.cf" &&
+	grep -q '^\[fd00::10\]:25 inet' "$d/v6/master.cf" &&
+	grep -q -- '-s \[fd00::10\]:25 ' "$d/v6/master.cf" &&
+	grep -q '^listen = 2001:db8::10$' "$d/v6/dovecot.conf"
+res "IPv6 listeners: [2001:db8::10]:587 and [fd00::10]:25, Dovecot listen" $?
 grep -q '^temp_dir = /var/spool/htg$' "$d/htg-milter.conf"
 res "htg-milter spools bodies on disk (/var/spool/htg), not in /run" $?
 grep -q '^log_file = $' "$d/htg-milter.conf" && grep -q '^log_file = $' "$d/htg-policyd.conf"

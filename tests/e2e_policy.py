@@ -18,7 +18,7 @@ import uuid
 import htglab
 from htglab import (ENV, TIMEOUT, DELIVERY_WAIT, test, check, expect_reply, ctl,
                     smtp_submission, cmd, flow_rcpt, inbound_send, submit,
-                    wait_for_message)
+                    wait_for_message, postfix_service)
 
 
 # --- the lab's htg-policyd ------------------------------------------------------
@@ -334,7 +334,7 @@ def postfix_reload():
 
 def submission_param(name, value=None):
     """Read or set (postconf -P) a parameter of the submission service."""
-    key = "%s:%s/inet/%s" % (ENV["HTG_HOST"], ENV["HTG_SUBMISSION_PORT"], name)
+    key = "%s/inet/%s" % (postfix_service(ENV["HTG_SUBMISSION_PORT"]), name)
     conf = ["postconf", "-c", ENV["HTG_POSTFIX_CONFIG"], "-P"]
     if value is None:
         return subprocess.run(conf + ["-h", key], capture_output=True,

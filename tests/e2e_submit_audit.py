@@ -26,6 +26,15 @@ CC = "Cc: <iemand@mijnbedrijf.nl>\r\n"
 DENIED_FLOW = "nietvoorjou"
 
 
+def milter_remote():
+    """The client address htg-milter audits: Postfix's {client_addr} macro,
+    which writes IPv6 in the RFC 5321 literal form (IPv6:::1), while
+    htg-policyd's refusals and Dovecot's pickup events carry the bare
+    address (::1); reported, not changed here (milter/)."""
+    host = ENV["HTG_HOST"]
+    return "IPv6:" + host if ":" in host else host
+
+
 def events(kind, key, value):
     return [e for e in audit(ENV["HTG_DEMO_USER"], "--event", kind)
             if e.get(key) == value]
@@ -82,7 +91,7 @@ def audit_submission_accepted_is_a_submit_event():
     e = ev[0]
     for key, want in (("message_id", msgid_of(token)),
                       ("flow", ENV["HTG_DEMO_FLOW"]), ("tls", "TLSv1.3"),
-                      ("remote", "127.0.0.1"), ("session", "htg-milter")):
+                      ("remote", milter_remote()), ("session", "htg-milter")):
         check(e.get(key) == want, "%s: %r, want %r (%r)" % (key, e.get(key), want, e))
     check(e["size"] > 200, "size %r" % e["size"])
     delivered_once(token)
@@ -119,7 +128,7 @@ def audit_policy_refusal_is_a_refuse_event():
     check(e.get("session") == "htg-policyd" and e.get("stage") == "RCPT"
           and e.get("rule", "").startswith("HTG-RCPT")
           and e.get("detail", "").startswith("550 ")
-          and e.get("remote") == "127.0.0.1" and e.get("tls") == "TLSv1.3",
+          and e.get("remote") == ENV["HTG_HOST"] and e.get("tls") == "TLSv1.3",
           "event: %r" % e)
 
 

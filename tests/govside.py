@@ -19,7 +19,7 @@ def lab(*parts):
 
 
 class GovServer(threading.Thread):
-    """A small SMTP server on 127.0.0.1 standing in for a government
+    """A small SMTP server on the lab's address standing in for a government
     party: offers STARTTLS with the given certificate (None: no STARTTLS),
     records each session's TLS version and each message it accepted."""
 
@@ -31,9 +31,10 @@ class GovServer(threading.Thread):
             self.ctx.load_cert_chain(cert, key)
             if max_tls12:
                 self.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        self.sock = socket.socket()
+        host = ENV["HTG_HOST"]    # where the lab's transport sends it
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
+        self.sock.bind((host, port))
         self.sock.listen(8)
         self.sock.settimeout(0.2)
         self.stop_flag = threading.Event()

@@ -49,6 +49,20 @@ def tls_context(max_tls12=False):
     return ctx
 
 
+# --- the lab's address ------------------------------------------------------------
+# HTG_HOST is an IPv4 or an IPv6 address as is (127.0.0.1, ::1): smtplib,
+# poplib and socket.create_connection take either. Postfix writes an IPv6
+# address in brackets ([::1]:587 in master.cf, [::1]/128 in mynetworks).
+
+def host_is_ipv6():
+    return ":" in ENV["HTG_HOST"]
+
+
+def postfix_service(port):
+    """master.cf's name of the lab's inet service on port: [host]:port."""
+    return "[%s]:%s" % (ENV["HTG_HOST"], port)
+
+
 # --- SMTP helpers -------------------------------------------------------------
 
 def smtp_connect(port=None):
@@ -193,6 +207,15 @@ def test(fn):
 
 class Failure(Exception):
     pass
+
+
+class Skip(Exception):
+    """A test that cannot run on this lab (e.g. it needs a second IPv4
+    loopback address on an IPv6 lab); e2e.py reports it, never as passed."""
+
+
+def skip(why):
+    raise Skip(why)
 
 
 def check(cond, what):
