@@ -27,29 +27,34 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 [ -n "${HTG_UNITS:-}" ] || { echo "FAIL: HTG_UNITS is empty"; exit 1; }
 fail=0
+# every check says "ok:" or "FAIL:"; the last line counts them as
+# htg-lab check counts every test program: "N passed, N failed"
+nok=0 nfail=0
+ok() { printf 'ok: %s\n' "$*"; nok=$((nok + 1)); }
+bad() { printf 'FAIL: %s\n' "$*"; nfail=$((nfail + 1)); fail=1; }
 for unit in $HTG_UNITS; do
-	[ -f "$unit" ] || { echo "FAIL: $unit: missing"; fail=1; continue; }
+	[ -f "$unit" ] || { bad "$unit: missing"; fail=1; continue; }
 	out=$(systemd-analyze security --offline=yes --no-pager "$unit" 2>&1)
 	level=$(printf '%s\n' "$out" |
 		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p')
 	if [ -z "$level" ]; then
 		printf '%s\n' "$out"
-		echo "FAIL: $unit: no exposure level"
+		bad "$unit: no exposure level"
 		fail=1
 		continue
 	fi
 	if awk -v l="$level" -v m="$max" 'BEGIN { exit !(l > m) }'; then
 		printf '%s\n' "$out" | grep '✗'
-		echo "FAIL: $unit: exposure $level > $max"
+		bad "$unit: exposure $level > $max"
 		fail=1
 	else
-		echo "ok: $unit: exposure $level <= $max"
+		ok "$unit: exposure $level <= $max"
 	fi
 	# a unit systemd cannot parse still gets a rating: make it fail here
 	warn=$(printf '%s\n' "$out" | grep -i 'unknown\|ignoring\|failed to parse' || true)
 	if [ -n "$warn" ]; then
 		printf '%s\n' "$warn"
-		echo "FAIL: $unit: systemd does not understand all of it"
+		bad "$unit: systemd does not understand all of it"
 		fail=1
 	fi
 done
@@ -60,13 +65,13 @@ trap 'rm -rf "$d"' EXIT
 (set -a; . "$src/production.env"; set +a
  "$src/render" "$src/htg-milter.conf.in" "$d/htg-milter.conf" &&
  "$src/render" "$src/htg-policyd.conf.in" "$d/htg-policyd.conf") ||
-	{ echo "FAIL: cannot render the daemons' configs"; exit 1; }
+	{ bad "cannot render the daemons' configs"; exit 1; }
 for daemon in htg-milter htg-policyd; do
 	unit=
 	for u in $HTG_UNITS; do
 		case $u in */$daemon.service|$daemon.service) unit=$u ;; esac
 	done
-	[ -n "$unit" ] || { echo "FAIL: no $daemon.service in HTG_UNITS"; fail=1; continue; }
+	[ -n "$unit" ] || { bad "no $daemon.service in HTG_UNITS"; fail=1; continue; }
 	# files the daemon writes: the directory (LMDB writes its lock file),
 	# temp_dir, pid_file, log_file, unix sockets
 	for key in directory temp_dir pid_file log_file socket policy_socket \
@@ -75,11 +80,12 @@ for daemon in htg-milter htg-policyd; do
 		val=${val#unix:}
 		case $val in /*) ;; *) continue ;; esac
 		if writable_ok "$unit" "$val"; then
-			echo "ok: $daemon.service may write $key = $val"
+			ok "$daemon.service may write $key = $val"
 		else
-			echo "FAIL: $daemon.service: $key = $val is read-only in the unit's sandbox (ReadWritePaths=)"
+			bad "$daemon.service: $key = $val is read-only in the unit's sandbox (ReadWritePaths=)"
 			fail=1
 		fi
 	done
 done
+echo "$nok passed, $nfail failed"
 exit $fail
