@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "htg-milter.h"
@@ -90,6 +91,7 @@ static void audit_fill(SMFICTX *ctx, const struct milter_priv *p,
 {
 	const char *at = strrchr(p->rcpt, '@');
 	const char *msgid = p->check != NULL ? htg_check_msgid(p->check) : "";
+	const char *addr;
 
 	memset(ev, 0, sizeof(*ev));
 	snprintf(ev->event, sizeof(ev->event), "%s", event);
@@ -98,8 +100,13 @@ static void audit_fill(SMFICTX *ctx, const struct milter_priv *p,
 		 msgid != NULL ? msgid : "");
 	ev->size = p->size;
 	snprintf(ev->queue_id, sizeof(ev->queue_id), "%s", macro(ctx, "i"));
-	snprintf(ev->remote, sizeof(ev->remote), "%s",
-		 macro(ctx, "{client_addr}"));
+	/* Postfix writes an IPv6 client as the RFC 5321 literal
+	   "IPv6:::1"; the audit holds the bare address, as htg-policyd's
+	   and Dovecot's events do */
+	addr = macro(ctx, "{client_addr}");
+	if (strncasecmp(addr, "IPv6:", 5) == 0)
+		addr += 5;
+	snprintf(ev->remote, sizeof(ev->remote), "%s", addr);
 	snprintf(ev->tls, sizeof(ev->tls), "%s", macro(ctx, "{tls_version}"));
 	snprintf(ev->session, sizeof(ev->session), "htg-milter");
 	if (at != NULL)

@@ -68,11 +68,17 @@ class RelayedFlow:
         return False
 
 
-def queued_for(token_qid, timeout=30):
-    """Wait until queue id qid has left Postfix's queue."""
-    deadline = time.time() + timeout
+def queued_for(token_qid, timeout=90):
+    """Wait until queue id qid has left Postfix's queue. A Postfix reload
+    (SecondMilter) can leave a delivered file to the next queue manager,
+    which skips it while the old one finishes ("still being delivered"):
+    a flush now and then has it looked at again."""
+    deadline, flushed = time.time() + timeout, time.time()
     while queue_entry(token_qid) is not None:
         check(time.time() < deadline, "%s still queued" % token_qid)
+        if time.time() - flushed > 5:
+            postqueue("-f")
+            flushed = time.time()
         time.sleep(0.2)
 
 

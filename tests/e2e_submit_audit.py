@@ -27,12 +27,11 @@ DENIED_FLOW = "nietvoorjou"
 
 
 def milter_remote():
-    """The client address htg-milter audits: Postfix's {client_addr} macro,
-    which writes IPv6 in the RFC 5321 literal form (IPv6:::1), while
-    htg-policyd's refusals and Dovecot's pickup events carry the bare
-    address (::1); reported, not changed here (milter/)."""
-    host = ENV["HTG_HOST"]
-    return "IPv6:" + host if ":" in host else host
+    """The client address htg-milter audits: the bare address, as
+    htg-policyd's and Dovecot's events have it (Postfix's {client_addr}
+    macro writes IPv6 as the literal IPv6:::1; the milter takes the
+    prefix off)."""
+    return ENV["HTG_HOST"]
 
 
 def events(kind, key, value):
