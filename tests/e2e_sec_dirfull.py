@@ -202,28 +202,26 @@ def dovecot_reload():
     check(False, "Dovecot did not reload (%s)" % log)
 
 
-def login_after_reload(acct):
-    """A login right after a reload may meet an old login process that
-    the reload is ending ("Internal login failure"): try again."""
+def after_reload(what, fn, errors):
+    """Right after a reload, a login or an LMTP delivery may meet a process
+    that the reload is ending ("Internal login failure", a connection
+    dropped before the greeting): try again."""
     for _ in range(50):
         try:
-            return acct.login()
-        except (poplib.error_proto, OSError) as e:
+            return fn()
+        except errors as e:
             last = e
             time.sleep(0.2)
-    check(False, "no login after the reload: %r" % (last,))
+    check(False, "no %s after the reload: %r" % (what, last))
+
+
+def login_after_reload(acct):
+    return after_reload("login", acct.login, (poplib.error_proto, OSError))
 
 
 def deliver_after_reload(acct):
-    """LMTP right after a reload may meet an lmtp process that the reload
-    is ending (the connection drops before the greeting): try again."""
-    for _ in range(50):
-        try:
-            return acct.deliver()
-        except (smtplib.SMTPServerDisconnected, OSError) as e:
-            last = e
-            time.sleep(0.2)
-    check(False, "no LMTP delivery after the reload: %r" % (last,))
+    return after_reload("LMTP delivery", acct.deliver,
+                        (smtplib.SMTPServerDisconnected, OSError))
 
 
 @test

@@ -16,7 +16,7 @@ import re
 import uuid
 
 from htglab import (ENV, test, check, ctl, expect_reply, flow_rcpt, htg_message,
-                    submit, wait_until)
+                    submit, wait_until, AccountSetting)
 from e2e_dovecot import audit
 from e2e_sec_milter import delivered_once
 from e2e_translate import fetch
@@ -66,14 +66,8 @@ class DeniedFlow:
         return False
 
 
-class ReportMode:
-    def __enter__(self):
-        r = ctl("account", "mode", ENV["HTG_DEMO_USER"], "report")
-        check(r.returncode == 0, "account mode: %s" % r.stderr)
-
-    def __exit__(self, *exc):
-        ctl("account", "mode", ENV["HTG_DEMO_USER"], "enforce")
-        return False
+def ReportMode():
+    return AccountSetting("mode", "report", "enforce")
 
 
 @test

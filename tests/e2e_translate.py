@@ -17,20 +17,14 @@ import time
 import uuid
 
 from htglab import (ENV, test, check, ctl, flow_rcpt, htg_message, submit,
-                    gov_login, demo_login, wait_until)
+                    gov_login, demo_login, wait_until, AccountSetting)
 from e2e_dovecot import audit
 
 EXT_FLOW = "buitenland"
 
 
-class Translate:
-    def __enter__(self):
-        r = ctl("account", "translate", ENV["HTG_DEMO_USER"], "on")
-        check(r.returncode == 0, "account translate: %s" % r.stderr)
-
-    def __exit__(self, *exc):
-        ctl("account", "translate", ENV["HTG_DEMO_USER"], "off")
-        return False
+def Translate():
+    return AccountSetting("translate", "on", "off")
 
 
 def fetch(login, token, timeout=30):

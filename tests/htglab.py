@@ -168,6 +168,24 @@ def wait_for_message(user, password, token):
     return False
 
 
+class AccountSetting:
+    """htgctl account CMD USER ON while the block runs, then OFF (the demo
+    account unless USER is given): account mode report|enforce, account
+    translate on|off."""
+
+    def __init__(self, cmd, on, off, user=None):
+        self.cmd, self.on, self.off = cmd, on, off
+        self.user = user or ENV["HTG_DEMO_USER"]
+
+    def __enter__(self):
+        r = ctl("account", self.cmd, self.user, self.on)
+        check(r.returncode == 0, "account %s: %s" % (self.cmd, r.stderr))
+
+    def __exit__(self, *exc):
+        ctl("account", self.cmd, self.user, self.off)
+        return False
+
+
 def wait_until(fn, what, timeout=30):
     """fn()'s first true value, polled; a failed check after timeout."""
     deadline = time.time() + timeout
