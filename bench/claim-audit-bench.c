@@ -6,10 +6,10 @@
 /* SYNOPSIS
 /*	claim-audit-bench DIRECTORY [CLAIMS [ROUNDS]]
 /* DESCRIPTION
-/*	htg-milter writes one directory commit per accepted message: its
-/*	Message-ID claim, and since issue 16 the "submit" audit event in
-/*	the same commit (htg_dir_msgid_claim_audit). This times that
-/*	commit with and without the event, as the milter opens the
+/*	htg-milter settles each Message-ID claim at the end of its
+/*	transaction in one commit, and since issue 16 writes the "submit"
+/*	audit event in that commit (htg_dir_msgid_settle_audit). This
+/*	times that commit with and without the event, as the milter opens the
 /*	directory (HTG_DIR_LAZYSYNC), on the disk of DIRECTORY (created;
 /*	it must not exist). Rounds alternate the two (A B, B A, ...) so
 /*	that drift hits both alike; per round it prints the mean time per
@@ -43,7 +43,7 @@ static double run(struct htg_dir *dir, int with_event, int n, int round)
 	struct htg_msgid_claim held;
 	const char *error;
 	char msgid[128], qid[32];
-	double t0 = now_us();
+	double spent = 0;
 
 	memset(&ev, 0, sizeof(ev));
 	snprintf(ev.event, sizeof(ev.event), "submit");
@@ -61,13 +61,23 @@ static double run(struct htg_dir *dir, int with_event, int n, int round)
 		snprintf(qid, sizeof(qid), "Q%dX%dX%d", round, with_event, i);
 		snprintf(ev.message_id, sizeof(ev.message_id), "%s", msgid);
 		snprintf(ev.queue_id, sizeof(ev.queue_id), "%s", qid);
-		if (htg_dir_msgid_claim_audit(dir, "bench@bedrijf.nl", msgid,
-					      qid, 86400, time(NULL), NULL,
-					      with_event ? &ev : NULL, &held,
-					      &error) != 1)
+		if (htg_dir_msgid_claim(dir, "bench@bedrijf.nl", msgid, qid,
+					86400, time(NULL), NULL, &held,
+					&error) != 1)
 			msg_fatal("claim: %s", error);
+		{	/* only the settle is timed */
+			double s0 = now_us();
+
+			if (htg_dir_msgid_settle_audit(dir, "bench@bedrijf.nl",
+						       msgid, qid,
+						       HTG_MSGID_FINAL,
+						       with_event ? &ev : NULL,
+						       &error) != 1)
+				msg_fatal("settle: %s", error);
+			spent += now_us() - s0;
+		}
 	}
-	return (now_us() - t0) / n;
+	return spent / n;
 }
 
 static int cmp(const void *a, const void *b)
@@ -103,12 +113,12 @@ int main(int argc, char **argv)
 			b[r] = run(dir, 1, n, r);
 			a[r] = run(dir, 0, n, r);
 		}
-		printf("round %d: claim %.1f us, claim + submit event %.1f us\n",
+		printf("round %d: settle %.1f us, settle + submit event %.1f us\n",
 		       r + 1, a[r], b[r]);
 	}
 	qsort(a, (size_t)rounds, sizeof(a[0]), cmp);
 	qsort(b, (size_t)rounds, sizeof(b[0]), cmp);
-	printf("median per commit: claim %.1f us, claim + submit event "
+	printf("median per commit: settle %.1f us, settle + submit event "
 	       "%.1f us, ratio %.3f\n", a[rounds / 2], b[rounds / 2],
 	       b[rounds / 2] / a[rounds / 2]);
 	htg_dir_close(&dir);

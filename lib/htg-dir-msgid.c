@@ -181,13 +181,11 @@ static int msgid_read(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int64_t now,
 	return c->expiry > now;
 }
 
-int htg_dir_msgid_claim_audit(struct htg_dir *dir, const char *account,
-			      const char *msgid, const char *queue_id,
-			      int64_t window_s, int64_t now,
-			      const struct htg_msgid_claim *replace,
-			      const struct htg_audit_event *ev,
-			      struct htg_msgid_claim *held_r,
-			      const char **error_r)
+int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
+			const char *msgid, const char *queue_id,
+			int64_t window_s, int64_t now,
+			const struct htg_msgid_claim *replace,
+			struct htg_msgid_claim *held_r, const char **error_r)
 {
 	unsigned char kb[MSGID_KEY_LEN];
 	MDB_val k = { sizeof(kb), kb };
@@ -213,23 +211,11 @@ int htg_dir_msgid_claim_audit(struct htg_dir *dir, const char *account,
 	mine.expiry = now + window_s;
 	mine.since = now;
 	msgid_qid(queue_id, mine.queue_id);
-	if (msgid_put(txn, dbi, &k, &mine, error_r) < 0 ||
-	    (ev != NULL && dirp_audit_put(dir, txn, ev, error_r) < 0)) {
+	if (msgid_put(txn, dbi, &k, &mine, error_r) < 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}
 	return dirp_commit(txn, error_r);
-}
-
-int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
-			const char *msgid, const char *queue_id,
-			int64_t window_s, int64_t now,
-			const struct htg_msgid_claim *replace,
-			struct htg_msgid_claim *held_r, const char **error_r)
-{
-	return htg_dir_msgid_claim_audit(dir, account, msgid, queue_id,
-					 window_s, now, replace, NULL, held_r,
-					 error_r);
 }
 
 int htg_dir_msgid_get(struct htg_dir *dir, const char *account,

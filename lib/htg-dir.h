@@ -237,16 +237,6 @@ int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
 			int64_t window_s, int64_t now,
 			const struct htg_msgid_claim *replace,
 			struct htg_msgid_claim *held_r, const char **error_r);
-/* The same, with an audit event (the "submit" of the message that takes
-   the claim) written in the same transaction when the claim is taken:
-   no second commit. ev NULL: none. */
-int htg_dir_msgid_claim_audit(struct htg_dir *dir, const char *account,
-			      const char *msgid, const char *queue_id,
-			      int64_t window_s, int64_t now,
-			      const struct htg_msgid_claim *replace,
-			      const struct htg_audit_event *ev,
-			      struct htg_msgid_claim *held_r,
-			      const char **error_r);
 /* The unexpired claim of (account, msgid): 1 found, 0 none, -1 error. */
 int htg_dir_msgid_get(struct htg_dir *dir, const char *account,
 		      const char *msgid, int64_t now,
