@@ -33,6 +33,7 @@
 
 #define HTG_USER_MAX 256		/* RFC 5321 path limit */
 #define HTG_HASH_MAX 256
+#define HTG_NODE_MAX 64			/* a node's name or address */
 #define HTG_DEFAULT_RETENTION_DAYS 30
 #define HTG_DEFAULT_MAX_SIZE 52428800ULL	/* 004 / 002: SIZE 52428800 */
 
@@ -51,6 +52,8 @@ struct htg_account {
 	uint32_t retention_days;
 	uint64_t max_size;
 	int64_t created;		/* unix time */
+	char home[HTG_NODE_MAX];	/* home node's name, "" = any node
+					   (htg-dir-node(3)) */
 };
 
 struct htg_audit_event {
@@ -367,5 +370,36 @@ int htg_dir_map_max_set(struct htg_dir *dir, uint64_t max,
    at most once a minute per process); default: standard error. */
 typedef void htg_dir_warning_fn(const char *text);
 void htg_dir_set_warning(htg_dir_warning_fn *fn);
+
+/* --- nodes and home nodes (more than one machine; htg-dir-node.c) --- */
+/* A node of the gateway: name -> address (an IP address or host name
+   where its Dovecot listens). set adds or changes: 1 done, 0 refused
+   (bad name or address), -1. get: 1 found, 0 none, -1. del: 1 deleted,
+   0 refused (no such node, or accounts are still homed there: error_r
+   says so), -1. */
+int htg_dir_node_set(struct htg_dir *dir, const char *name,
+		     const char *address, const char **error_r);
+int htg_dir_node_get(struct htg_dir *dir, const char *name, char *address_r,
+		     size_t size, const char **error_r);
+int htg_dir_node_del(struct htg_dir *dir, const char *name,
+		     const char **error_r);
+/* nodes: key = name, value = address */
+int htg_dir_node_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+		      const char **error_r);
+/* An account's home node (node "" = none): 1 done, 0 no such account
+   or no such node, -1. */
+int htg_dir_account_set_home(struct htg_dir *dir, const char *user,
+			     const char *node, const char **error_r);
+
+/* --- export and import of the expiring tables (htgctl export|import) --- */
+/* Table "msgids" or "deliveries", each row as (its key in lower-case
+   hex, its record as text, as htg-dir-msgid(3) and htg-dir-delivery(3)
+   describe it). iter: 1 done, -1; put (adds or replaces a row): 1, 0
+   refused (bad table, key or record), -1. */
+int htg_dir_table_iter(struct htg_dir *dir, const char *table,
+		       htg_pair_cb *cb, void *ctx, const char **error_r);
+int htg_dir_table_put(struct htg_dir *dir, const char *table,
+		      const char *key_hex, const char *value,
+		      const char **error_r);
 
 #endif
