@@ -59,6 +59,7 @@ int dirp_domain_adjust(struct htg_dir *dir, MDB_txn *txn, const char *address,
 int htg_dir_address_owner(struct htg_dir *dir, const char *address,
 			  char *user_r, size_t size, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_address_owner(dir, address, user_r, size, error_r));
 	char key[HTG_USER_MAX];
 
 	if (!htg_dir_normalise(address, key, sizeof(key)))
@@ -69,6 +70,7 @@ int htg_dir_address_owner(struct htg_dir *dir, const char *address,
 int htg_dir_domain_exists(struct htg_dir *dir, const char *domain,
 			  const char **error_r)
 {
+	DIRP_PG(dir, dirpg_domain_exists(dir, domain, error_r));
 	char key[HTG_USER_MAX];
 
 	if (!htg_dir_normalise(domain, key, sizeof(key)))
@@ -79,6 +81,7 @@ int htg_dir_domain_exists(struct htg_dir *dir, const char *domain,
 int htg_dir_address_add(struct htg_dir *dir, const char *address,
 			const char *user, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_address_add(dir, address, user, error_r));
 	char key[HTG_USER_MAX], ukey[HTG_USER_MAX], owner[HTG_USER_MAX];
 	MDB_txn *txn;
 	int ret;
@@ -122,6 +125,7 @@ int htg_dir_address_add(struct htg_dir *dir, const char *address,
 int htg_dir_address_del(struct htg_dir *dir, const char *address,
 			const char **error_r)
 {
+	DIRP_PG(dir, dirpg_address_del(dir, address, error_r));
 	char key[HTG_USER_MAX], owner[HTG_USER_MAX];
 	MDB_txn *txn;
 	int ret;
@@ -180,6 +184,7 @@ int dirp_logical_forget(struct htg_dir *dir, MDB_txn *txn, const char *user,
 int htg_dir_logical_set(struct htg_dir *dir, const char *user,
 			const char *address, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_logical_set(dir, user, address, error_r));
 	char ukey[HTG_USER_MAX], akey[HTG_USER_MAX], owner[HTG_USER_MAX];
 	MDB_val k, v;
 	MDB_txn *txn;
@@ -215,6 +220,7 @@ int htg_dir_logical_set(struct htg_dir *dir, const char *user,
 int htg_dir_logical_get(struct htg_dir *dir, const char *user, char *buf,
 			size_t size, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_logical_get(dir, user, buf, size, error_r));
 	char ukey[HTG_USER_MAX];
 	MDB_val k, v;
 	MDB_txn *txn;

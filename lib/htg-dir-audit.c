@@ -169,6 +169,7 @@ static int audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
 int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
 			 const char **error_r)
 {
+	DIRP_PG(dir, dirpg_audit_append(dir, ev, error_r));
 	int ret;
 
 	DIRP_RETRY(dir, ret, audit_append(dir, ev, error_r));
@@ -251,6 +252,7 @@ static int audit_row(const MDB_val *k, const MDB_val *v, void *_c)
 int htg_dir_audit_iter(struct htg_dir *dir, const char *account,
 		       htg_audit_cb *cb, void *ctx, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_audit_iter(dir, account, cb, ctx, error_r));
 	char key[HTG_USER_MAX];
 	struct dirp_iter_ctx c = { .ecb = cb, .ctx = ctx };
 
@@ -306,6 +308,7 @@ static int audit_expire(struct htg_dir *dir, int64_t before_us,
 int htg_dir_audit_expire(struct htg_dir *dir, int64_t before_us,
 			 unsigned long *count_r, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_audit_expire(dir, before_us, count_r, error_r));
 	int ret;
 
 	dirp_map_reserve(dir, 1);

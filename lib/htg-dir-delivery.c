@@ -168,6 +168,7 @@ int htg_dir_delivery_begin(struct htg_dir *dir, const char *account,
 			   const char *msgid, int64_t window_s, int64_t now,
 			   const char **error_r)
 {
+	DIRP_PG(dir, dirpg_delivery_begin(dir, account, msgid, window_s, now, error_r));
 	int ret;
 
 	DIRP_RETRY(dir, ret, delivery_begin(dir, account, msgid, window_s,
@@ -192,6 +193,7 @@ static int delivery_mark(struct htg_dir *dir, const char *account,
 int htg_dir_delivery_mark(struct htg_dir *dir, const char *account,
 			  const char *msgid, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_delivery_mark(dir, account, msgid, error_r));
 	int ret;
 
 	DIRP_RETRY(dir, ret, delivery_mark(dir, account, msgid, error_r));
@@ -209,6 +211,7 @@ static int delivery_expired(const MDB_val *v, int64_t now)
 int htg_dir_delivery_seen(struct htg_dir *dir, const char *account,
 			  const char *msgid, int64_t now, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_delivery_seen(dir, account, msgid, now, error_r));
 	char key[2 * HTG_USER_MAX + 2];
 	MDB_val k, v;
 	MDB_txn *txn;
@@ -237,6 +240,7 @@ int htg_dir_delivery_seen(struct htg_dir *dir, const char *account,
 int htg_dir_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			   const char **error_r)
 {
+	DIRP_PG(dir, dirpg_delivery_purge(dir, now, purged_r, error_r));
 	return dirp_purge(dir, "deliveries", delivery_expired, now, purged_r,
 			  error_r);
 }

@@ -30,6 +30,7 @@
 int htg_dir_flow_get(struct htg_dir *dir, const char *flow,
 		     char *deliver_to_r, size_t size, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_flow_get(dir, flow, deliver_to_r, size, error_r));
 	char key[HTG_USER_MAX];
 
 	if (!htg_dir_normalise(flow, key, sizeof(key)))
@@ -80,18 +81,21 @@ static int flow_put(struct htg_dir *dir, const char *flow,
 int htg_dir_flow_add(struct htg_dir *dir, const char *flow,
 		     const char *deliver_to, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_flow_add(dir, flow, deliver_to, error_r));
 	return flow_put(dir, flow, deliver_to, 0, error_r);
 }
 
 int htg_dir_flow_set(struct htg_dir *dir, const char *flow,
 		     const char *deliver_to, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_flow_set(dir, flow, deliver_to, error_r));
 	return flow_put(dir, flow, deliver_to, 1, error_r);
 }
 
 int htg_dir_flow_del(struct htg_dir *dir, const char *flow,
 		     const char **error_r)
 {
+	DIRP_PG(dir, dirpg_flow_del(dir, flow, error_r));
 	char key[HTG_USER_MAX];
 	MDB_txn *txn;
 	int ret;
@@ -135,6 +139,7 @@ int htg_dir_flow_respond_set(struct htg_dir *dir, const char *flow,
 			     const char *mode, unsigned int delay,
 			     const char **error_r)
 {
+	DIRP_PG(dir, dirpg_flow_respond_set(dir, flow, mode, delay, error_r));
 	char key[HTG_USER_MAX], val[64];
 	MDB_txn *txn;
 	MDB_val k, v;
@@ -177,6 +182,7 @@ int htg_dir_flow_respond_get(struct htg_dir *dir, const char *flow,
 			     char *mode_r, size_t size, unsigned int *delay_r,
 			     const char **error_r)
 {
+	DIRP_PG(dir, dirpg_flow_respond_get(dir, flow, mode_r, size, delay_r, error_r));
 	char key[HTG_USER_MAX], val[64], *sp;
 	MDB_txn *txn;
 	MDB_val k, v;
@@ -218,6 +224,7 @@ static int grant_key(const char *user, const char *flow, char *buf,
 int htg_dir_grant_check(struct htg_dir *dir, const char *user,
 			const char *flow, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_grant_check(dir, user, flow, error_r));
 	char key[2 * HTG_USER_MAX];
 
 	if (!grant_key(user, flow, key, sizeof(key)))
@@ -228,6 +235,7 @@ int htg_dir_grant_check(struct htg_dir *dir, const char *user,
 int htg_dir_grant_add(struct htg_dir *dir, const char *user,
 		      const char *flow, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_grant_add(dir, user, flow, error_r));
 	char key[2 * HTG_USER_MAX], u[HTG_USER_MAX], f[HTG_USER_MAX];
 	MDB_txn *txn;
 	int ret;
@@ -261,6 +269,7 @@ int htg_dir_grant_add(struct htg_dir *dir, const char *user,
 int htg_dir_grant_del(struct htg_dir *dir, const char *user,
 		      const char *flow, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_grant_del(dir, user, flow, error_r));
 	char key[2 * HTG_USER_MAX];
 	MDB_txn *txn;
 	int ret;

@@ -297,6 +297,7 @@ static uint64_t table_entries(struct htg_dir *dir, MDB_txn *txn,
 int htg_dir_stats(struct htg_dir *dir, struct htg_dir_stats *st,
 		  const char **error_r)
 {
+	DIRP_PG(dir, dirpg_stats(dir, st, error_r));
 	uint64_t hw, free_pages;
 	MDB_txn *txn;
 
@@ -331,6 +332,11 @@ int htg_dir_map_max_set(struct htg_dir *dir, uint64_t max,
 	char buf[32];
 	int ret, attempts = 0;
 
+	if (dir->pg != NULL) {
+		*error_r = "a PostgreSQL directory has no map: its size is "
+			"the database's business";
+		return 0;
+	}
 	if (max < HTG_DIR_MAP_MAX_MIN) {
 		*error_r = dirp_err("the maximum must be at least %llu bytes",
 				    (unsigned long long)HTG_DIR_MAP_MAX_MIN);

@@ -140,16 +140,23 @@ static int claim_same(const struct htg_msgid_claim *a,
 		a->since == b->since && strcmp(a->queue_id, b->queue_id) == 0;
 }
 
-/* open the write txn and the table, make the key */
-static int msgid_begin(struct htg_dir *dir, const char *account,
-		       const char *msgid, unsigned char kb[MSGID_KEY_LEN],
-		       MDB_txn **txn_r, MDB_dbi *dbi_r, const char **error_r)
+/* the key of (account, msgid); an unauthenticated sender's account is "-" */
+static int msgid_user_key(const char *account, const char *msgid,
+			unsigned char kb[MSGID_KEY_LEN], const char **error_r)
 {
 	char user[HTG_USER_MAX];
 
 	if (!htg_dir_normalise(account, user, sizeof(user)))
 		snprintf(user, sizeof(user), "-");	/* unauthenticated */
-	if (msgid_key(user, msgid, kb, error_r) < 0 ||
+	return msgid_key(user, msgid, kb, error_r);
+}
+
+/* open the write txn and the table, make the key */
+static int msgid_begin(struct htg_dir *dir, const char *account,
+		       const char *msgid, unsigned char kb[MSGID_KEY_LEN],
+		       MDB_txn **txn_r, MDB_dbi *dbi_r, const char **error_r)
+{
+	if (msgid_user_key(account, msgid, kb, error_r) < 0 ||
 	    dirp_wtxn(dir, txn_r, error_r) < 0)
 		return -1;
 	if (msgid_dbi(*txn_r, dbi_r, error_r) < 0) {
@@ -194,6 +201,14 @@ int htg_dir_msgid_claim(struct htg_dir *dir, const char *account,
 	MDB_dbi dbi;
 	int rc;
 
+	if (dir->pg != NULL) {
+		char qid[HTG_QUEUE_ID_MAX];
+
+		msgid_qid(queue_id, qid);
+		return msgid_user_key(account, msgid, kb, error_r) < 0 ? -1 :
+			dirpg_msgid_claim(dir, kb, qid, window_s, now,
+					  replace, held_r, error_r);
+	}
 	if (msgid_begin(dir, account, msgid, kb, &txn, &dbi, error_r) < 0)
 		return -1;
 	/* check and record in one write transaction */
@@ -224,16 +239,15 @@ int htg_dir_msgid_get(struct htg_dir *dir, const char *account,
 {
 	unsigned char kb[MSGID_KEY_LEN];
 	MDB_val k = { sizeof(kb), kb };
-	char user[HTG_USER_MAX];
 	MDB_txn *txn;
 	int rc;
 
 	/* a read transaction: a lookup never waits for the writer (the
 	   milter's settle threads ask often) */
-	if (!htg_dir_normalise(account, user, sizeof(user)))
-		snprintf(user, sizeof(user), "-");	/* unauthenticated */
-	if (msgid_key(user, msgid, kb, error_r) < 0)
+	if (msgid_user_key(account, msgid, kb, error_r) < 0)
 		return -1;
+	if (dir->pg != NULL)
+		return dirpg_msgid_get(dir, kb, now, claim_r, error_r);
 	if (dir->dbi_msgids == 0)
 		return 0;	/* a reader of a directory without claims */
 	if (dirp_rtxn(dir, &txn, error_r) < 0)
@@ -265,6 +279,9 @@ int htg_dir_msgid_settle_audit(struct htg_dir *dir, const char *account,
 	int rc;
 
 	msgid_qid(queue_id, qid);
+	if (dir->pg != NULL)
+		return msgid_user_key(account, msgid, kb, error_r) < 0 ? -1 :
+			dirpg_msgid_settle(dir, kb, qid, state, ev, error_r);
 	if (msgid_begin(dir, account, msgid, kb, &txn, &dbi, error_r) < 0)
 		return -1;
 	/* expired or not: a claim is settled by the queue id that took it */
@@ -305,5 +322,6 @@ static int msgid_expired(const MDB_val *v, int64_t now)
 int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 			const char **error_r)
 {
+	DIRP_PG(dir, dirpg_msgid_purge(dir, now, purged_r, error_r));
 	return dirp_purge(dir, "msgids", msgid_expired, now, purged_r, error_r);
 }

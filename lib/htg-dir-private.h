@@ -28,6 +28,7 @@
 #include <lmdb.h>
 
 #include "htg-dir.h"
+#include "htg-dir-pg.h"
 
 /* Tables opened by htg_dir_open(). "msgids" and "retention" are opened
    per transaction instead (htg-dir-msgid.c, htg-dir-retention.c). */
@@ -58,7 +59,17 @@ struct htg_dir {
 	uint64_t max_override;	/* htg_dir_map_max_set() at work */
 	int grow_pending;	/* a commit ran out of map below the maximum */
 	time_t checked_at;	/* last fill level check (warnings) */
+	struct dirpg *pg;	/* a PostgreSQL directory (htg-dir-pg(3)):
+				   everything above is unused */
+	char *state_path;	/* local state (the pickup journal) */
 };
+
+/* The first statement of every public function: a PostgreSQL directory
+   runs the dirpg_ function of the same name instead. */
+#define DIRP_PG(dir, call) do { \
+	if ((dir)->pg != NULL) \
+		return (call); \
+} while (0)
 
 /* a warning to where htg_dir_set_warning() says (default stderr) */
 void dirp_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

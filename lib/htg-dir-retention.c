@@ -126,6 +126,7 @@ int dirp_retained_decode(const MDB_val *k, const MDB_val *v,
 int htg_dir_retained_add(struct htg_dir *dir, const struct htg_retained *r,
 			 unsigned int n, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_retained_add(dir, r, n, error_r));
 	return htg_dir_pickup_commit(dir, r, n, NULL, 0, error_r);
 }
 
@@ -165,6 +166,7 @@ static int retained_del(struct htg_dir *dir, const char *account,
 int htg_dir_retained_del(struct htg_dir *dir, const char *account,
 			 const char *id, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_retained_del(dir, account, id, error_r));
 	int ret;
 
 	dirp_map_reserve(dir, 1);
@@ -177,6 +179,7 @@ int htg_dir_retained_iter(struct htg_dir *dir, const char *account,
 			  htg_retained_cb *cb, void *ctx,
 			  const char **error_r)
 {
+	DIRP_PG(dir, dirpg_retained_iter(dir, account, cb, ctx, error_r));
 	char acct[HTG_USER_MAX];
 	struct htg_retained r;
 	MDB_txn *txn;
@@ -286,6 +289,7 @@ int htg_dir_pickup_commit(struct htg_dir *dir,
 			  const struct htg_audit_event *ev, unsigned int nev,
 			  const char **error_r)
 {
+	DIRP_PG(dir, dirpg_pickup_commit(dir, r, nr, ev, nev, error_r));
 	int ret;
 
 	DIRP_RETRY(dir, ret, pickup_apply(dir, 0, r, nr, ev, nev, error_r));
@@ -297,6 +301,7 @@ int htg_dir_pickup_undo(struct htg_dir *dir,
 			const struct htg_audit_event *ev, unsigned int nev,
 			const char **error_r)
 {
+	DIRP_PG(dir, dirpg_pickup_undo(dir, r, nr, ev, nev, error_r));
 	int ret;
 
 	dirp_map_reserve(dir, 1);	/* deletes: room even when full */

@@ -81,6 +81,36 @@ int htg_dir_normalise(const char *in, char *buf, size_t bufsize)
 	return 1;
 }
 
+/* A PostgreSQL directory: the handle holds the pool (htg-dir-pg.c);
+   its local state (the pickup journal) is in $HTG_STATE_DIR, else
+   HTG_STATE_DEFAULT. */
+static int dir_open_pg(const char *uri, int flags, struct htg_dir **dir_r,
+		       const char **error_r)
+{
+	struct htg_dir *dir = calloc(1, sizeof(*dir));
+	const char *state = getenv(HTG_STATE_ENV);
+
+	if (state == NULL || *state == '\0')
+		state = HTG_STATE_DEFAULT;
+	if (dir == NULL || (dir->path = strdup(uri)) == NULL ||
+	    (dir->state_path = strdup(state)) == NULL) {
+		if (dir != NULL)
+			free(dir->path);
+		free(dir);
+		*error_r = "out of memory";
+		return -1;
+	}
+	dir->rdonly = (flags & HTG_DIR_RDONLY) != 0;
+	if (dirpg_open(dir, uri, flags, error_r) < 0) {
+		free(dir->state_path);
+		free(dir->path);
+		free(dir);
+		return -1;
+	}
+	*dir_r = dir;
+	return 1;
+}
+
 int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		 const char **error_r)
 {
@@ -94,6 +124,8 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		path = getenv(HTG_DIR_ENV);
 	if (path == NULL || *path == '\0')
 		path = HTG_DIR_DEFAULT;
+	if (dirpg_is_uri(path))
+		return dir_open_pg(path, flags, dir_r, error_r);
 	if ((flags & HTG_DIR_CREATE) != 0 && mkdir(path, 0770) < 0 &&
 	    errno != EEXIST) {
 		*error_r = dirp_err("mkdir %s: %s", path, strerror(errno));
@@ -216,6 +248,14 @@ void htg_dir_close(struct htg_dir **_dir)
 		return;
 	if (dirp_cur == dir)
 		dirp_cur = NULL;
+	if (dir->pg != NULL) {
+		dirpg_close(dir);
+		free(dir->state_path);
+		free(dir->path);
+		free(dir);
+		*_dir = NULL;
+		return;
+	}
 	mdb_env_close(dir->env);
 	pthread_rwlock_destroy(&dir->maplock);
 	free(dir->path);
@@ -226,6 +266,43 @@ void htg_dir_close(struct htg_dir **_dir)
 const char *htg_dir_path(const struct htg_dir *dir)
 {
 	return dir->path;
+}
+
+const char *htg_dir_state_path(const struct htg_dir *dir)
+{
+	return dir->state_path != NULL ? dir->state_path : dir->path;
+}
+
+int htg_dir_set_state_path(struct htg_dir *dir, const char *path)
+{
+	char *copy;
+
+	if (dir->pg == NULL)
+		return 1;	/* LMDB: the directory's own folder */
+	if ((copy = strdup(path)) == NULL)
+		return -1;
+	free(dir->state_path);
+	dir->state_path = copy;
+	return 1;
+}
+
+int htg_dir_is_uri(const char *path)
+{
+	return dirpg_is_uri(path);
+}
+
+int htg_dir_is_shared(const struct htg_dir *dir)
+{
+	return dir->pg != NULL;
+}
+
+int htg_dir_migrate(struct htg_dir *dir, int *from_r, int *to_r,
+		    const char **error_r)
+{
+	*from_r = *to_r = 0;
+	if (dir->pg == NULL)
+		return 1;	/* LMDB: htg_dir_open() makes the tables */
+	return dirpg_migrate(dir, from_r, to_r, error_r);
 }
 
 /* --- accounts ---------------------------------------------------------- */
@@ -265,6 +342,7 @@ static void account_encode(const struct htg_account *a, char *buf,
 int htg_dir_account_get(struct htg_dir *dir, const char *user,
 			struct htg_account *acct_r, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_account_get(dir, user, acct_r, error_r));
 	char key[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
 	int ret;
 
@@ -283,6 +361,7 @@ int htg_dir_account_get(struct htg_dir *dir, const char *user,
 int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
 			const char **error_r)
 {
+	DIRP_PG(dir, dirpg_account_add(dir, acct, error_r));
 	char key[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
 	struct htg_account a = *acct;
 	MDB_txn *txn;
@@ -361,6 +440,7 @@ static void edit_hash(struct htg_account *a, const void *arg)
 int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
 			     const char *pwhash, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_account_set_hash(dir, user, pwhash, error_r));
 	if (strlen(pwhash) >= HTG_HASH_MAX || strchr(pwhash, '\t') != NULL) {
 		*error_r = "invalid password hash";
 		return 0;
@@ -383,6 +463,7 @@ int htg_dir_account_set_flags(struct htg_dir *dir, const char *user,
 			      uint32_t set, uint32_t clear,
 			      const char **error_r)
 {
+	DIRP_PG(dir, dirpg_account_set_flags(dir, user, set, clear, error_r));
 	struct flag_edit f = { set, clear };
 
 	return account_modify(dir, user, edit_flags, &f, error_r);
@@ -447,6 +528,7 @@ static int dir_purge_matching(struct htg_dir *dir, MDB_txn *txn,
 int htg_dir_account_del(struct htg_dir *dir, const char *user,
 			const char **error_r)
 {
+	DIRP_PG(dir, dirpg_account_del(dir, user, error_r));
 	char key[HTG_USER_MAX];
 	MDB_txn *txn;
 	int ret;
@@ -505,6 +587,7 @@ static int pair_row(const MDB_val *k, const MDB_val *v, void *_c)
 int htg_dir_account_iter(struct htg_dir *dir, htg_account_cb *cb, void *ctx,
 			 const char **error_r)
 {
+	DIRP_PG(dir, dirpg_account_iter(dir, cb, ctx, error_r));
 	struct dirp_iter_ctx c = { .acb = cb, .ctx = ctx };
 
 	return dirp_scan(dir, DB_ACCOUNTS, account_row, &c, error_r);
@@ -513,6 +596,7 @@ int htg_dir_account_iter(struct htg_dir *dir, htg_account_cb *cb, void *ctx,
 int htg_dir_address_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 			 const char **error_r)
 {
+	DIRP_PG(dir, dirpg_address_iter(dir, cb, ctx, error_r));
 	struct dirp_iter_ctx c = { .pcb = cb, .ctx = ctx };
 
 	return dirp_scan(dir, DB_ADDRESSES, pair_row, &c, error_r);
@@ -521,6 +605,7 @@ int htg_dir_address_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 int htg_dir_flow_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 		      const char **error_r)
 {
+	DIRP_PG(dir, dirpg_flow_iter(dir, cb, ctx, error_r));
 	struct dirp_iter_ctx c = { .pcb = cb, .ctx = ctx };
 
 	return dirp_scan(dir, DB_FLOWS, pair_row, &c, error_r);
@@ -529,6 +614,7 @@ int htg_dir_flow_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 int htg_dir_grant_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 		       const char **error_r)
 {
+	DIRP_PG(dir, dirpg_grant_iter(dir, cb, ctx, error_r));
 	struct dirp_iter_ctx c = { .pcb = cb, .ctx = ctx, .grants = 1 };
 
 	return dirp_scan(dir, DB_GRANTS, pair_row, &c, error_r);

@@ -101,6 +101,9 @@ struct htg_audit_event {
    before the pages it points to, and the whole directory is one file.)
    For records whose loss is harmless (the milter's Message-ID claims). */
 #define HTG_DIR_LAZYSYNC	0x04
+/* PostgreSQL: open without checking the schema's version (htgctl init,
+   which brings it up to date) */
+#define HTG_DIR_NOSCHEMA	0x08
 
 /* Environment variable and default path of the directory. */
 #define HTG_DIR_ENV "HTG_DIRECTORY"
@@ -111,8 +114,32 @@ struct htg_audit_event {
 int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		 const char **error_r);
 void htg_dir_close(struct htg_dir **dir);
-/* The directory's path (as opened). */
+/* The directory's path (as opened): a folder (LMDB) or a URI. */
 const char *htg_dir_path(const struct htg_dir *dir);
+
+/* PostgreSQL: a path that is a postgresql:// (or postgres://) URI in
+   libpq's syntax opens the shared directory (htg-dir-pg(3)); multi-host
+   URIs with target_session_attrs=read-write find the primary. A handle
+   opened without HTG_DIR_CREATE checks that the schema is there.
+   1 when the directory is shared by several machines (PostgreSQL). */
+int htg_dir_is_shared(const struct htg_dir *dir);
+/* 1 when path names a PostgreSQL directory (a URI), 0 a folder */
+int htg_dir_is_uri(const char *path);
+/* Where this machine keeps the directory's local state (the pickup
+   journal): the LMDB folder itself; for PostgreSQL $HTG_STATE_DIR, else
+   HTG_STATE_DEFAULT, or what htg_dir_set_state_path() set (ignored for
+   LMDB). 1 / -1 (out of memory). */
+#define HTG_STATE_ENV "HTG_STATE_DIR"
+#ifndef HTG_STATE_DEFAULT
+#define HTG_STATE_DEFAULT "/var/lib/htg"
+#endif
+const char *htg_dir_state_path(const struct htg_dir *dir);
+int htg_dir_set_state_path(struct htg_dir *dir, const char *path);
+/* Bring the schema up to date (htgctl init): PostgreSQL applies every
+   migration above the database's version (*from_r -> *to_r); LMDB has
+   nothing to do. 1 / -1. */
+int htg_dir_migrate(struct htg_dir *dir, int *from_r, int *to_r,
+		    const char **error_r);
 
 /* Lower-case an address/user/flow into buf (bounded). Returns 0 when the
    input is empty, too long or contains bytes that never occur in a mailbox

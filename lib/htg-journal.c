@@ -152,7 +152,7 @@ int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 	struct stat st;
 
 	j->fd = -1;
-	if (snprintf(jdir, sizeof(jdir), "%s/journal", htg_dir_path(dir)) >=
+	if (snprintf(jdir, sizeof(jdir), "%s/journal", htg_dir_state_path(dir)) >=
 	    (int)sizeof(jdir) ||
 	    snprintf(j->path, sizeof(j->path), "%s/%u", jdir, slot) >=
 	    (int)sizeof(j->path)) {
@@ -167,7 +167,7 @@ int jnl_open(struct htg_dir *dir, unsigned int slot, int create,
 					    strerror(errno));
 			return -1;
 		}
-		if (jnl_sync_path(htg_dir_path(dir), error_r) < 0)
+		if (jnl_sync_path(htg_dir_state_path(dir), error_r) < 0)
 			return -1;
 	}
 	j->fd = open(j->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0),

@@ -2,7 +2,8 @@
 /* NAME
 /*	test-dir 1
 /* SUMMARY
-/*	unit tests of the LMDB directory and the password hashes
+/*	unit tests of the directory (LMDB, or PostgreSQL when
+/*	HTG_TEST_DIRECTORY names one) and the password hashes
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -42,6 +43,21 @@ static struct htg_dir *open_dir(int flags)
 		exit(1);
 	}
 	return dir;
+}
+
+/* a PostgreSQL directory gets its schema (htgctl init) */
+static void migrate(const char *uri)
+{
+	struct htg_dir *dir;
+	const char *error;
+	int from, to;
+
+	if (htg_dir_open(uri, HTG_DIR_NOSCHEMA, &dir, &error) != 1 ||
+	    htg_dir_migrate(dir, &from, &to, &error) != 1) {
+		printf("%s: %s\n", uri, error);
+		exit(1);
+	}
+	htg_dir_close(&dir);
 }
 
 static struct htg_account account(const char *user)
@@ -484,14 +500,21 @@ int main(void)
 {
 	int ret;
 
-	tmpdir = test_tmpdir("dir");
+	/* HTG_TEST_DIRECTORY: a PostgreSQL directory to run the same tests
+	   on (lib/test-dir-pg.sh); else a fresh LMDB folder */
+	tmpdir = getenv("HTG_TEST_DIRECTORY");
+	if (tmpdir == NULL || *tmpdir == '\0')
+		tmpdir = test_tmpdir("dir");
+	else
+		migrate(tmpdir);
 	test_normalise();
 	test_accounts();
 	test_addresses_flows_grants();
 	test_logical_translate();
 	test_respond();
 	test_audit();
-	test_commit_flushes();
+	if (!htg_dir_is_uri(tmpdir))	/* LMDB's flushes */
+		test_commit_flushes();
 	test_msgids();
 	test_deliveries();
 	test_pickup_undo();

@@ -122,6 +122,20 @@ static const char *dir_resolve(void)
 	return path;
 }
 
+/* The folder whose owner htgctl works as: the LMDB directory, or for a
+   PostgreSQL directory this machine's state folder (the pickup
+   journal), HTG_STATE_DIR. */
+static const char *dir_folder(int *uri_r)
+{
+	const char *path = dir_resolve();
+
+	*uri_r = htg_dir_is_uri(path);
+	if (!*uri_r)
+		return path;
+	path = getenv(HTG_STATE_ENV);
+	return path != NULL && *path != '\0' ? path : HTG_STATE_DEFAULT;
+}
+
 /* init as root: make DIR the owner's, mode 2770; returns the owner */
 static const struct passwd *init_as_root(const char *path, const char *owner)
 {
@@ -176,8 +190,8 @@ void priv_setup(const char *command, const char *init_owner)
 	static char real[PATH_MAX];
 	const struct passwd *pw;
 	struct stat st, st2;
-	const char *path = dir_resolve();
-	int init = strcmp(command, "init") == 0, fd;
+	int uri, init = strcmp(command, "init") == 0, fd;
+	const char *path = dir_folder(&uri);
 
 	umask(007);
 	if (geteuid() != 0) {
@@ -217,7 +231,33 @@ void priv_setup(const char *command, const char *init_owner)
 		priv_fatal("%s changed while htgctl opened it", real);
 	priv_check_files(fd, real);
 	close(fd);
-	ctl_dir_path = real;
+	if (!uri)
+		ctl_dir_path = real;
+}
+
+/* init of a PostgreSQL directory: the schema's migrations (the state
+   folder was made by priv_setup(), as root, like an LMDB folder) */
+static int init_shared(void)
+{
+	struct htg_dir *dir;
+	const char *error;
+	int from, to;
+
+	if (htg_dir_open(dir_resolve(), HTG_DIR_NOSCHEMA, &dir, &error) != 1) {
+		fprintf(stderr, "htgctl: %s\n", error);
+		return EXIT_REFUSED;
+	}
+	if (htg_dir_migrate(dir, &from, &to, &error) < 0) {
+		fprintf(stderr, "htgctl: init: %s\n", error);
+		htg_dir_close(&dir);
+		return EXIT_REFUSED;
+	}
+	if (from == to)
+		printf("schema version %d: up to date\n", to);
+	else
+		printf("schema version %d -> %d\n", from, to);
+	htg_dir_close(&dir);
+	return 0;
 }
 
 /* init [--owner USER]: priv_setup() made and handed over DIR; here,
@@ -231,6 +271,8 @@ int cmd_init(int argc, char **argv)
 	(void)argv;
 	if (argc != 0 && argc != 2)
 		ctl_usage();
+	if (htg_dir_is_uri(dir_resolve()))
+		return init_shared();
 	dir = ctl_open_dir(1);
 	path = htg_dir_path(dir);
 	for (int i = 0; i < 2; i++) {

@@ -1,0 +1,599 @@
+/*++
+/* NAME
+/*	htg-dir-pg-acct 3
+/* SUMMARY
+/*	accounts, addresses, flows, grants and nodes on PostgreSQL
+/* DESCRIPTION
+/*	The PostgreSQL side of htg-dir(3), htg-dir-address(3),
+/*	htg-dir-flow(3) and htg-dir-node(3): the same checks, normalising
+/*	and refusals as the LMDB code, each change one statement whose
+/*	constraints decide what LMDB's write transaction decided (an
+/*	account's addresses, grants and logical address go with it by
+/*	ON DELETE CASCADE; a node with accounts homed there stays by its
+/*	foreign key).
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "htg-dir-private.h"
+#include "htg-dir-pg.h"
+
+#define SQL_UNIQUE	"23505"
+#define SQL_FOREIGN	"23503"
+
+/* --- accounts ------------------------------------------------------------- */
+
+static int account_row(const PGresult *res, struct htg_account *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (!dirpg_copy(res, 0, a->user, sizeof(a->user)) ||
+	    !dirpg_copy(res, 1, a->pwhash, sizeof(a->pwhash)) ||
+	    !dirpg_copy(res, 6, a->home, sizeof(a->home)))
+		return -1;
+	a->flags = (uint32_t)strtoul(dirpg_val(res, 2), NULL, 10);
+	a->retention_days = (uint32_t)strtoul(dirpg_val(res, 3), NULL, 10);
+	a->max_size = strtoull(dirpg_val(res, 4), NULL, 10);
+	a->created = strtoll(dirpg_val(res, 5), NULL, 10);
+	return 0;
+}
+
+int dirpg_account_get(struct htg_dir *dir, const char *user,
+		      struct htg_account *acct_r, const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+	PGresult *res;
+	int ret = 1;
+
+	NORMALISE(user, key, "user");
+	if ((res = dirpg_run(dir, PGS_ACCOUNT_GET, 1, p, NULL, error_r)) == NULL)
+		return -1;
+	if (dirpg_pq.ntuples(res) == 0)
+		ret = 0;
+	else if (account_row(res, acct_r) < 0) {
+		*error_r = dirp_err("directory: corrupt account record for %s",
+				    key);
+		ret = -1;
+	}
+	dirpg_pq.clear(res);
+	return ret;
+}
+
+int dirpg_account_add(struct htg_dir *dir, const struct htg_account *acct,
+		      const char **error_r)
+{
+	char key[HTG_USER_MAX], home[HTG_NODE_MAX] = "", num[4][24];
+	const char *p[7] = { key, acct->pwhash, num[0], num[1], num[2],
+			     num[3], home };
+	const char *state;
+
+	NORMALISE(acct->user, key, "user");
+	if (!dirp_is_address(key)) {
+		*error_r = dirp_err("user \"%s\" is not a full mailbox name "
+				    "(local-part@domain)", key);
+		return 0;
+	}
+	if (strchr(acct->pwhash, '\t') != NULL ||
+	    strchr(acct->pwhash, '\n') != NULL) {
+		*error_r = "invalid password hash";
+		return 0;
+	}
+	if (acct->home[0] != '\0')
+		NORMALISE(acct->home, home, "node");
+	snprintf(num[0], sizeof(num[0]), "%u", acct->flags);
+	snprintf(num[1], sizeof(num[1]), "%u", acct->retention_days);
+	snprintf(num[2], sizeof(num[2]), "%llu",
+		 (unsigned long long)acct->max_size);
+	snprintf(num[3], sizeof(num[3]), "%lld", (long long)
+		 (acct->created != 0 ? acct->created : (int64_t)time(NULL)));
+	if (dirpg_run_count(dir, PGS_ACCOUNT_ADD, 7, p, &state, error_r) >= 0)
+		return 1;
+	if (strcmp(state, SQL_UNIQUE) == 0) {
+		*error_r = dirp_err("account %s already exists", key);
+		return 0;
+	}
+	if (strcmp(state, SQL_FOREIGN) == 0) {
+		*error_r = dirp_err("no such node: %s", home);
+		return 0;
+	}
+	return -1;
+}
+
+/* an UPDATE of one account: 1, 0 no such account, -1 */
+static int account_update(struct htg_dir *dir, enum dirpg_stmt st,
+			  const char *key, const char *const *p, int n,
+			  const char **error_r)
+{
+	const char *state;
+	long count = dirpg_run_count(dir, st, n, p, &state, error_r);
+
+	if (count < 0) {
+		if (strcmp(state, SQL_FOREIGN) == 0) {
+			*error_r = dirp_err("no such node: %s", p[1]);
+			return 0;
+		}
+		return -1;
+	}
+	if (count == 0) {
+		*error_r = dirp_err("no such account: %s", key);
+		return 0;
+	}
+	return 1;
+}
+
+int dirpg_account_set_hash(struct htg_dir *dir, const char *user,
+			   const char *pwhash, const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[2] = { key, pwhash };
+
+	if (strlen(pwhash) >= HTG_HASH_MAX || strchr(pwhash, '\t') != NULL) {
+		*error_r = "invalid password hash";
+		return 0;
+	}
+	NORMALISE(user, key, "user");
+	return account_update(dir, PGS_ACCOUNT_HASH, key, p, 2, error_r);
+}
+
+int dirpg_account_set_flags(struct htg_dir *dir, const char *user,
+			    uint32_t set, uint32_t clear, const char **error_r)
+{
+	char key[HTG_USER_MAX], s[16], c[16];
+	const char *p[3] = { key, s, c };
+
+	NORMALISE(user, key, "user");
+	/* integer columns: the flags are small bits, never the sign bit */
+	snprintf(s, sizeof(s), "%d", (int)(set & 0x7fffffff));
+	snprintf(c, sizeof(c), "%d", (int)(clear & 0x7fffffff));
+	return account_update(dir, PGS_ACCOUNT_FLAGS, key, p, 3, error_r);
+}
+
+int dirpg_account_set_home(struct htg_dir *dir, const char *user,
+			   const char *node, const char **error_r)
+{
+	char key[HTG_USER_MAX], home[HTG_NODE_MAX] = "";
+	const char *p[2] = { key, home };
+
+	NORMALISE(user, key, "user");
+	if (node != NULL && *node != '\0')
+		NORMALISE(node, home, "node");
+	return account_update(dir, PGS_ACCOUNT_HOME, key, p, 2, error_r);
+}
+
+int dirpg_account_del(struct htg_dir *dir, const char *user,
+		      const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+	long count;
+
+	NORMALISE(user, key, "user");
+	if ((count = dirpg_run_count(dir, PGS_ACCOUNT_DEL, 1, p, NULL,
+				     error_r)) < 0)
+		return -1;
+	if (count == 0) {
+		*error_r = dirp_err("no such account: %s", key);
+		return 0;
+	}
+	return 1;
+}
+
+struct iter_ctx {
+	htg_account_cb *acb;
+	htg_pair_cb *pcb;
+	void *ctx;
+};
+
+static int account_iter_row(const PGresult *res, void *_c)
+{
+	struct iter_ctx *c = _c;
+	struct htg_account a;
+
+	if (account_row(res, &a) < 0)
+		return 0;	/* skip, as LMDB skips a corrupt row */
+	return c->acb(&a, c->ctx);
+}
+
+int dirpg_account_iter(struct htg_dir *dir, htg_account_cb *cb, void *ctx,
+		       const char **error_r)
+{
+	struct iter_ctx c = { .acb = cb, .ctx = ctx };
+
+	return dirpg_scan(dir, PGS_ACCOUNT_ITER, 0, NULL, account_iter_row, &c,
+			  error_r);
+}
+
+static int pair_row(const PGresult *res, void *_c)
+{
+	struct iter_ctx *c = _c;
+
+	return c->pcb(dirpg_val(res, 0), dirpg_val(res, 1), c->ctx);
+}
+
+static int pair_iter(struct htg_dir *dir, enum dirpg_stmt st, htg_pair_cb *cb,
+		     void *ctx, const char **error_r)
+{
+	struct iter_ctx c = { .pcb = cb, .ctx = ctx };
+
+	return dirpg_scan(dir, st, 0, NULL, pair_row, &c, error_r);
+}
+
+/* --- addresses -------------------------------------------------------------- */
+
+int dirpg_address_owner(struct htg_dir *dir, const char *address,
+			char *user_r, size_t size, const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+
+	if (!htg_dir_normalise(address, key, sizeof(key)))
+		return 0;
+	return dirpg_run_value(dir, PGS_ADDRESS_OWNER, 1, p, user_r, size,
+			       error_r);
+}
+
+int dirpg_domain_exists(struct htg_dir *dir, const char *domain,
+			const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+
+	if (!htg_dir_normalise(domain, key, sizeof(key)))
+		return 0;
+	return dirpg_run_value(dir, PGS_DOMAIN_EXISTS, 1, p, NULL, 0, error_r);
+}
+
+int dirpg_address_add(struct htg_dir *dir, const char *address,
+		      const char *user, const char **error_r)
+{
+	char key[HTG_USER_MAX], ukey[HTG_USER_MAX];
+	const char *p[3] = { key, ukey, NULL };
+	PGresult *res;
+	int ret;
+
+	NORMALISE(address, key, "address");
+	NORMALISE(user, ukey, "user");
+	if (!dirp_is_address(key)) {
+		*error_r = dirp_err("\"%s\" is not a full address "
+				    "(local-part@domain)", key);
+		return 0;
+	}
+	p[2] = strrchr(key, '@') + 1;
+	if ((res = dirpg_run(dir, PGS_ADDRESS_ADD, 3, p, NULL, error_r)) == NULL)
+		return -1;
+	if (dirpg_pq.ntuples(res) == 0) {
+		*error_r = dirp_err("no such account: %s", ukey);
+		ret = 0;
+	} else if (strcmp(dirpg_val(res, 0), "added") == 0) {
+		ret = 1;
+	} else {
+		/* one rule for duplicates: said, never silently taken */
+		const char *owner = dirpg_val(res, 1);
+
+		*error_r = strcmp(owner, ukey) == 0 ?
+			dirp_err("address %s already belongs to %s", key, ukey) :
+			dirp_err("address %s is owned by %s", key, owner);
+		ret = 0;
+	}
+	dirpg_pq.clear(res);
+	return ret;
+}
+
+int dirpg_address_del(struct htg_dir *dir, const char *address,
+		      const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+	long count;
+
+	NORMALISE(address, key, "address");
+	if ((count = dirpg_run_count(dir, PGS_ADDRESS_DEL, 1, p, NULL,
+				     error_r)) < 0)
+		return -1;
+	if (count == 0) {
+		*error_r = dirp_err("no such address: %s", key);
+		return 0;
+	}
+	return 1;
+}
+
+int dirpg_address_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+		       const char **error_r)
+{
+	return pair_iter(dir, PGS_ADDRESS_ITER, cb, ctx, error_r);
+}
+
+int dirpg_logical_set(struct htg_dir *dir, const char *user,
+		      const char *address, const char **error_r)
+{
+	char ukey[HTG_USER_MAX], akey[HTG_USER_MAX];
+	const char *p[2] = { ukey, akey };
+	long count;
+
+	NORMALISE(user, ukey, "user");
+	NORMALISE(address, akey, "address");
+	if ((count = dirpg_run_count(dir, PGS_LOGICAL_SET, 2, p, NULL,
+				     error_r)) < 0)
+		return -1;
+	if (count == 0) {
+		*error_r = dirp_err("%s is not an address of %s", akey, ukey);
+		return 0;
+	}
+	return 1;
+}
+
+int dirpg_logical_get(struct htg_dir *dir, const char *user, char *buf,
+		      size_t size, const char **error_r)
+{
+	char ukey[HTG_USER_MAX];
+	const char *p[1] = { ukey };
+
+	NORMALISE(user, ukey, "user");
+	return dirpg_run_value(dir, PGS_LOGICAL_GET, 1, p, buf, size, error_r);
+}
+
+/* --- flows, responding flows, grants -------------------------------------- */
+
+int dirpg_flow_get(struct htg_dir *dir, const char *flow, char *deliver_to_r,
+		   size_t size, const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+
+	if (!htg_dir_normalise(flow, key, sizeof(key)))
+		return 0;
+	return dirpg_run_value(dir, PGS_FLOW_GET, 1, p, deliver_to_r, size,
+			       error_r);
+}
+
+static int flow_put(struct htg_dir *dir, const char *flow,
+		    const char *deliver_to, int replace, const char **error_r)
+{
+	char key[HTG_USER_MAX], to[HTG_USER_MAX], cur[HTG_USER_MAX];
+	const char *p[2] = { key, to };
+	long count;
+
+	NORMALISE(flow, key, "flow");
+	NORMALISE(deliver_to, to, "deliver-to address");
+	if (strchr(key, '@') != NULL) {
+		*error_r = dirp_err("flow \"%s\": a flow is a local part "
+				    "(berichtsoort), without '@'", key);
+		return 0;
+	}
+	if (!dirp_is_address(to)) {
+		*error_r = dirp_err("\"%s\" is not a full address", to);
+		return 0;
+	}
+	count = dirpg_run_count(dir, replace ? PGS_FLOW_SET : PGS_FLOW_ADD, 2,
+				p, NULL, error_r);
+	if (count < 0)
+		return -1;
+	if (count > 0)
+		return 1;
+	if (replace) {
+		*error_r = dirp_err("no such flow: %s", key);
+		return 0;
+	}
+	if (dirpg_run_value(dir, PGS_FLOW_GET, 1, p, cur, sizeof(cur),
+			    error_r) < 0)
+		return -1;
+	*error_r = dirp_err("flow %s exists (delivers to %s); htgctl flow set "
+			    "changes its target", key, cur);
+	return 0;
+}
+
+int dirpg_flow_add(struct htg_dir *dir, const char *flow,
+		   const char *deliver_to, const char **error_r)
+{
+	return flow_put(dir, flow, deliver_to, 0, error_r);
+}
+
+int dirpg_flow_set(struct htg_dir *dir, const char *flow,
+		   const char *deliver_to, const char **error_r)
+{
+	return flow_put(dir, flow, deliver_to, 1, error_r);
+}
+
+int dirpg_flow_del(struct htg_dir *dir, const char *flow,
+		   const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+	long count;
+
+	NORMALISE(flow, key, "flow");
+	if ((count = dirpg_run_count(dir, PGS_FLOW_DEL, 1, p, NULL,
+				     error_r)) < 0)
+		return -1;
+	if (count == 0) {
+		*error_r = dirp_err("no such flow: %s", key);
+		return 0;
+	}
+	return 1;
+}
+
+int dirpg_flow_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+		    const char **error_r)
+{
+	return pair_iter(dir, PGS_FLOW_ITER, cb, ctx, error_r);
+}
+
+int dirpg_flow_respond_set(struct htg_dir *dir, const char *flow,
+			   const char *mode, unsigned int delay,
+			   const char **error_r)
+{
+	char key[HTG_USER_MAX], d[16];
+	const char *p[3] = { key, mode, d };
+	int off = strcmp(mode, "off") == 0;
+	long count;
+
+	NORMALISE(flow, key, "flow");
+	if (!off && !htg_dir_respond_mode_ok(mode)) {
+		*error_r = dirp_err("unknown respond mode: %s", mode);
+		return 0;
+	}
+	snprintf(d, sizeof(d), "%u", delay);
+	if (off) {
+		int ret = dirpg_run_value(dir, PGS_RESPOND_OFF, 1, p, NULL, 0,
+					  error_r);
+		if (ret == 0)
+			*error_r = dirp_err("no such flow: %s", key);
+		return ret;
+	}
+	if ((count = dirpg_run_count(dir, PGS_RESPOND_SET, 3, p, NULL,
+				     error_r)) < 0)
+		return -1;
+	if (count == 0) {
+		*error_r = dirp_err("no such flow: %s", key);
+		return 0;
+	}
+	return 1;
+}
+
+int dirpg_flow_respond_get(struct htg_dir *dir, const char *flow,
+			   char *mode_r, size_t size, unsigned int *delay_r,
+			   const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+	PGresult *res;
+	int ret = 0;
+
+	if (!htg_dir_normalise(flow, key, sizeof(key)))
+		return 0;
+	if ((res = dirpg_run(dir, PGS_RESPOND_GET, 1, p, NULL, error_r)) == NULL)
+		return -1;
+	if (dirpg_pq.ntuples(res) == 1 &&
+	    htg_dir_respond_mode_ok(dirpg_val(res, 0)) &&
+	    dirpg_copy(res, 0, mode_r, size)) {
+		*delay_r = (unsigned int)strtoul(dirpg_val(res, 1), NULL, 10);
+		ret = 1;
+	}
+	dirpg_pq.clear(res);
+	return ret;
+}
+
+int dirpg_grant_check(struct htg_dir *dir, const char *user,
+		      const char *flow, const char **error_r)
+{
+	char u[HTG_USER_MAX], f[HTG_USER_MAX];
+	const char *p[2] = { u, f };
+
+	if (!htg_dir_normalise(user, u, sizeof(u)) ||
+	    !htg_dir_normalise(flow, f, sizeof(f)))
+		return 0;
+	return dirpg_run_value(dir, PGS_GRANT_CHECK, 2, p, NULL, 0, error_r);
+}
+
+int dirpg_grant_add(struct htg_dir *dir, const char *user, const char *flow,
+		    const char **error_r)
+{
+	char u[HTG_USER_MAX], f[HTG_USER_MAX];
+	const char *p[2] = { u, f };
+	PGresult *res;
+	int ret;
+
+	NORMALISE(user, u, "user");
+	NORMALISE(flow, f, "flow");
+	if ((res = dirpg_run(dir, PGS_GRANT_ADD, 2, p, NULL, error_r)) == NULL)
+		return -1;
+	if (strcmp(dirpg_val(res, 0), "1") == 0) {
+		ret = 1;
+	} else if (strcmp(dirpg_val(res, 1), "t") != 0) {
+		*error_r = dirp_err("no such account or flow: %s, %s", u, f);
+		ret = 0;
+	} else {
+		*error_r = dirp_err("%s already has flow %s", u, f);
+		ret = 0;
+	}
+	dirpg_pq.clear(res);
+	return ret;
+}
+
+int dirpg_grant_del(struct htg_dir *dir, const char *user, const char *flow,
+		    const char **error_r)
+{
+	char u[HTG_USER_MAX], f[HTG_USER_MAX];
+	const char *p[2] = { u, f };
+	long count;
+
+	if (!htg_dir_normalise(user, u, sizeof(u)) ||
+	    !htg_dir_normalise(flow, f, sizeof(f))) {
+		*error_r = "invalid user or flow";
+		return 0;
+	}
+	if ((count = dirpg_run_count(dir, PGS_GRANT_DEL, 2, p, NULL,
+				     error_r)) < 0)
+		return -1;
+	if (count == 0) {
+		*error_r = "no such grant";
+		return 0;
+	}
+	return 1;
+}
+
+int dirpg_grant_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+		     const char **error_r)
+{
+	return pair_iter(dir, PGS_GRANT_ITER, cb, ctx, error_r);
+}
+
+/* --- nodes ----------------------------------------------------------------- */
+
+int dirpg_node_set(struct htg_dir *dir, const char *name, const char *address,
+		   const char **error_r)
+{
+	char n[HTG_NODE_MAX], a[HTG_NODE_MAX];
+	const char *p[2] = { n, a };
+
+	NORMALISE(name, n, "node");
+	NORMALISE(address, a, "node address");
+	return dirpg_run_count(dir, PGS_NODE_SET, 2, p, NULL, error_r) < 0 ?
+		-1 : 1;
+}
+
+int dirpg_node_get(struct htg_dir *dir, const char *name, char *address_r,
+		   size_t size, const char **error_r)
+{
+	char n[HTG_NODE_MAX];
+	const char *p[1] = { n };
+
+	if (!htg_dir_normalise(name, n, sizeof(n)))
+		return 0;
+	return dirpg_run_value(dir, PGS_NODE_GET, 1, p, address_r, size,
+			       error_r);
+}
+
+int dirpg_node_del(struct htg_dir *dir, const char *name,
+		   const char **error_r)
+{
+	char n[HTG_NODE_MAX];
+	const char *p[1] = { n }, *state;
+	long count;
+
+	NORMALISE(name, n, "node");
+	count = dirpg_run_count(dir, PGS_NODE_DEL, 1, p, &state, error_r);
+	if (count < 0 && strcmp(state, SQL_FOREIGN) == 0) {
+		*error_r = dirp_err("node %s is the home of accounts: "
+				    "move them first (htgctl account home)", n);
+		return 0;
+	}
+	if (count == 0) {
+		*error_r = dirp_err("no such node: %s", n);
+		return 0;
+	}
+	return count < 0 ? -1 : 1;
+}
+
+int dirpg_node_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
+		    const char **error_r)
+{
+	return pair_iter(dir, PGS_NODE_ITER, cb, ctx, error_r);
+}

@@ -1,0 +1,632 @@
+/*++
+/* NAME
+/*	htg-dir-pg-log 3
+/* SUMMARY
+/*	audit, retention, pickups and deliveries on PostgreSQL
+/* DESCRIPTION
+/*	The PostgreSQL side of htg-dir-audit(3), htg-dir-retention(3) and
+/*	htg-dir-delivery(3). Events and records of every node land in the
+/*	same tables. An event the directory numbers gets its key (time,
+/*	host name, process id, sequence number) before the first try, so
+/*	that the statement's second run after a broken connection finds
+/*	it there (ON CONFLICT DO NOTHING) instead of writing it twice.
+/*	A pickup (retention records, events, delivery records made done)
+/*	is one transaction, as in LMDB.
+/*
+/*	Text columns hold UTF-8: a byte sequence that is not (a hostile
+/*	Message-ID, say) is stored with '?' for each byte that breaks it.
+/*	Keys never are text: Message-IDs are keys only as bytes (msgids:
+/*	SHA-256, deliveries: bytea).
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "htg-dir-private.h"
+#include "htg-dir-pg.h"
+
+/* length of the valid UTF-8 sequence at s (1..4), 0 when invalid */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
+	    (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
+	    (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* s as valid UTF-8 (with '?' for each byte that breaks it) and, for an
+   audit field (fields 1), on one line (tab, CR, LF as spaces, as LMDB
+   stores them): s itself when it is so, else a copy in buf */
+static const char *clean_text(const char *s, int field, char *buf,
+			      size_t size)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, o = 0, n;
+	int clean = 1;
+
+	for (i = 0; u[i] != '\0'; i += n ? n : 1)
+		if ((n = utf8_len(u + i)) == 0 ||
+		    (field && (u[i] == '\t' || u[i] == '\r' || u[i] == '\n')))
+			clean = 0;
+	if (clean)
+		return s;
+	for (i = 0; u[i] != '\0' && o + 5 < size; i += n ? n : 1) {
+		if ((n = utf8_len(u + i)) == 0)
+			buf[o++] = '?';
+		else if (field && n == 1 && strchr("\t\r\n", u[i]) != NULL)
+			buf[o++] = ' ';
+		else {
+			memcpy(buf + o, u + i, n);
+			o += n;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+#define utf8_text(s, buf, size) clean_text((s), 0, (buf), (size))
+#define field_text(s, buf, size) clean_text((s), 1, (buf), (size))
+
+/* --- audit ------------------------------------------------------------------ */
+
+/* the 17 parameters of the audit statements; the directory numbers an
+   event whose writer did not (key_pid 0) */
+void dirpg_audit_fill(struct htg_dir *dir, const struct htg_audit_event *ev,
+		      struct dirpg_audit *a)
+{
+	int64_t t = ev->time_us;
+	uint32_t pid = ev->key_pid, seq = ev->key_seq;
+	const char *const f[9] = { ev->event, ev->message_id, ev->queue_id,
+				   ev->rule, ev->remote, ev->tls, ev->session,
+				   ev->flow, ev->stage };
+
+	if (t == 0) {
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		t = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	}
+	if (pid == 0) {
+		pid = (uint32_t)getpid();
+		seq = dirpg_next_seq(dir);
+	}
+	snprintf(a->num[0], sizeof(a->num[0]), "%" PRId64, t);
+	snprintf(a->num[1], sizeof(a->num[1]), "%" PRIu32, pid);
+	snprintf(a->num[2], sizeof(a->num[2]), "%" PRIu32, seq);
+	snprintf(a->num[3], sizeof(a->num[3]), "%" PRIu64, ev->size);
+	snprintf(a->num[4], sizeof(a->num[4]), "%" PRIu32, ev->uid);
+	if (!htg_dir_normalise(ev->account, a->acct, sizeof(a->acct)))
+		snprintf(a->acct, sizeof(a->acct), "%s",
+			 field_text(ev->account, a->text[0], sizeof(a->text[0])));
+	a->p[0] = a->num[0];
+	a->p[1] = dirpg_host(dir);
+	a->p[2] = a->num[1];
+	a->p[3] = a->num[2];
+	a->p[4] = field_text(f[0], a->text[0], sizeof(a->text[0]));
+	a->p[5] = a->acct;
+	a->p[6] = field_text(f[1], a->text[1], sizeof(a->text[1]));
+	a->p[7] = a->num[3];
+	a->p[8] = a->num[4];
+	for (int i = 2; i < 9; i++)
+		a->p[7 + i] = field_text(f[i], a->text[i], sizeof(a->text[i]));
+	a->p[16] = field_text(ev->detail, a->detail, sizeof(a->detail));
+}
+
+int dirpg_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
+		       const char **error_r)
+{
+	struct dirpg_audit a;
+
+	dirpg_audit_fill(dir, ev, &a);
+	return dirpg_run_count(dir, PGS_AUDIT_PUT, 17, a.p, NULL, error_r) < 0 ?
+		-1 : 1;
+}
+
+struct audit_iter {
+	htg_audit_cb *cb;
+	void *ctx;
+};
+
+static void copy_col(const PGresult *res, int col, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", dirpg_val(res, col));
+}
+
+static int audit_row(const PGresult *res, void *_c)
+{
+	struct audit_iter *c = _c;
+	struct htg_audit_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.time_us = strtoll(dirpg_val(res, 0), NULL, 10);
+	/* key_pid, key_seq (columns 1, 2): the directory's business */
+	copy_col(res, 3, ev.event, sizeof(ev.event));
+	copy_col(res, 4, ev.account, sizeof(ev.account));
+	copy_col(res, 5, ev.message_id, sizeof(ev.message_id));
+	ev.size = strtoull(dirpg_val(res, 6), NULL, 10);
+	ev.uid = (uint32_t)strtoul(dirpg_val(res, 7), NULL, 10);
+	copy_col(res, 8, ev.queue_id, sizeof(ev.queue_id));
+	copy_col(res, 9, ev.rule, sizeof(ev.rule));
+	copy_col(res, 10, ev.remote, sizeof(ev.remote));
+	copy_col(res, 11, ev.tls, sizeof(ev.tls));
+	copy_col(res, 12, ev.session, sizeof(ev.session));
+	copy_col(res, 13, ev.flow, sizeof(ev.flow));
+	copy_col(res, 14, ev.stage, sizeof(ev.stage));
+	copy_col(res, 15, ev.detail, sizeof(ev.detail));
+	return c->cb(&ev, c->ctx);
+}
+
+int dirpg_audit_iter(struct htg_dir *dir, const char *account,
+		     htg_audit_cb *cb, void *ctx, const char **error_r)
+{
+	char key[HTG_USER_MAX];
+	const char *p[1] = { key };
+	struct audit_iter c = { cb, ctx };
+
+	if (account == NULL)
+		return dirpg_scan(dir, PGS_AUDIT_ITER, 0, NULL, audit_row, &c,
+				  error_r);
+	NORMALISE(account, key, "user");
+	return dirpg_scan(dir, PGS_AUDIT_ITER_ACCT, 1, p, audit_row, &c,
+			  error_r);
+}
+
+int dirpg_audit_expire(struct htg_dir *dir, int64_t before_us,
+		       unsigned long *count_r, const char **error_r)
+{
+	char t[24];
+	const char *p[1] = { t };
+	long count;
+
+	snprintf(t, sizeof(t), "%" PRId64, before_us);
+	*count_r = 0;
+	if ((count = dirpg_run_count(dir, PGS_AUDIT_EXPIRE, 1, p, NULL,
+				     error_r)) < 0)
+		return -1;
+	*count_r = (unsigned long)count;
+	return 1;
+}
+
+/* --- retention and pickups ------------------------------------------------ */
+
+struct retained_params {
+	const char *p[9];
+	char acct[HTG_USER_MAX], num[4][24];
+	char mid[HTG_USER_MAX + 4], path[HTG_PATH_MAX + 4];
+	char restore[HTG_PATH_MAX + 4], id[HTG_RETAINED_ID_MAX + 4];
+};
+
+/* 1, or 0 with error_r: the checks of the LMDB encoding */
+static int retained_params(const struct htg_retained *r,
+			   struct retained_params *a, const char **error_r)
+{
+	char key[DIRP_RETAINED_KEY_MAX], val[DIRP_RETAINED_VAL_MAX];
+	int ret;
+
+	if ((ret = dirp_retained_encode(r, key, sizeof(key), val, sizeof(val),
+					error_r)) <= 0)
+		return ret;
+	(void)htg_dir_normalise(r->account, a->acct, sizeof(a->acct));
+	snprintf(a->num[0], sizeof(a->num[0]), "%" PRId64, r->retained);
+	snprintf(a->num[1], sizeof(a->num[1]), "%" PRId64, r->deadline);
+	snprintf(a->num[2], sizeof(a->num[2]), "%" PRIu64, r->size);
+	snprintf(a->num[3], sizeof(a->num[3]), "%" PRIu32, r->uid);
+	a->p[0] = a->acct;
+	a->p[1] = utf8_text(r->id, a->id, sizeof(a->id));
+	a->p[2] = a->num[0];
+	a->p[3] = a->num[1];
+	a->p[4] = field_text(r->message_id, a->mid, sizeof(a->mid));
+	a->p[5] = a->num[2];
+	a->p[6] = a->num[3];
+	a->p[7] = utf8_text(r->path, a->path, sizeof(a->path));
+	a->p[8] = utf8_text(r->restore_to, a->restore, sizeof(a->restore));
+	return 1;
+}
+
+/* the Message-ID of a delivery record: hex, for decode($2, 'hex') */
+static int delivery_params(const char *account, const char *msgid,
+			   char user[HTG_USER_MAX], char hex[2 * HTG_USER_MAX])
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t n;
+
+	if (!htg_dir_normalise(account, user, HTG_USER_MAX) || msgid == NULL ||
+	    *msgid == '\0' || (n = strlen(msgid)) >= HTG_USER_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[(unsigned char)msgid[i] >> 4];
+		hex[2 * i + 1] = digits[(unsigned char)msgid[i] & 15];
+	}
+	hex[2 * n] = '\0';
+	return 1;
+}
+
+/* write (undo 0) or delete (undo 1) in one transaction: 1 / 0 / -1 */
+static int pickup_try(struct htg_dir *dir, struct dirpg_conn *c, int undo,
+		      const struct htg_retained *r, unsigned int nr,
+		      const struct htg_audit_event *ev, unsigned int nev,
+		      const char **error_r)
+{
+	struct retained_params rp;
+	struct dirpg_audit ap;
+	PGresult *res;
+
+	if (dirpg_cmd(c, "BEGIN", error_r) < 0)
+		return -1;
+	for (unsigned int i = 0; i < nr; i++) {
+		if (retained_params(&r[i], &rp, error_r) <= 0) {
+			if (undo)
+				continue;	/* never written */
+			(void)dirpg_cmd(c, "ROLLBACK", error_r);
+			return 0;
+		}
+		res = dirpg_exec(c, undo ? PGS_RETAINED_DEL : PGS_RETAINED_PUT,
+				 undo ? 2 : 9, rp.p, NULL, error_r);
+		if (res == NULL)
+			return -1;
+		dirpg_pq.clear(res);
+	}
+	for (unsigned int i = 0; i < nev; i++) {
+		if (undo && ev[i].time_us == 0)
+			continue;
+		dirpg_audit_fill(dir, &ev[i], &ap);
+		if (undo && ev[i].key_pid == 0)
+			ap.p[3] = "0";	/* any sequence number of ours */
+		res = dirpg_exec(c, undo ? PGS_AUDIT_DEL : PGS_AUDIT_PUT, 17,
+				 ap.p, NULL, error_r);
+		if (res == NULL)
+			return -1;
+		dirpg_pq.clear(res);
+		if (!undo && strcmp(ev[i].event, "deliver") == 0) {
+			char user[HTG_USER_MAX], hex[2 * HTG_USER_MAX];
+			const char *p[2] = { user, hex };
+
+			if (!delivery_params(ev[i].account, ev[i].message_id,
+					     user, hex))
+				continue;
+			if ((res = dirpg_exec(c, PGS_DELIVERY_MARK, 2, p, NULL,
+					      error_r)) == NULL)
+				return -1;
+			dirpg_pq.clear(res);
+		}
+	}
+	return dirpg_cmd(c, "COMMIT", error_r) < 0 ? -1 : 1;
+}
+
+static int pickup_apply(struct htg_dir *dir, int undo,
+			const struct htg_retained *r, unsigned int nr,
+			const struct htg_audit_event *ev, unsigned int nev,
+			const char **error_r)
+{
+	if (nr == 0 && nev == 0)
+		return 1;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct dirpg_conn *c = dirpg_get(dir, error_r);
+		int ret, broken;
+
+		if (c == NULL)
+			return -1;
+		ret = pickup_try(dir, c, undo, r, nr, ev, nev, error_r);
+		broken = ret < 0 && dirpg_broken(c);
+		if (ret < 0 && !broken) {
+			const char *e;
+
+			(void)dirpg_cmd(c, "ROLLBACK", &e);
+		}
+		dirpg_put(dir, c);
+		/* a broken connection: the events have their keys (the
+		   journal's, or none to write twice: ON CONFLICT) */
+		if (!broken)
+			return ret;
+	}
+	return -1;
+}
+
+int dirpg_pickup_commit(struct htg_dir *dir, const struct htg_retained *r,
+			unsigned int nr, const struct htg_audit_event *ev,
+			unsigned int nev, const char **error_r)
+{
+	return pickup_apply(dir, 0, r, nr, ev, nev, error_r);
+}
+
+int dirpg_pickup_undo(struct htg_dir *dir, const struct htg_retained *r,
+		      unsigned int nr, const struct htg_audit_event *ev,
+		      unsigned int nev, const char **error_r)
+{
+	return pickup_apply(dir, 1, r, nr, ev, nev, error_r);
+}
+
+int dirpg_retained_add(struct htg_dir *dir, const struct htg_retained *r,
+		       unsigned int n, const char **error_r)
+{
+	return pickup_apply(dir, 0, r, n, NULL, 0, error_r);
+}
+
+int dirpg_retained_del(struct htg_dir *dir, const char *account,
+		       const char *id, const char **error_r)
+{
+	char acct[HTG_USER_MAX];
+	const char *p[2] = { acct, id };
+	long count;
+
+	NORMALISE(account, acct, "user");
+	if ((count = dirpg_run_count(dir, PGS_RETAINED_DEL, 2, p, NULL,
+				     error_r)) < 0)
+		return -1;
+	if (count == 0) {
+		*error_r = dirp_err("no retained copy %s for %s", id, acct);
+		return 0;
+	}
+	return 1;
+}
+
+struct retained_iter {
+	htg_retained_cb *cb;
+	void *ctx;
+};
+
+static int retained_row(const PGresult *res, void *_c)
+{
+	struct retained_iter *c = _c;
+	struct htg_retained r;
+
+	memset(&r, 0, sizeof(r));
+	if (!dirpg_copy(res, 0, r.account, sizeof(r.account)) ||
+	    !dirpg_copy(res, 1, r.id, sizeof(r.id)) ||
+	    !dirpg_copy(res, 4, r.message_id, sizeof(r.message_id)) ||
+	    !dirpg_copy(res, 7, r.path, sizeof(r.path)) ||
+	    !dirpg_copy(res, 8, r.restore_to, sizeof(r.restore_to)))
+		return 0;	/* skip a row that does not fit */
+	r.retained = strtoll(dirpg_val(res, 2), NULL, 10);
+	r.deadline = strtoll(dirpg_val(res, 3), NULL, 10);
+	r.size = strtoull(dirpg_val(res, 5), NULL, 10);
+	r.uid = (uint32_t)strtoul(dirpg_val(res, 6), NULL, 10);
+	return c->cb(&r, c->ctx);
+}
+
+int dirpg_retained_iter(struct htg_dir *dir, const char *account,
+			htg_retained_cb *cb, void *ctx, const char **error_r)
+{
+	char acct[HTG_USER_MAX];
+	const char *p[1] = { acct };
+	struct retained_iter c = { cb, ctx };
+
+	if (account == NULL)
+		return dirpg_scan(dir, PGS_RETAINED_ITER, 0, NULL, retained_row,
+				  &c, error_r);
+	NORMALISE(account, acct, "user");
+	return dirpg_scan(dir, PGS_RETAINED_ITER_ACCT, 1, p, retained_row, &c,
+			  error_r);
+}
+
+/* --- delivery records --------------------------------------------------- */
+
+int dirpg_delivery_begin(struct htg_dir *dir, const char *account,
+			 const char *msgid, int64_t window_s, int64_t now,
+			 const char **error_r)
+{
+	char user[HTG_USER_MAX], hex[2 * HTG_USER_MAX], exp[24], t[24];
+	char state[4];
+	const char *p[4] = { user, hex, exp, t };
+	int ret;
+
+	if (!delivery_params(account, msgid, user, hex)) {
+		*error_r = "account or Message-ID unusable as a key";
+		return 0;
+	}
+	snprintf(exp, sizeof(exp), "%" PRId64, now + window_s);
+	snprintf(t, sizeof(t), "%" PRId64, now);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		/* one statement decides: of two nodes, one records */
+		if ((ret = dirpg_run_value(dir, PGS_DELIVERY_BEGIN, 4, p, NULL,
+					   0, error_r)) != 0)
+			return ret < 0 ? -1 : HTG_DELIVERY_NEW;
+		/* an unexpired record is there: which */
+		p[2] = t;
+		ret = dirpg_run_value(dir, PGS_DELIVERY_STATE, 3, p, state,
+				      sizeof(state), error_r);
+		p[2] = exp;
+		if (ret < 0)
+			return -1;
+		if (ret > 0)
+			return state[0] == 'D' ? HTG_DELIVERY_DONE :
+				HTG_DELIVERY_PENDING;
+		/* it expired in between: try again */
+	}
+	return HTG_DELIVERY_PENDING;	/* look in the mailbox */
+}
+
+int dirpg_delivery_mark(struct htg_dir *dir, const char *account,
+			const char *msgid, const char **error_r)
+{
+	char user[HTG_USER_MAX], hex[2 * HTG_USER_MAX];
+	const char *p[2] = { user, hex };
+
+	if (!delivery_params(account, msgid, user, hex))
+		return 1;
+	return dirpg_run_count(dir, PGS_DELIVERY_MARK, 2, p, NULL, error_r) < 0 ?
+		-1 : 1;
+}
+
+int dirpg_delivery_seen(struct htg_dir *dir, const char *account,
+			const char *msgid, int64_t now, const char **error_r)
+{
+	char user[HTG_USER_MAX], hex[2 * HTG_USER_MAX], t[24];
+	const char *p[3] = { user, hex, t };
+
+	if (!delivery_params(account, msgid, user, hex))
+		return 0;
+	snprintf(t, sizeof(t), "%" PRId64, now);
+	return dirpg_run_value(dir, PGS_DELIVERY_SEEN, 3, p, NULL, 0, error_r);
+}
+
+int dirpg_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
+			 const char **error_r)
+{
+	char t[24];
+	const char *p[1] = { t };
+
+	snprintf(t, sizeof(t), "%" PRId64, now);
+	*purged_r = dirpg_run_count(dir, PGS_DELIVERY_PURGE, 1, p, NULL,
+				    error_r);
+	return *purged_r < 0 ? -1 : 1;
+}
+
+/* --- export / import of the expiring tables ---------------------------- */
+
+struct table_iter {
+	htg_pair_cb *cb;
+	void *ctx;
+	int msgids;
+};
+
+/* the record as LMDB's text (htg-dir-msgid(3), htg-dir-delivery(3)) */
+static int table_row(const PGresult *res, void *_c)
+{
+	struct table_iter *c = _c;
+	char rec[128];
+
+	if (c->msgids && dirpg_val(res, 1)[0] == 'P')
+		snprintf(rec, sizeof(rec), "P %s %s %s", dirpg_val(res, 2),
+			 dirpg_val(res, 3), dirpg_val(res, 4));
+	else if (c->msgids)
+		snprintf(rec, sizeof(rec), "%s %s %s", dirpg_val(res, 1),
+			 dirpg_val(res, 2), dirpg_val(res, 4));
+	else
+		snprintf(rec, sizeof(rec), "%s %s", dirpg_val(res, 1),
+			 dirpg_val(res, 2));
+	return c->cb(dirpg_val(res, 0), rec, c->ctx);
+}
+
+int dirpg_table_iter(struct htg_dir *dir, const char *table, htg_pair_cb *cb,
+		     void *ctx, const char **error_r)
+{
+	struct table_iter c = { cb, ctx, 0 };
+
+	if (strcmp(table, "msgids") == 0)
+		c.msgids = 1;
+	else if (strcmp(table, "deliveries") != 0) {
+		*error_r = dirp_err("no such table: %s", table);
+		return -1;
+	}
+	return dirpg_scan(dir, c.msgids ? PGS_MSGID_ITER : PGS_DELIVERY_ITER, 0,
+			  NULL, table_row, &c, error_r);
+}
+
+static int hex_ok(const char *s, size_t min, size_t max)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return s[n] == '\0' && n % 2 == 0 && n >= min && n <= max;
+}
+
+int dirpg_table_put(struct htg_dir *dir, const char *table,
+		    const char *key_hex, const char *value,
+		    const char **error_r)
+{
+	char state[2], qid[HTG_QUEUE_ID_MAX], e[24], s[24], tail;
+	long long expiry, since = 0;
+
+	if (strcmp(table, "msgids") == 0) {
+		const char *p[5] = { key_hex, state, e, s, qid };
+
+		if (!hex_ok(key_hex, 64, 64) ||
+		    !((value[0] == 'P' &&
+		       sscanf(value, "P %lld %lld %31s %c", &expiry, &since, qid,
+			      &tail) == 3) ||
+		      ((value[0] == 'E' || value[0] == 'F') &&
+		       sscanf(value + 1, " %lld %31s %c", &expiry, qid,
+			      &tail) == 2))) {
+			*error_r = dirp_err("bad msgids row: %.64s", key_hex);
+			return 0;
+		}
+		state[0] = value[0];
+		state[1] = '\0';
+		snprintf(e, sizeof(e), "%lld", expiry);
+		snprintf(s, sizeof(s), "%lld", since);
+		return dirpg_run_count(dir, PGS_MSGID_PUT, 5, p, NULL,
+				       error_r) < 0 ? -1 : 1;
+	}
+	if (strcmp(table, "deliveries") == 0) {
+		char user[HTG_USER_MAX], raw[2 * HTG_USER_MAX + 2], hex[2 * HTG_USER_MAX];
+		const char *p[4] = { user, hex, state, e };
+		size_t n = strlen(key_hex) / 2;
+		char *tab;
+
+		if (!hex_ok(key_hex, 6, 2 * (sizeof(raw) - 1)) ||
+		    !((value[0] == 'P' || value[0] == 'D') &&
+		      sscanf(value + 1, " %lld %c", &expiry, &tail) == 1)) {
+			*error_r = dirp_err("bad deliveries row: %.64s", key_hex);
+			return 0;
+		}
+		for (size_t i = 0; i < n; i++) {
+			unsigned int b;
+
+			(void)sscanf(key_hex + 2 * i, "%2x", &b);
+			raw[i] = (char)b;
+		}
+		raw[n] = '\0';
+		if (strlen(raw) != n || (tab = strchr(raw, '\t')) == NULL) {
+			*error_r = dirp_err("bad deliveries key: %.64s", key_hex);
+			return 0;
+		}
+		*tab = '\0';
+		if (!delivery_params(raw, tab + 1, user, hex)) {
+			*error_r = dirp_err("bad deliveries key: %.64s", key_hex);
+			return 0;
+		}
+		state[0] = value[0];
+		state[1] = '\0';
+		snprintf(e, sizeof(e), "%lld", expiry);
+		return dirpg_run_count(dir, PGS_DELIVERY_PUT, 4, p, NULL,
+				       error_r) < 0 ? -1 : 1;
+	}
+	*error_r = dirp_err("no such table: %s", table);
+	return 0;
+}
+
+/* --- stats ------------------------------------------------------------------ */
+
+int dirpg_stats(struct htg_dir *dir, struct htg_dir_stats *st,
+		const char **error_r)
+{
+	PGresult *res = dirpg_run(dir, PGS_STATS, 0, NULL, NULL, error_r);
+
+	memset(st, 0, sizeof(*st));
+	if (res == NULL)
+		return -1;
+	st->accounts = strtoull(dirpg_val(res, 0), NULL, 10);
+	st->audit_events = strtoull(dirpg_val(res, 1), NULL, 10);
+	st->msgids = strtoull(dirpg_val(res, 2), NULL, 10);
+	st->deliveries = strtoull(dirpg_val(res, 3), NULL, 10);
+	st->retained = strtoull(dirpg_val(res, 4), NULL, 10);
+	/* no map: the database's size is what is in use */
+	st->used = st->high_water = strtoull(dirpg_val(res, 5), NULL, 10);
+	dirpg_pq.clear(res);
+	return 1;
+}

@@ -1,0 +1,580 @@
+/*++
+/* NAME
+/*	htg-dir-pg 3
+/* SUMMARY
+/*	the HTG directory on PostgreSQL: connections, statements, schema
+/* DESCRIPTION
+/*	What every PostgreSQL call of the directory shares (see
+/*	htg-dir-pg(3h)): loading libpq, the pool of connections of a
+/*	handle, running a prepared statement with one more try on a new
+/*	connection when the connection broke, streaming rows, and the
+/*	schema: its version check at open and htgctl init's migrations.
+/*
+/*	Connections are made with libpq's own parameters from the URI
+/*	(passfile, sslmode, target_session_attrs, connect_timeout ...); a
+/*	URI without connect_timeout gets 5 seconds, so that a dead host
+/*	costs a bounded wait, never a hang.
+/* LICENSE
+/*	MIT; see COPYING.
+/*--*/
+
+#include "htg-config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "htg-dir-private.h"
+#include "htg-dir-pg.h"
+
+#define POOL_MAX	16	/* idle connections kept per handle */
+#define DIRPG_LIBPQ	"libpq.so.5"
+
+struct dirpg_conn {
+	PGconn *conn;
+	pid_t pid;		/* the process that opened it */
+	uint64_t prepared[(PGS_COUNT + 63) / 64];
+};
+
+struct dirpg {
+	char *conninfo;
+	pthread_mutex_t lock;
+	struct dirpg_conn *idle[POOL_MAX];
+	unsigned int nidle;
+	char host[HTG_NODE_MAX];
+	uint32_t seq;
+	int rdonly;		/* HTG_DIR_RDONLY: read-only sessions */
+};
+
+struct dirpg_pq dirpg_pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static const char *pq_error;
+
+#define PQ_SYM(field, name) { (void **)&dirpg_pq.field, name }
+
+static void pq_load(void)
+{
+	const struct { void **fn; const char *name; } syms[] = {
+		PQ_SYM(connectdb, "PQconnectdb"),
+		PQ_SYM(status, "PQstatus"),
+		PQ_SYM(transaction_status, "PQtransactionStatus"),
+		PQ_SYM(error_message, "PQerrorMessage"),
+		PQ_SYM(finish, "PQfinish"),
+		PQ_SYM(socket, "PQsocket"),
+		PQ_SYM(exec, "PQexec"),
+		PQ_SYM(prepare, "PQprepare"),
+		PQ_SYM(exec_prepared, "PQexecPrepared"),
+		PQ_SYM(send_query_prepared, "PQsendQueryPrepared"),
+		PQ_SYM(set_single_row_mode, "PQsetSingleRowMode"),
+		PQ_SYM(get_result, "PQgetResult"),
+		PQ_SYM(result_status, "PQresultStatus"),
+		PQ_SYM(result_error_field, "PQresultErrorField"),
+		PQ_SYM(result_error_message, "PQresultErrorMessage"),
+		PQ_SYM(ntuples, "PQntuples"),
+		PQ_SYM(getvalue, "PQgetvalue"),
+		PQ_SYM(getisnull, "PQgetisnull"),
+		PQ_SYM(getlength, "PQgetlength"),
+		PQ_SYM(cmd_tuples, "PQcmdTuples"),
+		PQ_SYM(clear, "PQclear"),
+		PQ_SYM(set_notice_processor, "PQsetNoticeProcessor"),
+	};
+	void *h = dlopen(DIRPG_LIBPQ, RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL) {
+		pq_error = dirp_err("PostgreSQL directory: cannot load %s "
+				    "(Debian: libpq5): %s", DIRPG_LIBPQ,
+				    dlerror());
+		pq_error = strdup(pq_error);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		if ((*syms[i].fn = dlsym(h, syms[i].name)) == NULL) {
+			pq_error = strdup(dirp_err("%s: no %s", DIRPG_LIBPQ,
+						   syms[i].name));
+			return;
+		}
+	}
+}
+
+int dirpg_is_uri(const char *path)
+{
+	return path != NULL && (strncmp(path, "postgresql://", 13) == 0 ||
+				strncmp(path, "postgres://", 11) == 0);
+}
+
+static void pg_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;	/* NOTICEs of CREATE ... IF NOT EXISTS and the like */
+}
+
+static void conn_free(struct dirpg_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->pid != getpid()) {
+		/* a connection of the parent: never talk on its socket */
+		(void)close(dirpg_pq.socket(c->conn));
+	}
+	dirpg_pq.finish(c->conn);
+	free(c);
+}
+
+static struct dirpg_conn *conn_new(struct dirpg *pg, const char **error_r)
+{
+	struct dirpg_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		*error_r = "out of memory";
+		return NULL;
+	}
+	c->pid = getpid();
+	c->conn = dirpg_pq.connectdb(pg->conninfo);
+	if (c->conn == NULL || dirpg_pq.status(c->conn) != CONNECTION_OK) {
+		const char *m = c->conn != NULL ?
+			dirpg_pq.error_message(c->conn) : "out of memory";
+		size_t n = strlen(m);
+
+		while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+			n--;
+		*error_r = dirp_err("PostgreSQL directory: connect: %.*s",
+				    (int)n, m);
+		if (c->conn != NULL)
+			dirpg_pq.finish(c->conn);
+		free(c);
+		return NULL;
+	}
+	(void)dirpg_pq.set_notice_processor(c->conn, pg_notice, NULL);
+	/* a read-only handle: a write fails in the server (-1), as a
+	   write on a read-only LMDB handle does */
+	if (pg->rdonly && dirpg_cmd(c, "SET default_transaction_read_only "
+				    "= on", error_r) < 0) {
+		dirpg_pq.finish(c->conn);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct dirpg_conn *dirpg_get(struct htg_dir *dir, const char **error_r)
+{
+	struct dirpg *pg = dir->pg;
+	struct dirpg_conn *c = NULL;
+
+	pthread_mutex_lock(&pg->lock);
+	while (pg->nidle > 0 && c == NULL) {
+		c = pg->idle[--pg->nidle];
+		if (c->pid != getpid()) {
+			conn_free(c);
+			c = NULL;
+		}
+	}
+	pthread_mutex_unlock(&pg->lock);
+	return c != NULL ? c : conn_new(pg, error_r);
+}
+
+void dirpg_put(struct htg_dir *dir, struct dirpg_conn *c)
+{
+	struct dirpg *pg = dir->pg;
+
+	if (c == NULL)
+		return;
+	if (dirpg_pq.status(c->conn) != CONNECTION_OK ||
+	    dirpg_pq.transaction_status(c->conn) != PQTRANS_IDLE) {
+		conn_free(c);
+		return;
+	}
+	pthread_mutex_lock(&pg->lock);
+	if (pg->nidle < POOL_MAX) {
+		pg->idle[pg->nidle++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&pg->lock);
+	conn_free(c);
+}
+
+PGconn *dirpg_pgconn(struct dirpg_conn *c)
+{
+	return c->conn;
+}
+
+int dirpg_broken(struct dirpg_conn *c)
+{
+	return dirpg_pq.status(c->conn) != CONNECTION_OK;
+}
+
+static _Thread_local char sqlstate_buf[8];
+
+/* the error of res (or of the connection) into error_r */
+static void pg_error(struct dirpg_conn *c, PGresult *res,
+		     const char **sqlstate_r, const char **error_r)
+{
+	const char *m = res != NULL ? dirpg_pq.result_error_message(res) : "";
+	const char *st = res != NULL ?
+		dirpg_pq.result_error_field(res, PG_DIAG_SQLSTATE) : NULL;
+	size_t n;
+
+	if (m == NULL || *m == '\0')
+		m = dirpg_pq.error_message(c->conn);
+	n = strlen(m);
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	*error_r = dirp_err("PostgreSQL directory: %.*s", (int)n, m);
+	snprintf(sqlstate_buf, sizeof(sqlstate_buf), "%s",
+		 st != NULL && !dirpg_broken(c) ? st : "");
+	if (sqlstate_r != NULL)
+		*sqlstate_r = sqlstate_buf;
+}
+
+static int conn_prepare(struct dirpg_conn *c, enum dirpg_stmt st,
+			const char **sqlstate_r, const char **error_r)
+{
+	char name[16];
+	PGresult *res;
+
+	if ((c->prepared[st / 64] & (1ULL << (st % 64))) != 0)
+		return 0;
+	snprintf(name, sizeof(name), "h%d", (int)st);
+	res = dirpg_pq.prepare(c->conn, name, dirpg_sql[st], 0, NULL);
+	if (res == NULL || dirpg_pq.result_status(res) != PGRES_COMMAND_OK) {
+		pg_error(c, res, sqlstate_r, error_r);
+		if (res != NULL)
+			dirpg_pq.clear(res);
+		return -1;
+	}
+	dirpg_pq.clear(res);
+	c->prepared[st / 64] |= 1ULL << (st % 64);
+	return 0;
+}
+
+PGresult *dirpg_exec(struct dirpg_conn *c, enum dirpg_stmt st, int n,
+		     const char *const *params, const char **sqlstate_r,
+		     const char **error_r)
+{
+	char name[16];
+	PGresult *res;
+	ExecStatusType s;
+
+	if (sqlstate_r != NULL)
+		*sqlstate_r = "";
+	if (conn_prepare(c, st, sqlstate_r, error_r) < 0)
+		return NULL;
+	snprintf(name, sizeof(name), "h%d", (int)st);
+	res = dirpg_pq.exec_prepared(c->conn, name, n, params, NULL, NULL, 0);
+	s = res != NULL ? dirpg_pq.result_status(res) : PGRES_FATAL_ERROR;
+	if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
+		return res;
+	pg_error(c, res, sqlstate_r, error_r);
+	if (res != NULL)
+		dirpg_pq.clear(res);
+	return NULL;
+}
+
+int dirpg_cmd(struct dirpg_conn *c, const char *sql, const char **error_r)
+{
+	PGresult *res = dirpg_pq.exec(c->conn, sql);
+	ExecStatusType s = res != NULL ? dirpg_pq.result_status(res) :
+		PGRES_FATAL_ERROR;
+
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+		dirpg_pq.clear(res);
+		return 0;
+	}
+	pg_error(c, res, NULL, error_r);
+	if (res != NULL)
+		dirpg_pq.clear(res);
+	return -1;
+}
+
+PGresult *dirpg_run(struct htg_dir *dir, enum dirpg_stmt st, int n,
+		    const char *const *params, const char **sqlstate_r,
+		    const char **error_r)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct dirpg_conn *c = dirpg_get(dir, error_r);
+		PGresult *res;
+
+		if (c == NULL)
+			return NULL;
+		res = dirpg_exec(c, st, n, params, sqlstate_r, error_r);
+		if (res != NULL || !dirpg_broken(c)) {
+			dirpg_put(dir, c);
+			return res;
+		}
+		dirpg_put(dir, c);	/* broken: dropped; once more */
+	}
+	return NULL;
+}
+
+int dirpg_run_value(struct htg_dir *dir, enum dirpg_stmt st, int n,
+		    const char *const *params, char *buf, size_t size,
+		    const char **error_r)
+{
+	PGresult *res = dirpg_run(dir, st, n, params, NULL, error_r);
+	int ret;
+
+	if (res == NULL)
+		return -1;
+	if (dirpg_pq.ntuples(res) == 0)
+		ret = 0;
+	else if (buf == NULL || dirpg_copy(res, 0, buf, size))
+		ret = 1;
+	else {
+		*error_r = "PostgreSQL directory: value too long";
+		ret = -1;
+	}
+	dirpg_pq.clear(res);
+	return ret;
+}
+
+long dirpg_run_count(struct htg_dir *dir, enum dirpg_stmt st, int n,
+		     const char *const *params, const char **sqlstate_r,
+		     const char **error_r)
+{
+	PGresult *res = dirpg_run(dir, st, n, params, sqlstate_r, error_r);
+	long count;
+
+	if (res == NULL)
+		return -1;
+	count = strtol(dirpg_pq.cmd_tuples(res), NULL, 10);
+	dirpg_pq.clear(res);
+	return count;
+}
+
+int dirpg_scan(struct htg_dir *dir, enum dirpg_stmt st, int n,
+	       const char *const *params, dirpg_row_cb *cb, void *ctx,
+	       const char **error_r)
+{
+	struct dirpg_conn *c;
+	PGresult *res;
+	char name[16];
+	int ret = 1, stop = 0;
+
+	for (int attempt = 0;; attempt++) {
+		if ((c = dirpg_get(dir, error_r)) == NULL)
+			return -1;
+		if (conn_prepare(c, st, NULL, error_r) == 0)
+			break;
+		if (!dirpg_broken(c) || attempt > 0) {
+			dirpg_put(dir, c);
+			return -1;
+		}
+		dirpg_put(dir, c);
+	}
+	snprintf(name, sizeof(name), "h%d", (int)st);
+	if (!dirpg_pq.send_query_prepared(c->conn, name, n, params, NULL,
+					  NULL, 0) ||
+	    !dirpg_pq.set_single_row_mode(c->conn)) {
+		pg_error(c, NULL, NULL, error_r);
+		dirpg_put(dir, c);
+		return -1;
+	}
+	/* every result must be read, also after the callback stopped */
+	while ((res = dirpg_pq.get_result(c->conn)) != NULL) {
+		ExecStatusType s = dirpg_pq.result_status(res);
+
+		if (s == PGRES_SINGLE_TUPLE) {
+			if (!stop && cb(res, ctx) != 0)
+				stop = 1;
+		} else if (s != PGRES_TUPLES_OK && ret == 1) {
+			pg_error(c, res, NULL, error_r);
+			ret = -1;
+		}
+		dirpg_pq.clear(res);
+	}
+	dirpg_put(dir, c);
+	return ret;
+}
+
+const char *dirpg_val(const PGresult *res, int col)
+{
+	return dirpg_pq.getvalue(res, 0, col);
+}
+
+int dirpg_copy(const PGresult *res, int col, char *buf, size_t size)
+{
+	const char *v = dirpg_pq.getvalue(res, 0, col);
+	size_t len = (size_t)dirpg_pq.getlength(res, 0, col);
+
+	if (len >= size)
+		return 0;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	return 1;
+}
+
+const char *dirpg_host(const struct htg_dir *dir)
+{
+	return dir->pg->host;
+}
+
+uint32_t dirpg_next_seq(struct htg_dir *dir)
+{
+	return __atomic_add_fetch(&dir->pg->seq, 1, __ATOMIC_RELAXED);
+}
+
+/* --- open, close, schema ------------------------------------------------ */
+
+/* the newest version the code knows */
+static int schema_latest(void)
+{
+	int v = 0;
+
+	for (unsigned int i = 0; i < dirpg_migrations_count; i++)
+		if (dirpg_migrations[i].version > v)
+			v = dirpg_migrations[i].version;
+	return v;
+}
+
+/* the version the database has: >= 0, -1 error */
+static int schema_version(struct dirpg_conn *c, const char **error_r)
+{
+	static const char *const q[] = {
+		"SELECT to_regclass('htg.schema_version') IS NOT NULL",
+		"SELECT coalesce(max(version), 0) FROM htg.schema_version",
+	};
+	int v = 0;
+
+	for (int i = 0; i < 2; i++) {
+		PGresult *res = dirpg_pq.exec(c->conn, q[i]);
+
+		if (res == NULL ||
+		    dirpg_pq.result_status(res) != PGRES_TUPLES_OK) {
+			pg_error(c, res, NULL, error_r);
+			if (res != NULL)
+				dirpg_pq.clear(res);
+			return -1;
+		}
+		if (i == 0)
+			v = strcmp(dirpg_pq.getvalue(res, 0, 0), "t") == 0;
+		else
+			v = atoi(dirpg_pq.getvalue(res, 0, 0));
+		dirpg_pq.clear(res);
+		if (v == 0)
+			break;
+	}
+	return v;
+}
+
+int dirpg_open(struct htg_dir *dir, const char *uri, int flags,
+	       const char **error_r)
+{
+	struct dirpg *pg;
+	struct dirpg_conn *c;
+	size_t len = strlen(uri);
+	int v;
+
+	(void)pthread_once(&pq_once, pq_load);
+	if (pq_error != NULL) {
+		*error_r = pq_error;
+		return -1;
+	}
+	if ((pg = calloc(1, sizeof(*pg))) == NULL ||
+	    (pg->conninfo = malloc(len + 64)) == NULL) {
+		free(pg);
+		*error_r = "out of memory";
+		return -1;
+	}
+	/* a bounded wait for a dead host, unless the URI says otherwise */
+	if (strstr(uri, "connect_timeout=") == NULL)
+		snprintf(pg->conninfo, len + 64, "%s%sconnect_timeout=5", uri,
+			 strchr(uri, '?') != NULL ? "&" : "?");
+	else
+		memcpy(pg->conninfo, uri, len + 1);
+	pthread_mutex_init(&pg->lock, NULL);
+	pg->rdonly = (flags & HTG_DIR_RDONLY) != 0;
+	if (gethostname(pg->host, sizeof(pg->host)) < 0)
+		snprintf(pg->host, sizeof(pg->host), "-");
+	pg->host[sizeof(pg->host) - 1] = '\0';
+	dir->pg = pg;
+	/* the schema must be there (htgctl init), unless we are to make it */
+	if ((flags & HTG_DIR_NOSCHEMA) == 0) {
+		if ((c = dirpg_get(dir, error_r)) == NULL) {
+			dirpg_close(dir);
+			return -1;
+		}
+		v = schema_version(c, error_r);
+		dirpg_put(dir, c);
+		if (v < 0 || v < schema_latest()) {
+			if (v >= 0)
+				*error_r = dirp_err("PostgreSQL directory: "
+						    "schema version %d, this "
+						    "program needs %d (run "
+						    "htgctl init)", v,
+						    schema_latest());
+			dirpg_close(dir);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+void dirpg_close(struct htg_dir *dir)
+{
+	struct dirpg *pg = dir->pg;
+
+	if (pg == NULL)
+		return;
+	for (unsigned int i = 0; i < pg->nidle; i++)
+		conn_free(pg->idle[i]);
+	pthread_mutex_destroy(&pg->lock);
+	free(pg->conninfo);
+	free(pg);
+	dir->pg = NULL;
+}
+
+/* Apply every migration above the database's version, each in one
+   transaction with its version row; an advisory lock keeps two htgctl
+   init apart. */
+int dirpg_migrate(struct htg_dir *dir, int *from_r, int *to_r,
+		  const char **error_r)
+{
+	struct dirpg_conn *c = dirpg_get(dir, error_r);
+	int v, ret = 1;
+
+	if (c == NULL)
+		return -1;
+	if (dirpg_cmd(c, "SELECT pg_advisory_lock(4741)", error_r) < 0) {
+		dirpg_put(dir, c);
+		return -1;
+	}
+	if ((v = schema_version(c, error_r)) < 0)
+		ret = -1;
+	*from_r = *to_r = v;
+	for (unsigned int i = 0; ret > 0 && i < dirpg_migrations_count; i++) {
+		const struct dirpg_migration *m = &dirpg_migrations[i];
+		char row[160];
+
+		if (m->version <= v)
+			continue;
+		snprintf(row, sizeof(row), "INSERT INTO htg.schema_version "
+			 "(version, name) VALUES (%d, '%s')", m->version,
+			 m->name);
+		if (dirpg_cmd(c, "BEGIN", error_r) < 0 ||
+		    dirpg_cmd(c, "CREATE SCHEMA IF NOT EXISTS htg", error_r) < 0 ||
+		    dirpg_cmd(c, "CREATE TABLE IF NOT EXISTS htg.schema_version "
+			      "(version integer PRIMARY KEY, name text NOT NULL, "
+			      "applied timestamptz NOT NULL DEFAULT now())",
+			      error_r) < 0 ||
+		    dirpg_cmd(c, m->sql, error_r) < 0 ||
+		    dirpg_cmd(c, row, error_r) < 0 ||
+		    dirpg_cmd(c, "COMMIT", error_r) < 0) {
+			const char *e = *error_r;
+
+			*error_r = dirp_err("migration %d (%s): %s", m->version,
+					    m->name, e);
+			(void)dirpg_cmd(c, "ROLLBACK", &e);
+			ret = -1;
+			break;
+		}
+		*to_r = m->version;
+	}
+	(void)dirpg_cmd(c, "SELECT pg_advisory_unlock(4741)", error_r);
+	dirpg_put(dir, c);
+	return ret;
+}
