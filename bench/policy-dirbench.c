@@ -214,7 +214,7 @@ static void lookup(const char *path, int accounts, int flows, size_t calls)
 
 	if (t == NULL)
 		msg_fatal("out of memory");
-	if (htg_dir_open(path, HTG_DIR_RDONLY, &dir, &error) < 0)
+	if (htg_dir_open(path, HTG_DIR_RDONLY | HTG_DIR_CACHE, &dir, &error) < 0)
 		msg_fatal("%s", error);
 	ctx.dir = dir;
 	for (size_t i = 0; i < calls; i++) {

@@ -20,6 +20,7 @@
 
 static struct htg_dir *dc_dir;
 static char *dc_path;
+static char *dc_state;
 static int dc_flags;
 static unsigned int dc_refcount;
 
@@ -60,8 +61,24 @@ int htg_dc_dir_get(struct htg_dir **dir_r, const char **error_r)
 		*error_r = t_strdup(error);
 		return -1;
 	}
+	if (dc_state != NULL &&
+	    htg_dir_set_state_path(dc_dir, dc_state) < 0) {
+		*error_r = "out of memory";
+		return -1;
+	}
 	*dir_r = dc_dir;
 	return 1;
+}
+
+void htg_dc_dir_state(const char *state)
+{
+	if (state == NULL || *state == '\0' ||
+	    (dc_state != NULL && strcmp(dc_state, state) == 0))
+		return;
+	i_free(dc_state);
+	dc_state = i_strdup(state);
+	if (dc_dir != NULL)
+		(void)htg_dir_set_state_path(dc_dir, dc_state);
 }
 
 void htg_dc_dir_unref(void)
@@ -81,4 +98,5 @@ void htg_dc_dir_deinit(void)
 	if (dc_dir != NULL)
 		htg_dir_close(&dc_dir);
 	i_free(dc_path);
+	i_free(dc_state);
 }

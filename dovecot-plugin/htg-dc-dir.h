@@ -43,6 +43,9 @@
 const char *htg_dc_dir_path(void);
 void htg_dc_dir_ref(const char *path, int flags);
 int htg_dc_dir_get(struct htg_dir **dir_r, const char **error_r);
+/* a PostgreSQL directory's local state folder (plugin setting
+   htg_state_dir: the pickup journal); ignored for LMDB */
+void htg_dc_dir_state(const char *state);
 void htg_dc_dir_unref(void);
 void htg_dc_dir_deinit(void);
 

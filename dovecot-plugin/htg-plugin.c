@@ -12,6 +12,7 @@
 /*	}
 /*	plugin {
 /*	  htg_directory = /var/lib/htg/directory
+/*	  htg_state_dir = /var/lib/htg	(PostgreSQL directory only)
 /*	}
 /* DESCRIPTION
 /*	Appends audit events (DESIGN 3) to the HTG directory:
@@ -515,6 +516,7 @@ static void htg_mail_user_created(struct mail_user *user)
 		return;
 	}
 	htg_dc_dir_ref(path, 0);
+	htg_dc_dir_state(mail_user_plugin_getenv(user, "htg_state_dir"));
 
 	huser = p_new(user->pool, struct htg_user, 1);
 	htg_session_init(&huser->session, user);

@@ -30,18 +30,31 @@
 
 /* --- accounts ------------------------------------------------------------- */
 
-static int account_row(const PGresult *res, struct htg_account *a)
+/* an account from its columns (ACCOUNT_COLS) */
+static int account_cols(const char *const *col, struct htg_account *a)
 {
 	memset(a, 0, sizeof(*a));
-	if (!dirpg_copy(res, 0, a->user, sizeof(a->user)) ||
-	    !dirpg_copy(res, 1, a->pwhash, sizeof(a->pwhash)) ||
-	    !dirpg_copy(res, 6, a->home, sizeof(a->home)))
+	if (strlen(col[0]) >= sizeof(a->user) ||
+	    strlen(col[1]) >= sizeof(a->pwhash) ||
+	    strlen(col[6]) >= sizeof(a->home))
 		return -1;
-	a->flags = (uint32_t)strtoul(dirpg_val(res, 2), NULL, 10);
-	a->retention_days = (uint32_t)strtoul(dirpg_val(res, 3), NULL, 10);
-	a->max_size = strtoull(dirpg_val(res, 4), NULL, 10);
-	a->created = strtoll(dirpg_val(res, 5), NULL, 10);
+	strcpy(a->user, col[0]);
+	strcpy(a->pwhash, col[1]);
+	strcpy(a->home, col[6]);
+	a->flags = (uint32_t)strtoul(col[2], NULL, 10);
+	a->retention_days = (uint32_t)strtoul(col[3], NULL, 10);
+	a->max_size = strtoull(col[4], NULL, 10);
+	a->created = strtoll(col[5], NULL, 10);
 	return 0;
+}
+
+static int account_row(const PGresult *res, struct htg_account *a)
+{
+	const char *col[7];
+
+	for (int i = 0; i < 7; i++)
+		col[i] = dirpg_val(res, i);
+	return account_cols(col, a);
 }
 
 int dirpg_account_get(struct htg_dir *dir, const char *user,
@@ -49,21 +62,19 @@ int dirpg_account_get(struct htg_dir *dir, const char *user,
 {
 	char key[HTG_USER_MAX];
 	const char *p[1] = { key };
-	PGresult *res;
-	int ret = 1;
+	struct dirpg_row row;
+	int ret;
 
 	NORMALISE(user, key, "user");
-	if ((res = dirpg_run(dir, PGS_ACCOUNT_GET, 1, p, NULL, error_r)) == NULL)
-		return -1;
-	if (dirpg_pq.ntuples(res) == 0)
-		ret = 0;
-	else if (account_row(res, acct_r) < 0) {
+	if ((ret = dirpg_lookup(dir, PGS_ACCOUNT_GET, 1, p, &row,
+				error_r)) <= 0)
+		return ret;
+	if (row.ncols != 7 || account_cols(row.col, acct_r) < 0) {
 		*error_r = dirp_err("directory: corrupt account record for %s",
 				    key);
-		ret = -1;
+		return -1;
 	}
-	dirpg_pq.clear(res);
-	return ret;
+	return 1;
 }
 
 int dirpg_account_add(struct htg_dir *dir, const struct htg_account *acct,
@@ -235,7 +246,7 @@ int dirpg_address_owner(struct htg_dir *dir, const char *address,
 
 	if (!htg_dir_normalise(address, key, sizeof(key)))
 		return 0;
-	return dirpg_run_value(dir, PGS_ADDRESS_OWNER, 1, p, user_r, size,
+	return dirpg_lookup_value(dir, PGS_ADDRESS_OWNER, 1, p, user_r, size,
 			       error_r);
 }
 
@@ -247,7 +258,7 @@ int dirpg_domain_exists(struct htg_dir *dir, const char *domain,
 
 	if (!htg_dir_normalise(domain, key, sizeof(key)))
 		return 0;
-	return dirpg_run_value(dir, PGS_DOMAIN_EXISTS, 1, p, NULL, 0, error_r);
+	return dirpg_lookup_value(dir, PGS_DOMAIN_EXISTS, 1, p, NULL, 0, error_r);
 }
 
 int dirpg_address_add(struct htg_dir *dir, const char *address,
@@ -336,7 +347,7 @@ int dirpg_logical_get(struct htg_dir *dir, const char *user, char *buf,
 	const char *p[1] = { ukey };
 
 	NORMALISE(user, ukey, "user");
-	return dirpg_run_value(dir, PGS_LOGICAL_GET, 1, p, buf, size, error_r);
+	return dirpg_lookup_value(dir, PGS_LOGICAL_GET, 1, p, buf, size, error_r);
 }
 
 /* --- flows, responding flows, grants -------------------------------------- */
@@ -349,7 +360,7 @@ int dirpg_flow_get(struct htg_dir *dir, const char *flow, char *deliver_to_r,
 
 	if (!htg_dir_normalise(flow, key, sizeof(key)))
 		return 0;
-	return dirpg_run_value(dir, PGS_FLOW_GET, 1, p, deliver_to_r, size,
+	return dirpg_lookup_value(dir, PGS_FLOW_GET, 1, p, deliver_to_r, size,
 			       error_r);
 }
 
@@ -463,21 +474,20 @@ int dirpg_flow_respond_get(struct htg_dir *dir, const char *flow,
 {
 	char key[HTG_USER_MAX];
 	const char *p[1] = { key };
-	PGresult *res;
-	int ret = 0;
+	struct dirpg_row row;
+	int ret;
 
 	if (!htg_dir_normalise(flow, key, sizeof(key)))
 		return 0;
-	if ((res = dirpg_run(dir, PGS_RESPOND_GET, 1, p, NULL, error_r)) == NULL)
-		return -1;
-	if (dirpg_pq.ntuples(res) == 1 &&
-	    htg_dir_respond_mode_ok(dirpg_val(res, 0)) &&
-	    dirpg_copy(res, 0, mode_r, size)) {
-		*delay_r = (unsigned int)strtoul(dirpg_val(res, 1), NULL, 10);
-		ret = 1;
-	}
-	dirpg_pq.clear(res);
-	return ret;
+	if ((ret = dirpg_lookup(dir, PGS_RESPOND_GET, 1, p, &row,
+				error_r)) <= 0)
+		return ret;
+	if (row.ncols != 2 || !htg_dir_respond_mode_ok(row.col[0]) ||
+	    strlen(row.col[0]) >= size)
+		return 0;
+	memcpy(mode_r, row.col[0], strlen(row.col[0]) + 1);
+	*delay_r = (unsigned int)strtoul(row.col[1], NULL, 10);
+	return 1;
 }
 
 int dirpg_grant_check(struct htg_dir *dir, const char *user,
@@ -489,7 +499,7 @@ int dirpg_grant_check(struct htg_dir *dir, const char *user,
 	if (!htg_dir_normalise(user, u, sizeof(u)) ||
 	    !htg_dir_normalise(flow, f, sizeof(f)))
 		return 0;
-	return dirpg_run_value(dir, PGS_GRANT_CHECK, 2, p, NULL, 0, error_r);
+	return dirpg_lookup_value(dir, PGS_GRANT_CHECK, 2, p, NULL, 0, error_r);
 }
 
 int dirpg_grant_add(struct htg_dir *dir, const char *user, const char *flow,
@@ -567,7 +577,7 @@ int dirpg_node_get(struct htg_dir *dir, const char *name, char *address_r,
 
 	if (!htg_dir_normalise(name, n, sizeof(n)))
 		return 0;
-	return dirpg_run_value(dir, PGS_NODE_GET, 1, p, address_r, size,
+	return dirpg_lookup_value(dir, PGS_NODE_GET, 1, p, address_r, size,
 			       error_r);
 }
 

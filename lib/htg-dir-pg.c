@@ -49,6 +49,7 @@ struct dirpg {
 	char host[HTG_NODE_MAX];
 	uint32_t seq;
 	int rdonly;		/* HTG_DIR_RDONLY: read-only sessions */
+	struct dirpg_cache *cache;	/* HTG_DIR_CACHE */
 };
 
 struct dirpg_pq dirpg_pq;
@@ -82,6 +83,12 @@ static void pq_load(void)
 		PQ_SYM(cmd_tuples, "PQcmdTuples"),
 		PQ_SYM(clear, "PQclear"),
 		PQ_SYM(set_notice_processor, "PQsetNoticeProcessor"),
+		PQ_SYM(nfields, "PQnfields"),
+		PQ_SYM(consume_input, "PQconsumeInput"),
+		PQ_SYM(notifies, "PQnotifies"),
+		PQ_SYM(freemem, "PQfreemem"),
+		PQ_SYM(send_query, "PQsendQuery"),
+		PQ_SYM(is_busy, "PQisBusy"),
 	};
 	void *h = dlopen(DIRPG_LIBPQ, RTLD_NOW | RTLD_LOCAL);
 
@@ -408,6 +415,30 @@ int dirpg_copy(const PGresult *res, int col, char *buf, size_t size)
 	return 1;
 }
 
+struct dirpg_cache *dirpg_cache(struct htg_dir *dir)
+{
+	return dir->pg->cache;
+}
+
+int dirpg_lookup_value(struct htg_dir *dir, enum dirpg_stmt st, int n,
+		       const char *const *params, char *buf, size_t size,
+		       const char **error_r)
+{
+	struct dirpg_row row;
+	int ret = dirpg_lookup(dir, st, n, params, &row, error_r);
+	size_t len;
+
+	if (ret <= 0 || buf == NULL)
+		return ret;
+	len = strlen(row.col[0]);
+	if (len >= size) {
+		*error_r = "PostgreSQL directory: value too long";
+		return -1;
+	}
+	memcpy(buf, row.col[0], len + 1);
+	return 1;
+}
+
 const char *dirpg_host(const struct htg_dir *dir)
 {
 	return dir->pg->host;
@@ -488,6 +519,13 @@ int dirpg_open(struct htg_dir *dir, const char *uri, int flags,
 		memcpy(pg->conninfo, uri, len + 1);
 	pthread_mutex_init(&pg->lock, NULL);
 	pg->rdonly = (flags & HTG_DIR_RDONLY) != 0;
+	if ((flags & HTG_DIR_CACHE) != 0 &&
+	    (pg->cache = dirpg_cache_new(pg->conninfo)) == NULL) {
+		free(pg->conninfo);
+		free(pg);
+		*error_r = "out of memory";
+		return -1;
+	}
 	if (gethostname(pg->host, sizeof(pg->host)) < 0)
 		snprintf(pg->host, sizeof(pg->host), "-");
 	pg->host[sizeof(pg->host) - 1] = '\0';
@@ -522,6 +560,7 @@ void dirpg_close(struct htg_dir *dir)
 		return;
 	for (unsigned int i = 0; i < pg->nidle; i++)
 		conn_free(pg->idle[i]);
+	dirpg_cache_free(pg->cache);
 	pthread_mutex_destroy(&pg->lock);
 	free(pg->conninfo);
 	free(pg);

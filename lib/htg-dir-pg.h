@@ -103,6 +103,12 @@ struct dirpg_pq {
 	PQnoticeProcessor (*set_notice_processor)(PGconn *conn,
 						  PQnoticeProcessor proc,
 						  void *arg);
+	int (*nfields)(const PGresult *res);
+	int (*consume_input)(PGconn *conn);
+	PGnotify *(*notifies)(PGconn *conn);
+	void (*freemem)(void *ptr);
+	int (*send_query)(PGconn *conn, const char *query);
+	int (*is_busy)(PGconn *conn);
 };
 extern struct dirpg_pq dirpg_pq;
 
@@ -158,6 +164,27 @@ int dirpg_scan(struct htg_dir *dir, enum dirpg_stmt st, int n,
 const char *dirpg_val(const PGresult *res, int col);
 /* copy a text value into buf: 1, 0 too long */
 int dirpg_copy(const PGresult *res, int col, char *buf, size_t size);
+
+/* Lookups (htg-dir-pg-cache.c): the first row of st, cached when the
+   handle was opened with HTG_DIR_CACHE. 1 found (row), 0 none, -1. */
+#define DIRPG_ROW_COLS 8
+struct dirpg_row {
+	unsigned int ncols;
+	const char *col[DIRPG_ROW_COLS];
+	char buf[1536];
+};
+int dirpg_lookup(struct htg_dir *dir, enum dirpg_stmt st, int n,
+		 const char *const *params, struct dirpg_row *row,
+		 const char **error_r);
+/* the same, the first column copied into buf (NULL: only found or not) */
+int dirpg_lookup_value(struct htg_dir *dir, enum dirpg_stmt st, int n,
+		       const char *const *params, char *buf, size_t size,
+		       const char **error_r);
+struct dirpg_cache;
+struct dirpg_cache *dirpg_cache_new(const char *conninfo);
+void dirpg_cache_free(struct dirpg_cache *c);
+/* the handle's cache, NULL when it has none */
+struct dirpg_cache *dirpg_cache(struct htg_dir *dir);
 
 /* this writer's key for audit events it numbers itself */
 const char *dirpg_host(const struct htg_dir *dir);

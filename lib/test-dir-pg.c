@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "htg-dir.h"
 #include "htg-test.h"
@@ -344,6 +345,82 @@ static void test_table_rows(void)
 	test_end();
 }
 
+/* every other session of the database has ended (its process exited,
+   so its end is in our sockets) */
+static void gone(void)
+{
+	PGconn *c = PQconnectdb(uri);
+
+	for (int i = 0; i < 500; i++) {
+		PGresult *res = PQexec(c, "SELECT count(*) FROM pg_stat_activity "
+				       "WHERE pid <> pg_backend_pid() AND "
+				       "datname = current_database()");
+		int n = atoi(PQgetvalue(res, 0, 0));
+
+		PQclear(res);
+		if (n == 0)
+			break;
+		usleep(10000);
+	}
+	PQfinish(c);
+}
+
+/* the cached answer of handle c until it changes: polls up to 5 s
+   (the announcement travels on a connection of its own) */
+static int grant_seen(struct htg_dir *c, int want)
+{
+	const char *error;
+
+	for (int i = 0; i < 500; i++) {
+		if (htg_dir_grant_check(c, "cache@b.nl", "cflow", &error) == want)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void test_cache(void)
+{
+	struct htg_dir *dir = open_dir(0), *c = open_dir(HTG_DIR_CACHE);
+	struct htg_account a;
+	const char *error;
+	char to[64];
+
+	test_begin("a caching handle: answers kept until a change is announced");
+	memset(&a, 0, sizeof(a));
+	snprintf(a.user, sizeof(a.user), "cache@b.nl");
+	snprintf(a.pwhash, sizeof(a.pwhash), "{X}y");
+	test_assert(htg_dir_account_add(dir, &a, &error) == 1);
+	test_assert(htg_dir_flow_add(dir, "cflow", "c@gov.nl", &error) == 1);
+	/* a "no" is cached too, and forgotten when the grant comes */
+	test_assert(htg_dir_grant_check(c, "cache@b.nl", "cflow", &error) == 0);
+	test_assert(htg_dir_grant_add(dir, "cache@b.nl", "cflow", &error) == 1);
+	test_assert(grant_seen(c, 1));
+	/* kept: the database is not asked (a change behind the triggers'
+	   back, which nothing of ours makes, shows it) */
+	sql("ALTER TABLE htg.grants DISABLE TRIGGER announce");
+	sql("DELETE FROM htg.grants WHERE user_name = 'cache@b.nl'");
+	test_assert(htg_dir_grant_check(c, "cache@b.nl", "cflow", &error) == 1);
+	sql("ALTER TABLE htg.grants ENABLE TRIGGER announce");
+	/* an announced change of another table empties it all */
+	test_assert(htg_dir_flow_set(dir, "cflow", "d@gov.nl", &error) == 1);
+	test_assert(grant_seen(c, 0));
+	test_assert(htg_dir_flow_get(c, "cflow", to, sizeof(to), &error) == 1 &&
+		    strcmp(to, "d@gov.nl") == 0);
+	/* the listener gone (every session ended): no cache until it is
+	   back, so a change is seen at once */
+	sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	    "pid <> pg_backend_pid() AND datname = current_database()");
+	gone();
+	test_assert(htg_dir_grant_add(dir, "cache@b.nl", "cflow", &error) == 1);
+	test_assert(htg_dir_grant_check(c, "cache@b.nl", "cflow", &error) == 1);
+	test_assert(htg_dir_grant_del(dir, "cache@b.nl", "cflow", &error) == 1);
+	test_assert(htg_dir_grant_check(c, "cache@b.nl", "cflow", &error) == 0);
+	htg_dir_close(&c);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 int main(void)
 {
 	uri = getenv("HTG_TEST_DIRECTORY");
@@ -360,5 +437,6 @@ int main(void)
 	test_rdonly();
 	test_nodes();
 	test_table_rows();
+	test_cache();
 	return test_exit();
 }

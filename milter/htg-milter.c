@@ -318,7 +318,7 @@ static void directory_open(struct milter_set *s)
 	   of Message-IDs (a reuse then passes), but a claim costs no disk
 	   flush per message (4 ms on the lab machine; bench/README.md). */
 	htg_dir_set_warning(directory_warning);
-	if (htg_dir_open(path, HTG_DIR_LAZYSYNC, &dir, &error) != 1)
+	if (htg_dir_open(path, HTG_DIR_LAZYSYNC | HTG_DIR_CACHE, &dir, &error) != 1)
 		msg_fatal("%s", error);
 	milter_settings_set_dir(s, dir);
 	if (!s->from_owner_check)

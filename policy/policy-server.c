@@ -84,8 +84,8 @@ void server_open_dir(struct server *s)
 
 	s->dir_last_try = time(NULL);
 	/* written to: audit events of refusals (policy-audit.c) */
-	if (htg_dir_open(s->dir_path, HTG_DIR_LAZYSYNC, &s->ctx->dir,
-			 &error) < 0)
+	if (htg_dir_open(s->dir_path, HTG_DIR_LAZYSYNC | HTG_DIR_CACHE,
+			 &s->ctx->dir, &error) < 0)
 		msg_warn("%s; will retry when a request needs it", error);
 	else
 		msg_info("directory %s open", s->dir_path != NULL ?

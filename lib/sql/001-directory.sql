@@ -119,3 +119,27 @@ CREATE TABLE htg.retention (
 	restore_to	text NOT NULL,
 	PRIMARY KEY (account, id)
 );
+
+-- Every change of what the daemons look up is announced on the channel
+-- htg_directory (at commit): a process that caches lookups
+-- (HTG_DIR_CACHE, htg-dir-pg-cache(3)) listens and forgets its cache.
+CREATE FUNCTION htg.announce() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('htg_directory', TG_TABLE_NAME);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON htg.accounts FOR EACH STATEMENT EXECUTE FUNCTION htg.announce();
+CREATE TRIGGER announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON htg.addresses FOR EACH STATEMENT EXECUTE FUNCTION htg.announce();
+CREATE TRIGGER announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON htg.logical FOR EACH STATEMENT EXECUTE FUNCTION htg.announce();
+CREATE TRIGGER announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON htg.flows FOR EACH STATEMENT EXECUTE FUNCTION htg.announce();
+CREATE TRIGGER announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON htg.respond FOR EACH STATEMENT EXECUTE FUNCTION htg.announce();
+CREATE TRIGGER announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON htg.grants FOR EACH STATEMENT EXECUTE FUNCTION htg.announce();
+CREATE TRIGGER announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON htg.nodes FOR EACH STATEMENT EXECUTE FUNCTION htg.announce();
