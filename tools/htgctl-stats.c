@@ -83,21 +83,28 @@ static void stats_text(const struct numbers *n)
 {
 	const struct htg_dir_stats *st = &n->dir;
 
-	printf("used            %" PRIu64 " bytes (%u.%u%% of the maximum)\n"
-	       "maximum         %" PRIu64 " bytes\n"
-	       "map             %" PRIu64 " bytes\n"
-	       "high water      %" PRIu64 " bytes\n"
-	       "free list       %" PRIu64 " bytes\n"
-	       "page size       %" PRIu64 "\n"
-	       "accounts        %" PRIu64 "\n"
+	/* a PostgreSQL directory has no map: its size is the database's */
+	if (st->map_max == 0)
+		printf("used            %" PRIu64 " bytes (the database)\n",
+		       st->used);
+	else
+		printf("used            %" PRIu64 " bytes (%u.%u%% of the "
+		       "maximum)\n"
+		       "maximum         %" PRIu64 " bytes\n"
+		       "map             %" PRIu64 " bytes\n"
+		       "high water      %" PRIu64 " bytes\n"
+		       "free list       %" PRIu64 " bytes\n"
+		       "page size       %" PRIu64 "\n",
+		       st->used, st->permille / 10, st->permille % 10,
+		       st->map_max, st->map_size, st->high_water,
+		       st->free_bytes, st->page_size);
+	printf("accounts        %" PRIu64 "\n"
 	       "audit events    %" PRIu64 "\n"
 	       "msgid claims    %" PRIu64 "\n"
 	       "deliveries      %" PRIu64 "\n"
 	       "retained        %" PRIu64 " copies, %" PRIu64 " bytes\n"
 	       "waiting         %" PRIu64 " messages, oldest %lld seconds\n"
 	       "counted         %" PRIu64 " events\n",
-	       st->used, st->permille / 10, st->permille % 10, st->map_max,
-	       st->map_size, st->high_water, st->free_bytes, st->page_size,
 	       st->accounts, st->audit_events, st->msgids, st->deliveries,
 	       n->retained, n->retained_bytes, n->waiting,
 	       (long long)n->oldest_age, n->ev.total);
