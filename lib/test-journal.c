@@ -450,10 +450,23 @@ int main(void)
 	const char *error;
 	int ret;
 
+	const char *uri = getenv("HTG_TEST_DIRECTORY");
+	int from, to;
+
 	tmpdir = test_tmpdir("journal");
 	snprintf(keptdir, sizeof(keptdir), "%s/kept", tmpdir);
-	if (mkdir(keptdir, 0700) < 0 ||
-	    htg_dir_open(tmpdir, HTG_DIR_CREATE, &dir, &error) != 1)
+	if (mkdir(keptdir, 0700) < 0)
+		return 1;
+	if (uri != NULL && *uri != '\0') {
+		/* a PostgreSQL directory (test-dir-pg.sh): the journal in
+		   this machine's state folder, here the test's folder */
+		if (htg_dir_open(uri, HTG_DIR_NOSCHEMA, &dir, &error) != 1 ||
+		    htg_dir_migrate(dir, &from, &to, &error) != 1 ||
+		    htg_dir_set_state_path(dir, tmpdir) != 1) {
+			printf("%s: %s\n", uri, error);
+			return 1;
+		}
+	} else if (htg_dir_open(tmpdir, HTG_DIR_CREATE, &dir, &error) != 1)
 		return 1;
 	test_append_apply();
 	test_lost_link();
