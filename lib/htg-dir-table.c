@@ -184,7 +184,8 @@ int htg_dir_table_put(struct htg_dir *dir, const char *table,
 		return 0;
 	}
 	if (!t->row_ok(&k, &v)) {
-		*error_r = dirp_err("table %s: invalid record \"%.100s\"",
+		*error_r = dirp_err("table %s: invalid row (a key or record "
+				    "its writers never write): \"%.100s\"",
 				    t->name, value);
 		return 0;
 	}

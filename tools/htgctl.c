@@ -141,7 +141,7 @@ static int cmd_expire(int argc, char **argv)
 
 static const char *const commands[] = {
 	"account", "address", "flow", "grant", "revoke", "audit", "retention",
-	"hygiene", "import", "expire", "init", "stats", "map-max", "committed",
+	"hygiene", "import", "export", "expire", "init", "stats", "map-max", "committed",
 	NULL
 };
 
@@ -213,6 +213,8 @@ int main(int argc, char **argv)
 		ret = cmd_hygiene(n - 1, args + 1);
 	else if (strcmp(args[0], "import") == 0)
 		ret = cmd_import(n - 1, args + 1);
+	else if (strcmp(args[0], "export") == 0)
+		ret = cmd_export(n - 1, args + 1);
 	else if (strcmp(args[0], "init") == 0)
 		ret = cmd_init(n - 1, args + 1);
 	else if (strcmp(args[0], "stats") == 0)
