@@ -35,6 +35,7 @@
 /*	htgctl [-d DIR] hygiene [USER] [--json] [--days N] [--retain]
 /*		[--now T]
 /*	htgctl [-d DIR] import < CHANGES
+/*	htgctl [-d DIR] export > FILE
 /*	htgctl [-d DIR] expire [--now T]
 /*	htgctl [-d DIR] stats [--since T] [--until T] [--by-account]
 /*		[--now T] [--output FILE] [--json | --prometheus]
@@ -70,7 +71,11 @@
 /*	import reads account, address, flow, grant and revoke changes
 /*	from stdin, one per line, and applies them through one handle
 /*	with a single fsync at the end (provisioning thousands of
-/*	accounts; see htgctl-import.c).
+/*	accounts; see htgctl-import.c). export writes the whole
+/*	directory in the lines import reads, after a versioned header
+/*	and before a count of its records, fields escaped
+/*	(htgctl-export.c): "htgctl -d A export | htgctl -d B import"
+/*	copies a directory, also from one backend to the other.
 /*
 /*	audit, retention and hygiene first apply the pickup journal
 /*	(DIR/journal/, where POP3 QUITs write their retention records and
