@@ -12,14 +12,15 @@
 /*
 /*	TODO(issue 15, merge): set HTGCTL_NODES to 1 once
 /*	htg_dir_node_*() and htg_dir_account_set_home() are in lib/;
-/*	tools/test-htgctl-export.sh then covers them (HTGCTL_NODES=1 in
-/*	its environment, see there).
+/*	tools/test-htgctl-export.sh then copies nodes and home nodes too
+/*	(it asks import whether this build takes a node).
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
 
 #include "htg-config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "htg-dir.h"
