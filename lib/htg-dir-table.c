@@ -39,8 +39,6 @@
 
 #include "htg-dir-private.h"
 
-/* the longest key of any table: "account<TAB>Message-ID" */
-#define TABLE_KEY_MAX	(2 * HTG_USER_MAX + 2)
 #define TABLE_VAL_MAX	128
 
 struct dir_table {
@@ -105,7 +103,7 @@ int htg_dir_table_iter(struct htg_dir *dir, const char *table,
 		       htg_pair_cb *cb, void *ctx, const char **error_r)
 {
 	const struct dir_table *t = table_find(table);
-	char key[2 * TABLE_KEY_MAX + 1], val[TABLE_VAL_MAX];
+	char key[2 * DIRP_TABLE_KEY_MAX + 1], val[TABLE_VAL_MAX];
 	unsigned long skipped = 0;
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -128,8 +126,8 @@ int htg_dir_table_iter(struct htg_dir *dir, const char *table,
 	}
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		/* row_ok() bounds the key (TABLE_KEY_MAX) and the value */
-		if (k.mv_size > TABLE_KEY_MAX || !t->row_ok(&k, &v) ||
+		/* row_ok() bounds the key (DIRP_TABLE_KEY_MAX) and the value */
+		if (k.mv_size > DIRP_TABLE_KEY_MAX || !t->row_ok(&k, &v) ||
 		    !dirp_val_str(&v, val, sizeof(val))) {
 			skipped++;
 			continue;
@@ -165,20 +163,20 @@ static int table_put(struct htg_dir *dir, const struct dir_table *t,
 	return dirp_commit(txn, error_r);
 }
 
-int htg_dir_table_put(struct htg_dir *dir, const char *table,
-		      const char *key_hex, const char *value,
-		      const char **error_r)
+/* The checks of htg_dir_table_put(), whatever the backend: the key
+   decoded into kb, the row as the table's own writers write it. */
+int dirp_table_check(const char *table, const char *key_hex,
+		     const char *value, unsigned char *kb, size_t size,
+		     size_t *klen_r, const char **error_r)
 {
 	const struct dir_table *t = table_find(table);
-	unsigned char kb[TABLE_KEY_MAX];
 	MDB_val k = { 0, kb }, v = dirp_val(value);
-	int ret;
 
 	if (t == NULL) {
 		*error_r = dirp_err("no such table: %.100s", table);
 		return 0;
 	}
-	if ((k.mv_size = hex_decode(key_hex, kb, sizeof(kb))) == 0) {
+	if ((k.mv_size = hex_decode(key_hex, kb, size)) == 0) {
 		*error_r = dirp_err("table %s: invalid key (lower-case hex "
 				    "wanted)", t->name);
 		return 0;
@@ -189,6 +187,22 @@ int htg_dir_table_put(struct htg_dir *dir, const char *table,
 				    t->name, value);
 		return 0;
 	}
-	DIRP_RETRY(dir, ret, table_put(dir, t, &k, &v, error_r));
+	*klen_r = k.mv_size;
+	return 1;
+}
+
+int htg_dir_table_put(struct htg_dir *dir, const char *table,
+		      const char *key_hex, const char *value,
+		      const char **error_r)
+{
+	unsigned char kb[DIRP_TABLE_KEY_MAX];
+	MDB_val k = { 0, kb }, v = dirp_val(value);
+	int ret;
+
+	if (!dirp_table_check(table, key_hex, value, kb, sizeof(kb),
+			      &k.mv_size, error_r))
+		return 0;
+	DIRP_RETRY(dir, ret, table_put(dir, table_find(table), &k, &v,
+				       error_r));
 	return ret;
 }
