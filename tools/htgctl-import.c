@@ -94,7 +94,6 @@
 #include "htg-config.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
