@@ -241,9 +241,10 @@ static int audit_row(const MDB_val *k, const MDB_val *v, void *_c)
 	struct dirp_iter_ctx *c = _c;
 	struct htg_audit_event ev;
 
+	/* the event with its key (key_pid, key_seq): written again under
+	   it, an exported event replaces itself (htgctl import) */
 	if (dirp_audit_decode(k, v, &ev) < 0)
 		return 0;
-	ev.key_pid = ev.key_seq = 0;	/* the directory's business */
 	if (c->filter != NULL && strcmp(c->filter, ev.account) != 0)
 		return 0;
 	return c->ecb(&ev, c->ctx);

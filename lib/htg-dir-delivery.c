@@ -244,3 +244,29 @@ int htg_dir_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 	return dirp_purge(dir, "deliveries", delivery_expired, now, purged_r,
 			  error_r);
 }
+
+/* A row that htg_dir_table_put() may write and htg_dir_table_iter()
+   hands out: a key as delivery_key() makes it (a normalised account, a
+   tab, a Message-ID) and a value as delivery_put() writes it. 1 valid,
+   0 not. */
+int dirp_delivery_row_ok(const MDB_val *k, const MDB_val *v)
+{
+	char key[2 * HTG_USER_MAX + 2], again[2 * HTG_USER_MAX + 2], val[32];
+	long long expiry;
+	char state, *tab;
+
+	if (!dirp_val_str(k, key, sizeof(key)) ||
+	    memchr(k->mv_data, '\0', k->mv_size) != NULL ||
+	    (tab = strchr(key, '\t')) == NULL)
+		return 0;
+	*tab = '\0';
+	if (!delivery_key(key, tab + 1, again, sizeof(again)))
+		return 0;
+	*tab = '\t';
+	if (strcmp(again, key) != 0 ||
+	    (state = delivery_parse(v, &expiry)) == 0)
+		return 0;
+	snprintf(val, sizeof(val), "%c %lld", state, expiry);
+	return strlen(val) == v->mv_size &&
+	    memcmp(val, v->mv_data, v->mv_size) == 0;
+}

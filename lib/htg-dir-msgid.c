@@ -97,6 +97,22 @@ static int msgid_parse(const MDB_val *v, struct htg_msgid_claim *c)
 	return 1;
 }
 
+/* The claim as text, as every writer stores it: 1, 0 when it does not
+   fit (it always does for a claim made here) */
+static int msgid_format(const struct htg_msgid_claim *c, char *val,
+			size_t size)
+{
+	int n;
+
+	if (c->state == HTG_MSGID_PENDING)
+		n = snprintf(val, size, "P %lld %lld %s", (long long)c->expiry,
+			     (long long)c->since, c->queue_id);
+	else
+		n = snprintf(val, size, "%c %lld %s", c->state,
+			     (long long)c->expiry, c->queue_id);
+	return n > 0 && (size_t)n < size;
+}
+
 static int msgid_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
 		     const struct htg_msgid_claim *c, const char **error_r)
 {
@@ -104,12 +120,7 @@ static int msgid_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
 	MDB_val v;
 	int rc;
 
-	if (c->state == HTG_MSGID_PENDING)
-		snprintf(val, sizeof(val), "P %lld %lld %s", (long long)c->expiry,
-			 (long long)c->since, c->queue_id);
-	else
-		snprintf(val, sizeof(val), "%c %lld %s", c->state,
-			 (long long)c->expiry, c->queue_id);
+	(void)msgid_format(c, val, sizeof(val));
 	v.mv_size = strlen(val);
 	v.mv_data = val;
 	rc = mdb_put(txn, dbi, k, &v, 0);
@@ -324,4 +335,29 @@ int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
 {
 	DIRP_PG(dir, dirpg_msgid_purge(dir, now, purged_r, error_r));
 	return dirp_purge(dir, "msgids", msgid_expired, now, purged_r, error_r);
+}
+
+/* A row that htg_dir_table_put() may write and htg_dir_table_iter()
+   hands out: a SHA-256 key and a claim exactly as msgid_put() writes it
+   (or the bare expiry of before 2026-12), so that what an import writes
+   is what the milter would have. 1 valid, 0 not. */
+int dirp_msgid_row_ok(const MDB_val *k, const MDB_val *v)
+{
+	char val[32 + 2 * 24 + HTG_QUEUE_ID_MAX], qid[HTG_QUEUE_ID_MAX];
+	struct htg_msgid_claim c;
+	int ok;
+
+	if (k->mv_size != MSGID_KEY_LEN || !msgid_parse(v, &c))
+		return 0;
+	if (((const char *)v->mv_data)[0] >= '0' &&
+	    ((const char *)v->mv_data)[0] <= '9')
+		ok = snprintf(val, sizeof(val), "%lld",
+			      (long long)c.expiry) > 0;
+	else {
+		msgid_qid(c.queue_id, qid);
+		ok = strcmp(qid, c.queue_id) == 0 &&
+		    msgid_format(&c, val, sizeof(val));
+	}
+	return ok && strlen(val) == v->mv_size &&
+	    memcmp(val, v->mv_data, v->mv_size) == 0;
 }

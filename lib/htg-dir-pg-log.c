@@ -164,7 +164,10 @@ static int audit_row(const PGresult *res, void *_c)
 
 	memset(&ev, 0, sizeof(ev));
 	ev.time_us = strtoll(dirpg_val(res, 0), NULL, 10);
-	/* key_pid, key_seq (columns 1, 2): the directory's business */
+	/* the key (columns 1, 2): export writes it, so that an import
+	   writes each event once however often it runs */
+	ev.key_pid = (uint32_t)strtoul(dirpg_val(res, 1), NULL, 10);
+	ev.key_seq = (uint32_t)strtoul(dirpg_val(res, 2), NULL, 10);
 	copy_col(res, 3, ev.event, sizeof(ev.event));
 	copy_col(res, 4, ev.account, sizeof(ev.account));
 	copy_col(res, 5, ev.message_id, sizeof(ev.message_id));
@@ -538,76 +541,57 @@ int dirpg_table_iter(struct htg_dir *dir, const char *table, htg_pair_cb *cb,
 			  NULL, table_row, &c, error_r);
 }
 
-static int hex_ok(const char *s, size_t min, size_t max)
-{
-	size_t n = strspn(s, "0123456789abcdef");
-
-	return s[n] == '\0' && n % 2 == 0 && n >= min && n <= max;
-}
-
+/* a row htg_dir_table_put() checked (dirp_table_check()) */
 int dirpg_table_put(struct htg_dir *dir, const char *table,
 		    const char *key_hex, const char *value,
 		    const char **error_r)
 {
-	char state[2], qid[HTG_QUEUE_ID_MAX], e[24], s[24], tail;
-	long long expiry, since = 0;
+	char state[2] = { value[0], '\0' }, qid[HTG_QUEUE_ID_MAX] = "-";
+	char e[24], s[24];
+	long long expiry = 0, since = 0;
 
 	if (strcmp(table, "msgids") == 0) {
 		const char *p[5] = { key_hex, state, e, s, qid };
 
-		if (!hex_ok(key_hex, 64, 64) ||
-		    !((value[0] == 'P' &&
-		       sscanf(value, "P %lld %lld %31s %c", &expiry, &since, qid,
-			      &tail) == 3) ||
-		      ((value[0] == 'E' || value[0] == 'F') &&
-		       sscanf(value + 1, " %lld %31s %c", &expiry, qid,
-			      &tail) == 2))) {
-			*error_r = dirp_err("bad msgids row: %.64s", key_hex);
-			return 0;
-		}
-		state[0] = value[0];
-		state[1] = '\0';
+		if (value[0] >= '0' && value[0] <= '9') {
+			/* before 2026-12: a bare expiry, final */
+			expiry = strtoll(value, NULL, 10);
+			state[0] = 'F';
+		} else if (value[0] == 'P')
+			(void)sscanf(value, "P %lld %lld %31s", &expiry, &since,
+				     qid);
+		else
+			(void)sscanf(value + 1, " %lld %31s", &expiry, qid);
 		snprintf(e, sizeof(e), "%lld", expiry);
 		snprintf(s, sizeof(s), "%lld", since);
 		return dirpg_run_count(dir, PGS_MSGID_PUT, 5, p, NULL,
 				       error_r) < 0 ? -1 : 1;
 	}
-	if (strcmp(table, "deliveries") == 0) {
-		char user[HTG_USER_MAX], raw[2 * HTG_USER_MAX + 2], hex[2 * HTG_USER_MAX];
+	{
+		char user[HTG_USER_MAX], raw[2 * HTG_USER_MAX + 2] = "";
+		char hex[2 * HTG_USER_MAX];
 		const char *p[4] = { user, hex, state, e };
 		size_t n = strlen(key_hex) / 2;
 		char *tab;
 
-		if (!hex_ok(key_hex, 6, 2 * (sizeof(raw) - 1)) ||
-		    !((value[0] == 'P' || value[0] == 'D') &&
-		      sscanf(value + 1, " %lld %c", &expiry, &tail) == 1)) {
-			*error_r = dirp_err("bad deliveries row: %.64s", key_hex);
-			return 0;
-		}
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n && i + 1 < sizeof(raw); i++) {
 			unsigned int b;
 
 			(void)sscanf(key_hex + 2 * i, "%2x", &b);
 			raw[i] = (char)b;
+			raw[i + 1] = '\0';
 		}
-		raw[n] = '\0';
-		if (strlen(raw) != n || (tab = strchr(raw, '\t')) == NULL) {
-			*error_r = dirp_err("bad deliveries key: %.64s", key_hex);
+		if ((tab = strchr(raw, '\t')) == NULL)
 			return 0;
-		}
 		*tab = '\0';
 		if (!delivery_params(raw, tab + 1, user, hex)) {
-			*error_r = dirp_err("bad deliveries key: %.64s", key_hex);
+			*error_r = "deliveries: key unusable";
 			return 0;
 		}
-		state[0] = value[0];
-		state[1] = '\0';
-		snprintf(e, sizeof(e), "%lld", expiry);
+		snprintf(e, sizeof(e), "%lld", strtoll(value + 2, NULL, 10));
 		return dirpg_run_count(dir, PGS_DELIVERY_PUT, 4, p, NULL,
 				       error_r) < 0 ? -1 : 1;
 	}
-	*error_r = dirp_err("no such table: %s", table);
-	return 0;
 }
 
 /* --- stats ------------------------------------------------------------------ */

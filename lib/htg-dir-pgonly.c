@@ -1,6 +1,5 @@
 /* TEMPORARY (removed when the LMDB sides of these functions land from
-   the helpers' branches: htg-dir-node.c, htg-dir-msgid.c,
-   htg-dir-delivery.c): the PostgreSQL side only. */
+   the helpers' branches: htg-dir-node.c): the PostgreSQL side only. */
 
 #include "htg-config.h"
 
@@ -40,20 +39,5 @@ int htg_dir_account_set_home(struct htg_dir *dir, const char *user,
 			     const char *node, const char **error_r)
 {
 	DIRP_PG(dir, dirpg_account_set_home(dir, user, node, error_r));
-	LMDB_TODO;
-}
-
-int htg_dir_table_iter(struct htg_dir *dir, const char *table,
-		       htg_pair_cb *cb, void *ctx, const char **error_r)
-{
-	DIRP_PG(dir, dirpg_table_iter(dir, table, cb, ctx, error_r));
-	LMDB_TODO;
-}
-
-int htg_dir_table_put(struct htg_dir *dir, const char *table,
-		      const char *key_hex, const char *value,
-		      const char **error_r)
-{
-	DIRP_PG(dir, dirpg_table_put(dir, table, key_hex, value, error_r));
 	LMDB_TODO;
 }

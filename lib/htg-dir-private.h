@@ -152,6 +152,19 @@ int dirp_domain_adjust(struct htg_dir *dir, MDB_txn *txn, const char *address,
 int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
 		       const char **error_r);
 
+/* Rows of the expiring tables as htg_dir_table_put() may write them
+   (htg-dir-table.c): 1 a row the directory's own writers could have
+   written, 0 not (htg-dir-msgid.c, htg-dir-delivery.c). */
+int dirp_msgid_row_ok(const MDB_val *k, const MDB_val *v);
+int dirp_delivery_row_ok(const MDB_val *k, const MDB_val *v);
+/* What htg_dir_table_put() checks, for any backend: key_hex decoded
+   into kb (*klen_r bytes) and the row valid for table: 1, or 0 with
+   *error_r. DIRP_TABLE_KEY_MAX: the longest key ("account<TAB>Message-ID"). */
+#define DIRP_TABLE_KEY_MAX	(2 * HTG_USER_MAX + 2)
+int dirp_table_check(const char *table, const char *key_hex,
+		     const char *value, unsigned char *kb, size_t size,
+		     size_t *klen_r, const char **error_r);
+
 /* Normalise in into buf, or refuse the call (return 0) with a reason. */
 #define NORMALISE(in, buf, what) do { \
 	if (!htg_dir_normalise((in), (buf), sizeof(buf))) { \

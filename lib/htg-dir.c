@@ -41,6 +41,7 @@
 /*	htg-dir-retention(3), retention records
 /*	htg-dir-lmdb(3), the LMDB access the files share
 /*	htg-dir-map(3), the map's size and the maximum
+/*	htg-dir-table(3), the expiring tables row by row (htgctl export)
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/

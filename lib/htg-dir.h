@@ -238,7 +238,9 @@ int htg_dir_translate(struct htg_dir *dir, const char *address, char *buf,
 /* ev->time_us 0 = now. Durable when the call returns (LMDB commit). */
 int htg_dir_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
 			 const char **error_r);
-/* account NULL = all */
+/* account NULL = all. Each event comes with its key (key_pid, key_seq
+   as stored): appended again with it, it replaces itself, so that an
+   import of an export can run twice. */
 int htg_dir_audit_iter(struct htg_dir *dir, const char *account,
 		       htg_audit_cb *cb, void *ctx, const char **error_r);
 
@@ -425,8 +427,10 @@ int htg_dir_account_set_home(struct htg_dir *dir, const char *user,
 /* --- export and import of the expiring tables (htgctl export|import) --- */
 /* Table "msgids" or "deliveries", each row as (its key in lower-case
    hex, its record as text, as htg-dir-msgid(3) and htg-dir-delivery(3)
-   describe it). iter: 1 done, -1; put (adds or replaces a row): 1, 0
-   refused (bad table, key or record), -1. */
+   describe it). iter: 1 done, -1 (a malformed row is skipped with a
+   warning; the callback must not call the directory); put (adds or
+   replaces a row): 1, 0 refused (bad table, key or record: only what
+   the table's own writers write), -1. htg-dir-table(3). */
 int htg_dir_table_iter(struct htg_dir *dir, const char *table,
 		       htg_pair_cb *cb, void *ctx, const char **error_r);
 int htg_dir_table_put(struct htg_dir *dir, const char *table,

@@ -64,7 +64,10 @@ static const char *const synopsis[] = {
 	"       htgctl [-d DIR] import < CHANGES  (lines: account"
 	" USER PASSWORD | address ADDRESS USER |",
 	"                 flow FLOW DELIVER-TO | grant|revoke USER"
-	" FLOW; fields tab-separated)",
+	" FLOW | the records of export;",
+	"                 fields tab-separated)",
+	"       htgctl [-d DIR] export > FILE  (the whole directory,"
+	" for import)",
 	"       htgctl [-d DIR] expire [--now T]",
 	"       htgctl [-d DIR] stats [--since T] [--until T]"
 	" [--by-account] [--now T]",

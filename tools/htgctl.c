@@ -35,6 +35,7 @@
 /*	htgctl [-d DIR] hygiene [USER] [--json] [--days N] [--retain]
 /*		[--now T]
 /*	htgctl [-d DIR] import < CHANGES
+/*	htgctl [-d DIR] export > FILE
 /*	htgctl [-d DIR] expire [--now T]
 /*	htgctl [-d DIR] stats [--since T] [--until T] [--by-account]
 /*		[--now T] [--output FILE] [--json | --prometheus]
@@ -70,7 +71,11 @@
 /*	import reads account, address, flow, grant and revoke changes
 /*	from stdin, one per line, and applies them through one handle
 /*	with a single fsync at the end (provisioning thousands of
-/*	accounts; see htgctl-import.c).
+/*	accounts; see htgctl-import.c). export writes the whole
+/*	directory in the lines import reads, after a versioned header
+/*	and before a count of its records, fields escaped
+/*	(htgctl-export.c): "htgctl -d A export | htgctl -d B import"
+/*	copies a directory, also from one backend to the other.
 /*
 /*	audit, retention and hygiene first apply the pickup journal
 /*	(DIR/journal/, where POP3 QUITs write their retention records and
@@ -141,7 +146,7 @@ static int cmd_expire(int argc, char **argv)
 
 static const char *const commands[] = {
 	"account", "address", "flow", "grant", "revoke", "audit", "retention",
-	"hygiene", "import", "expire", "init", "stats", "map-max", "committed",
+	"hygiene", "import", "export", "expire", "init", "stats", "map-max", "committed",
 	NULL
 };
 
@@ -213,6 +218,8 @@ int main(int argc, char **argv)
 		ret = cmd_hygiene(n - 1, args + 1);
 	else if (strcmp(args[0], "import") == 0)
 		ret = cmd_import(n - 1, args + 1);
+	else if (strcmp(args[0], "export") == 0)
+		ret = cmd_export(n - 1, args + 1);
 	else if (strcmp(args[0], "init") == 0)
 		ret = cmd_init(n - 1, args + 1);
 	else if (strcmp(args[0], "stats") == 0)

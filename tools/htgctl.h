@@ -11,7 +11,9 @@
 /*	(ctl_*); htgctl-dir.c: accounts,
 /*	addresses, flows, grants;
 /*	htgctl-pickup.c: audit and retention; htgctl-hygiene.c: pickup
-/*	hygiene (004 4.1.1); htgctl-import.c: bulk changes from stdin;
+/*	hygiene (004 4.1.1); htgctl-import.c, htgctl-import-rec.c: bulk
+/*	changes from stdin; htgctl-export.c, htgctl-nodes.c: the whole
+/*	directory for import;
 /*	htgctl-priv.c: dropping root, init; htgctl-out.c: output, name
 /*	checks.
 /*--*/
@@ -73,6 +75,18 @@ int cmd_hygiene(int argc, char **argv);
 int hygiene_waiting(struct htg_dir *dir, int64_t now, uint64_t *waiting_r,
 		    int64_t *oldest_age_r);
 int cmd_import(int argc, char **argv);
+/* htgctl-export.c: the whole directory for htgctl import; the version
+   of that line format (the "htg-export" line) */
+#define CTL_EXPORT_VERSION 1
+int cmd_export(int argc, char **argv);
+/* htgctl-nodes.c: export and import of nodes and home nodes */
+int export_nodes(struct htg_dir *dir,
+		 int (*cb)(const char *name, const char *address, void *ctx),
+		 void *ctx, const char **error_r);
+int import_node(struct htg_dir *dir, const char *name, const char *address,
+		const char **error_r);
+int import_home(struct htg_dir *dir, const char *user, const char *home,
+		const char **error_r);
 int cmd_init(int argc, char **argv);
 int cmd_stats(int argc, char **argv);		/* htgctl-stats.c */
 int cmd_map_max(int argc, char **argv);
