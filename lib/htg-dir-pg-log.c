@@ -59,10 +59,12 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-/* s as valid UTF-8 (with '?' for each byte that breaks it) and, for an
-   audit field (fields 1), on one line (tab, CR, LF as spaces, as LMDB
-   stores them): s itself when it is so, else a copy in buf */
-static const char *clean_text(const char *s, int field, char *buf,
+/* s as the database takes it: valid UTF-8 (with '?' for each byte that
+   breaks it) unless the database is SQL_ASCII (raw: any byte but NUL,
+   kept as it is); an audit field (line) on one line, with tab, CR and
+   LF as spaces as LMDB stores them. s itself when it is so, else a copy
+   in buf. */
+static const char *clean_text(const char *s, int raw, int line, char *buf,
 			      size_t size)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -70,15 +72,15 @@ static const char *clean_text(const char *s, int field, char *buf,
 	int clean = 1;
 
 	for (i = 0; u[i] != '\0'; i += n ? n : 1)
-		if ((n = utf8_len(u + i)) == 0 ||
-		    (field && (u[i] == '\t' || u[i] == '\r' || u[i] == '\n')))
+		if ((n = raw ? 1 : utf8_len(u + i)) == 0 ||
+		    (line && (u[i] == '\t' || u[i] == '\r' || u[i] == '\n')))
 			clean = 0;
 	if (clean)
 		return s;
 	for (i = 0; u[i] != '\0' && o + 5 < size; i += n ? n : 1) {
-		if ((n = utf8_len(u + i)) == 0)
+		if ((n = raw ? 1 : utf8_len(u + i)) == 0)
 			buf[o++] = '?';
-		else if (field && n == 1 && strchr("\t\r\n", u[i]) != NULL)
+		else if (line && n == 1 && strchr("\t\r\n", u[i]) != NULL)
 			buf[o++] = ' ';
 		else {
 			memcpy(buf + o, u + i, n);
@@ -89,8 +91,10 @@ static const char *clean_text(const char *s, int field, char *buf,
 	return buf;
 }
 
-#define utf8_text(s, buf, size) clean_text((s), 0, (buf), (size))
-#define field_text(s, buf, size) clean_text((s), 1, (buf), (size))
+#define utf8_text(dir, s, buf, size) \
+	clean_text((s), dirpg_raw_text(dir), 0, (buf), (size))
+#define field_text(dir, s, buf, size) \
+	clean_text((s), dirpg_raw_text(dir), 1, (buf), (size))
 
 /* --- audit ------------------------------------------------------------------ */
 
@@ -122,19 +126,21 @@ void dirpg_audit_fill(struct htg_dir *dir, const struct htg_audit_event *ev,
 	snprintf(a->num[4], sizeof(a->num[4]), "%" PRIu32, ev->uid);
 	if (!htg_dir_normalise(ev->account, a->acct, sizeof(a->acct)))
 		snprintf(a->acct, sizeof(a->acct), "%s",
-			 field_text(ev->account, a->text[0], sizeof(a->text[0])));
+			 field_text(dir, ev->account, a->text[0],
+				    sizeof(a->text[0])));
 	a->p[0] = a->num[0];
 	a->p[1] = dirpg_host(dir);
 	a->p[2] = a->num[1];
 	a->p[3] = a->num[2];
-	a->p[4] = field_text(f[0], a->text[0], sizeof(a->text[0]));
+	a->p[4] = field_text(dir, f[0], a->text[0], sizeof(a->text[0]));
 	a->p[5] = a->acct;
-	a->p[6] = field_text(f[1], a->text[1], sizeof(a->text[1]));
+	a->p[6] = field_text(dir, f[1], a->text[1], sizeof(a->text[1]));
 	a->p[7] = a->num[3];
 	a->p[8] = a->num[4];
 	for (int i = 2; i < 9; i++)
-		a->p[7 + i] = field_text(f[i], a->text[i], sizeof(a->text[i]));
-	a->p[16] = field_text(ev->detail, a->detail, sizeof(a->detail));
+		a->p[7 + i] = field_text(dir, f[i], a->text[i],
+					 sizeof(a->text[i]));
+	a->p[16] = field_text(dir, ev->detail, a->detail, sizeof(a->detail));
 }
 
 int dirpg_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
@@ -225,7 +231,7 @@ struct retained_params {
 };
 
 /* 1, or 0 with error_r: the checks of the LMDB encoding */
-static int retained_params(const struct htg_retained *r,
+static int retained_params(struct htg_dir *dir, const struct htg_retained *r,
 			   struct retained_params *a, const char **error_r)
 {
 	char key[DIRP_RETAINED_KEY_MAX], val[DIRP_RETAINED_VAL_MAX];
@@ -240,14 +246,14 @@ static int retained_params(const struct htg_retained *r,
 	snprintf(a->num[2], sizeof(a->num[2]), "%" PRIu64, r->size);
 	snprintf(a->num[3], sizeof(a->num[3]), "%" PRIu32, r->uid);
 	a->p[0] = a->acct;
-	a->p[1] = utf8_text(r->id, a->id, sizeof(a->id));
+	a->p[1] = utf8_text(dir, r->id, a->id, sizeof(a->id));
 	a->p[2] = a->num[0];
 	a->p[3] = a->num[1];
-	a->p[4] = field_text(r->message_id, a->mid, sizeof(a->mid));
+	a->p[4] = field_text(dir, r->message_id, a->mid, sizeof(a->mid));
 	a->p[5] = a->num[2];
 	a->p[6] = a->num[3];
-	a->p[7] = utf8_text(r->path, a->path, sizeof(a->path));
-	a->p[8] = utf8_text(r->restore_to, a->restore, sizeof(a->restore));
+	a->p[7] = utf8_text(dir, r->path, a->path, sizeof(a->path));
+	a->p[8] = utf8_text(dir, r->restore_to, a->restore, sizeof(a->restore));
 	return 1;
 }
 
@@ -282,7 +288,7 @@ static int pickup_try(struct htg_dir *dir, struct dirpg_conn *c, int undo,
 	if (dirpg_cmd(c, "BEGIN", error_r) < 0)
 		return -1;
 	for (unsigned int i = 0; i < nr; i++) {
-		if (retained_params(&r[i], &rp, error_r) <= 0) {
+		if (retained_params(dir, &r[i], &rp, error_r) <= 0) {
 			if (undo)
 				continue;	/* never written */
 			(void)dirpg_cmd(c, "ROLLBACK", error_r);

@@ -50,6 +50,7 @@ struct dirpg {
 	uint32_t seq;
 	int rdonly;		/* HTG_DIR_RDONLY: read-only sessions */
 	struct dirpg_cache *cache;	/* HTG_DIR_CACHE */
+	int raw_text;		/* the database is SQL_ASCII */
 };
 
 struct dirpg_pq dirpg_pq;
@@ -89,6 +90,7 @@ static void pq_load(void)
 		PQ_SYM(freemem, "PQfreemem"),
 		PQ_SYM(send_query, "PQsendQuery"),
 		PQ_SYM(is_busy, "PQisBusy"),
+		PQ_SYM(parameter_status, "PQparameterStatus"),
 	};
 	void *h = dlopen(DIRPG_LIBPQ, RTLD_NOW | RTLD_LOCAL);
 
@@ -135,6 +137,7 @@ static void conn_free(struct dirpg_conn *c)
 static struct dirpg_conn *conn_new(struct dirpg *pg, const char **error_r)
 {
 	struct dirpg_conn *c = calloc(1, sizeof(*c));
+	const char *enc;
 
 	if (c == NULL) {
 		*error_r = "out of memory";
@@ -157,6 +160,8 @@ static struct dirpg_conn *conn_new(struct dirpg *pg, const char **error_r)
 		return NULL;
 	}
 	(void)dirpg_pq.set_notice_processor(c->conn, pg_notice, NULL);
+	enc = dirpg_pq.parameter_status(c->conn, "server_encoding");
+	pg->raw_text = enc != NULL && strcmp(enc, "SQL_ASCII") == 0;
 	/* a read-only handle: a write fails in the server (-1), as a
 	   write on a read-only LMDB handle does */
 	if (pg->rdonly && dirpg_cmd(c, "SET default_transaction_read_only "
@@ -437,6 +442,11 @@ int dirpg_lookup_value(struct htg_dir *dir, enum dirpg_stmt st, int n,
 	}
 	memcpy(buf, row.col[0], len + 1);
 	return 1;
+}
+
+int dirpg_raw_text(const struct htg_dir *dir)
+{
+	return dir->pg->raw_text;
 }
 
 const char *dirpg_host(const struct htg_dir *dir)

@@ -108,6 +108,8 @@ struct dirpg_pq {
 	PGnotify *(*notifies)(PGconn *conn);
 	void (*freemem)(void *ptr);
 	int (*send_query)(PGconn *conn, const char *query);
+	const char *(*parameter_status)(const PGconn *conn,
+					const char *name);
 	int (*is_busy)(PGconn *conn);
 };
 extern struct dirpg_pq dirpg_pq;
@@ -185,6 +187,10 @@ struct dirpg_cache *dirpg_cache_new(const char *conninfo);
 void dirpg_cache_free(struct dirpg_cache *c);
 /* the handle's cache, NULL when it has none */
 struct dirpg_cache *dirpg_cache(struct htg_dir *dir);
+
+/* 1 when the database is SQL_ASCII: text columns take any byte but
+   NUL (audit fields kept byte for byte); else UTF-8 only */
+int dirpg_raw_text(const struct htg_dir *dir);
 
 /* this writer's key for audit events it numbers itself */
 const char *dirpg_host(const struct htg_dir *dir);

@@ -287,6 +287,11 @@ int htg_dir_set_state_path(struct htg_dir *dir, const char *path)
 	return 1;
 }
 
+int htg_dir_text_exact(const struct htg_dir *dir)
+{
+	return dir->pg == NULL || dirpg_raw_text(dir);
+}
+
 int htg_dir_is_uri(const char *path)
 {
 	return dirpg_is_uri(path);

@@ -127,6 +127,10 @@ const char *htg_dir_path(const struct htg_dir *dir);
    opened without HTG_DIR_CREATE checks that the schema is there.
    1 when the directory is shared by several machines (PostgreSQL). */
 int htg_dir_is_shared(const struct htg_dir *dir);
+/* 1 when text is kept byte for byte: LMDB, or a PostgreSQL database
+   created with ENCODING 'SQL_ASCII'; 0: a UTF-8 database, where a byte
+   of an audit field that breaks UTF-8 is stored as '?' */
+int htg_dir_text_exact(const struct htg_dir *dir);
 /* 1 when path names a PostgreSQL directory (a URI), 0 a folder */
 int htg_dir_is_uri(const char *path);
 /* Where this machine keeps the directory's local state (the pickup

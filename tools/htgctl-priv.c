@@ -256,6 +256,12 @@ static int init_shared(void)
 		printf("schema version %d: up to date\n", to);
 	else
 		printf("schema version %d -> %d\n", from, to);
+	if (!htg_dir_text_exact(dir))
+		fprintf(stderr, "htgctl: init: note: the database is not "
+			"SQL_ASCII: a byte of an audit field that is not UTF-8 "
+			"(a hostile Message-ID) will be stored as '?'; CREATE "
+			"DATABASE ... ENCODING 'SQL_ASCII' TEMPLATE template0 "
+			"keeps them\n");
 	htg_dir_close(&dir);
 	return 0;
 }
