@@ -42,6 +42,9 @@ select_node() {
 	*:*) GOV_NETWORK="[$HOST]/128" ;;	# IPv6 (HTG_HOST without brackets)
 	*)   GOV_NETWORK=$HOST/32 ;;
 	esac
+	# a client connecting to 127.0.1.i comes from lo's own 127.0.0.1: the
+	# government side of a multi-node lab (a stranger: 127.0.0.2)
+	[ "$NODES" -eq 1 ] || GOV_NETWORK=127.0.0.1/32
 	# Postfix takes only an interface's address for inet_interfaces:
 	# 127.0.1.i reaches lo without being configured on it. Node i's
 	# listeners name their address in master.cf ([127.0.1.i]:port), and
@@ -79,15 +82,10 @@ proc_tree() {
 # their environment), Dovecot's master and our daemons (-c on the command
 # line)
 node_named_pids() {	# node directory
-	local d=$1 f pid
-	for f in /proc/[0-9]*/environ; do
-		grep -qsaF "MAIL_CONFIG=$d/etc/postfix" "$f" || continue
-		pid=${f#/proc/}; echo "${pid%/environ}"
-	done
-	for f in /proc/[0-9]*/cmdline; do
-		grep -qsaF "$d/etc/" "$f" || continue
-		pid=${f#/proc/}; echo "${pid%/cmdline}"
-	done
+	{ grep -lsaF -- "MAIL_CONFIG=$1/etc/postfix" /proc/[0-9]*/environ
+	  grep -lsaF -- "$1/etc/" /proc/[0-9]*/cmdline
+	} 2>/dev/null | sed -n 's|^/proc/\([0-9]*\)/.*|\1|p'
+	true
 }
 
 # every live (non-zombie) process of the node in directory $1 (and the
@@ -133,15 +131,17 @@ node_stop_dir() {
 	if postfix -c "$d/etc/postfix" status >/dev/null 2>&1; then
 		postfix -c "$d/etc/postfix" stop >/dev/null 2>&1 || true
 	fi
+	# then the rest at once (Dovecot and libmilter take seconds each)
 	if pid_alive "$d/dovecot/run/master.pid"; then
 		dovecot -c "$d/etc/dovecot/dovecot.conf" stop >/dev/null 2>&1 || true
 		for i in $(seq 1 100); do
 			pid_alive "$d/dovecot/run/master.pid" || break
 			sleep 0.1
 		done
-	fi
-	stop_pidfile htg-milter "$d/run/htg-milter.pid"
-	stop_pidfile htg-policyd "$d/run/htg-policyd.pid"
+	fi &
+	stop_pidfile htg-milter "$d/run/htg-milter.pid" &
+	stop_pidfile htg-policyd "$d/run/htg-policyd.pid" &
+	wait
 	# libmilter keeps the socket for a while after SIGTERM
 	rm -f "$d/run/"*.sock
 	node_kill_dir "$d"
