@@ -21,7 +21,9 @@ clients and /proc:
   it back; node stop 2 stops it cleanly;
 - pg stop / promote / start: writes go to the promoted standby, a row
   written before the stop is there, and the old primary comes back as a
-  standby that has the rows written after the promotion;
+  standby that has the rows written after the promotion; the same again
+  with pg kill (SIGKILL) instead of pg stop;
+- three nodes on LMDB are refused;
 - stop: no process of the lab is left (no postgres, no Postfix master).
 
 Until the PostgreSQL directory backend is built in (htgctl links libpq),
@@ -330,7 +332,25 @@ def t_pg_failover():
     # the old primary: a standby now, with every row (commits waited for it)
     check(sql_ok(server_uri(p1), "SELECT pg_is_in_recovery(), count(*) FROM lab_probe")
           == "t|3", "the old primary is a standby with the rows")
+    # and back, by a crash this time: pg kill (SIGKILL; the dead postmaster
+    # must not count as running), promote the old primary, start
+    for args in (("pg", "kill"), ("pg", "promote"), ("pg", "start")):
+        r = htglab.lab(*args)
+        check(r.returncode == 0, "%s: %s" % (" ".join(args), r.stderr))
+    got = sql_ok(uri, "INSERT INTO lab_probe VALUES (4); SELECT inet_server_port(),"
+                 " count(*) FROM lab_probe")
+    check(got.splitlines()[-1] == "%s|4" % p1, "writes after kill and promote: %r" % got)
+    check(sql_ok(server_uri(p2), "SELECT pg_is_in_recovery(), count(*) FROM lab_probe")
+          == "t|4", "the killed primary is a standby again, with the rows")
     sql_ok(uri, "DROP TABLE lab_probe")
+
+
+def t_lmdb_nodes_refused():
+    env = lab_env()
+    env["HTG_DIRECTORY_BACKEND"] = "lmdb"
+    r = htg_lab("start", env=env)
+    check(r.returncode != 0 and "needs HTG_DIRECTORY_BACKEND=postgresql" in r.stderr,
+          "three nodes on LMDB: %r %r" % (r.returncode, r.stderr))
 
 
 def t_stop():
@@ -361,7 +381,8 @@ def main():
                      ("postgresql_scram_passfiles_standby", t_pg_auth),
                      ("node_kill_leaves_the_others_answering", t_node_kill),
                      ("node_stop_is_clean_and_start_brings_it_back", t_node_stop),
-                     ("pg_stop_promote_start", t_pg_failover)):
+                     ("pg_stop_promote_start", t_pg_failover),
+                     ("nodes_on_lmdb_refused", t_lmdb_nodes_refused)):
         result(name, fn)
     result("stop_leaves_nothing_running", t_stop)
     print("took %.0f s" % (time.time() - t0))
