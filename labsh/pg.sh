@@ -42,6 +42,7 @@ pg_setup_vars() {	# after the layout is known
 	PG_STANDBY_PORT=${HTG_PG_STANDBY_PORT:-$((PG_PORT + 1))}
 	PG_STANDBY=${HTG_PG_STANDBY:-$([ "$NODES" -gt 1 ] && echo yes || echo no)}
 	PG_SYNC=${HTG_PG_SYNC:-yes}
+	PG_MAX_CONNECTIONS=${HTG_PG_MAX_CONNECTIONS:-300}
 	case $PG_STANDBY in yes|no) ;; *) die "HTG_PG_STANDBY must be yes or no" ;; esac
 	case $PG_SYNC in yes|no) ;; *) die "HTG_PG_SYNC must be yes or no" ;; esac
 	case $HOST in
@@ -58,7 +59,6 @@ pg_uri() {
 		"$hosts" "$PG_PASS_DIR/$1"
 }
 
-pg_data() { echo "$PG_DIR/$1"; }
 pg_port_of() { [ "$1" = primary ] && echo "$PG_PORT" || echo "$PG_STANDBY_PORT"; }
 pg_log() { echo "$PG_DIR/log/$1.log"; }
 pg_exists() { [ -f "$PG_DIR/$1/PG_VERSION" ]; }
@@ -102,8 +102,8 @@ unix_socket_directories = '$PG_RUN'
 unix_socket_permissions = 0700
 cluster_name = 'htg-lab-$s'
 # a connection per Dovecot process, milter session, policy client and
-# htgctl of every node
-max_connections = 300
+# htgctl of every node (HTG_PG_MAX_CONNECTIONS)
+max_connections = $PG_MAX_CONNECTIONS
 password_encryption = scram-sha-256
 wal_level = replica
 max_wal_senders = 5
