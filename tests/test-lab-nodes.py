@@ -10,6 +10,9 @@ ports of its own (HTG_NODES_TEST_SUBMISSION_PORT 22587, _POP3_PORT 22110,
 _INBOUND_PORT 22025, _PG_PORT 22543, standby +1), then checks with real
 clients and /proc:
 
+- every component of every node opens the one directory: the URI with
+  user htg's passfile, Dovecot's passdb/userdb the URI with user dovecot's;
+  each node's state directory (HTG_STATE_DIR, htg_state_dir) is its own;
 - every node's submission (STARTTLS with a certificate valid for the
   node's address, AUTH as the demo account), POP3 and inbound ports answer
   on its own address, and each node runs its own Postfix and Dovecot;
@@ -238,6 +241,43 @@ def t_nodes_answer():
         check(len(masters) == 1, "%s: one Postfix master, got %r" % (n, masters))
 
 
+def conf_values(path, key):
+    """Values of 'key = value' lines of a config file (stripped)."""
+    out = []
+    for line in open(path):
+        k, eq, v = line.strip().partition("=")
+        if eq and k.strip() == key:
+            out.append(v.strip())
+    return out
+
+
+def t_directory_settings():
+    """Every component of every node opens the same directory: the URI
+    (passfile of user htg), Dovecot's auth process the URI with user
+    dovecot's passfile; each node's own state directory."""
+    shared = not ENV["HTG_DIRECTORY"].startswith("postgresql://")
+    d = ENV["HTG_DIRECTORY"]
+    auth = d if shared else ENV["HTG_PG_AUTH_URI"]
+    check(shared or d == ENV["HTG_PG_URI"], "HTG_DIRECTORY is the URI")
+    check(("-d %s " % d) in ENV["HTG_CTL"] + " ", "HTG_CTL -d")
+    for n in htglab.nodes():
+        etc = os.path.join(n.dir, "etc")
+        for f in ("htg-milter.conf", "htg-policyd.conf"):
+            check(conf_values(os.path.join(etc, f), "directory") == [d], "%s %s" % (n, f))
+        dc = n.dovecot_config
+        check(conf_values(dc, "args") == [auth, auth], "%s passdb/userdb args" % n)
+        check(conf_values(dc, "htg_directory") == [d], "%s htg_directory" % n)
+        lab_conf = os.path.join(os.path.dirname(dc), "dovecot-lab.conf")
+        check(conf_values(lab_conf, "htg_state_dir") == [n.dir + "/state"],
+              "%s htg_state_dir" % n)
+        master_cf = open(os.path.join(n.postfix_config, "master.cf")).read()
+        check(master_cf.count(" -d %s " % d) == 2, "%s master.cf pipes" % n)
+        for p in pids_naming(n.dir + "/"):
+            if comm(p) in ("htg-milter", "htg-policyd"):
+                check(("HTG_STATE_DIR=%s/state" % n.dir).encode() in
+                      proc_read(p, "environ").split(b"\0"), "%s %s env" % (n, comm(p)))
+
+
 def t_pg_auth():
     uri, auth_uri = ENV["HTG_PG_URI"], ENV["HTG_PG_AUTH_URI"]
     check(sql_ok(uri, "SELECT current_user, pg_is_in_recovery()") == "htg|f",
@@ -378,6 +418,7 @@ def main():
         return 1
     for name, fn in (("lab_env_lists_the_nodes", t_env),
                      ("every_node_answers_on_its_address", t_nodes_answer),
+                     ("every_component_opens_the_directory", t_directory_settings),
                      ("postgresql_scram_passfiles_standby", t_pg_auth),
                      ("node_kill_leaves_the_others_answering", t_node_kill),
                      ("node_stop_is_clean_and_start_brings_it_back", t_node_stop),
