@@ -63,17 +63,62 @@ def postfix_service(port):
     return "[%s]:%s" % (ENV["HTG_HOST"], port)
 
 
+# --- the lab's nodes ---------------------------------------------------------------
+# HTG_LAB_NODES=N labs: node i on its own address (HTG_NODES), same ports,
+# own Postfix, Dovecot, mail storage and logs (lab.env HTG_NODE_<i>_*). A
+# one-node lab is node 1 with the top-level keys. The client helpers take
+# host= (a node's address; default HTG_HOST, node 1).
+
+class Node:
+    """One gateway node: number i, address host, its directory (dir),
+    log_dir, mail_root, postfix_config, dovecot_config, and ctl (htgctl's
+    command line with its mail root)."""
+
+    def __init__(self, i):
+        self.i = i
+        if "HTG_NODE_%d_HOST" % i in ENV:
+            get = lambda k: ENV["HTG_NODE_%d_%s" % (i, k)]  # noqa: E731
+            self.dir = get("DIR")
+        else:           # one node: the lab itself
+            get = lambda k: ENV["HTG_" + k]  # noqa: E731
+            self.dir = ENV["HTG_LAB_DIR"]
+        self.host = get("HOST")
+        self.log_dir = get("LOG_DIR")
+        self.mail_root = get("MAIL_ROOT")
+        self.postfix_config = get("POSTFIX_CONFIG")
+        self.dovecot_config = get("DOVECOT_CONFIG")
+        self.ctl = get("CTL")
+
+    def __repr__(self):
+        return "node %d (%s)" % (self.i, self.host)
+
+
+def nodes():
+    """The lab's nodes, node 1 first."""
+    count = len(ENV.get("HTG_NODES", ENV["HTG_HOST"]).split())
+    return [Node(i) for i in range(1, count + 1)]
+
+
+def lab(*args):
+    """./htg-lab ARGS on this lab (e.g. lab("node", "kill", "2"),
+    lab("pg", "promote")): the CompletedProcess, output captured."""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, HTG_LAB_DIR=ENV["HTG_LAB_DIR"])
+    return subprocess.run([os.path.join(top, "htg-lab")] + list(args), env=env,
+                          capture_output=True, text=True)
+
+
 # --- SMTP helpers -------------------------------------------------------------
 
-def smtp_connect(port=None):
-    s = smtplib.SMTP(ENV["HTG_HOST"], int(port or ENV["HTG_SUBMISSION_PORT"]),
+def smtp_connect(port=None, host=None):
+    s = smtplib.SMTP(host or ENV["HTG_HOST"], int(port or ENV["HTG_SUBMISSION_PORT"]),
                      timeout=TIMEOUT)
     s.ehlo("client.example")
     return s
 
 
-def smtp_submission(user=None, password=None, auth=True):
-    s = smtp_connect()
+def smtp_submission(user=None, password=None, auth=True, host=None):
+    s = smtp_connect(host=host)
     s.starttls(context=tls_context())
     s.ehlo("client.example")
     if auth:
@@ -111,10 +156,11 @@ def htg_message(token, extra_headers="", to=None):
 
 
 def submit(message, sender=None, rcpt=None, user=None, password=None,
-           mail_args=""):
+           mail_args="", host=None):
     """One submission in its own session (as user, default the demo
-    account): (stage, code, text) of the first refusal, or ('ok', 250, ...)."""
-    s = smtp_submission(user, password)
+    account; to node address host, default HTG_HOST): (stage, code, text)
+    of the first refusal, or ('ok', 250, ...)."""
+    s = smtp_submission(user, password, host=host)
     try:
         code, msg = cmd(s, ("MAIL FROM:<%s> %s" % (
             sender or ENV["HTG_DEMO_SENDER"], mail_args)).strip())
@@ -137,8 +183,9 @@ def submit(message, sender=None, rcpt=None, user=None, password=None,
 
 # --- POP3 helpers ----------------------------------------------------------------
 
-def pop3_login(user, password, ctx=None):
-    p = poplib.POP3(ENV["HTG_HOST"], int(ENV["HTG_POP3_PORT"]), timeout=TIMEOUT)
+def pop3_login(user, password, ctx=None, host=None):
+    p = poplib.POP3(host or ENV["HTG_HOST"], int(ENV["HTG_POP3_PORT"]),
+                    timeout=TIMEOUT)
     p.stls(context=ctx or tls_context())
     token = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
     p._shortcmd("AUTH PLAIN " + token)
@@ -247,8 +294,9 @@ def expect_reply(got, code, dsn, rule):
           "expected %d %s %s, got %s %s %r" % (code, dsn, rule, stage, c, text))
 
 
-def inbound_send(token, rcpt):
-    s = smtplib.SMTP(ENV["HTG_HOST"], int(ENV["HTG_INBOUND_PORT"]), timeout=TIMEOUT)
+def inbound_send(token, rcpt, host=None):
+    s = smtplib.SMTP(host or ENV["HTG_HOST"], int(ENV["HTG_INBOUND_PORT"]),
+                     timeout=TIMEOUT)
     msg = ("From: <dms-inbox@douane.overheid.nl>\r\nTo: <%s>\r\n"
            "Subject: antwoord %s\r\nMessage-ID: <%s@douane.overheid.nl>\r\n"
            "\r\nAntwoord %s\r\n") % (rcpt, token, token, token)
