@@ -182,7 +182,8 @@ pg_sync() {
 	pg_psql "$1" -c 'SELECT pg_reload_conf()' >/dev/null
 }
 
-# The role htg, its database, its password (kept in the passfiles; a new
+# The role htg, its database (SQL_ASCII: audit fields byte for byte, see
+# htg_dir_text_exact()), its password (kept in the passfiles; a new
 # one only if there is none yet) and the passfiles of its users.
 pg_role() {	# server (the primary)
 	local s=$1 pw="" u f
@@ -192,7 +193,7 @@ pg_role() {	# server (the primary)
 SELECT 'CREATE ROLE htg LOGIN'
 	WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'htg') \gexec
 ALTER ROLE htg LOGIN PASSWORD :'pw';
-SELECT 'CREATE DATABASE htg OWNER htg ENCODING ''UTF8'' TEMPLATE template0'
+SELECT 'CREATE DATABASE htg OWNER htg ENCODING ''SQL_ASCII'' LC_COLLATE ''C'' LC_CTYPE ''C'' TEMPLATE template0'
 	WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'htg') \gexec
 REVOKE ALL ON DATABASE htg FROM PUBLIC;
 EOF
