@@ -30,7 +30,7 @@ int ctl_json;
 
 /* The synopsis, one line each; a continuation starts with a blank. */
 static const char *const synopsis[] = {
-	"usage: htgctl [-d DIR] [--mail-root DIR] COMMAND ...",
+	"usage: htgctl [-d DIR] [--mail-root DIR] [--state-dir DIR] COMMAND ...",
 	"       htgctl -V | --version",
 	"       htgctl [-d DIR] init [--owner USER]",
 	"       htgctl [-d DIR] account add USER [--password-stdin]"

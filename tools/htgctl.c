@@ -56,6 +56,10 @@
 /*	missing or owned by root: htgctl init creates it. Not run as root,
 /*	writing commands create it when missing.
 /*
+/*	With a PostgreSQL directory, this machine's state folder (the
+/*	pickup journal) is --state-dir DIR (anywhere on the line), else
+/*	$HTG_STATE_DIR, else /var/lib/htg.
+/*
 /*	The mail root (mail_home = <mail root>/%u) is --mail-root DIR
 /*	(anywhere on the line), else $HTG_MAIL_ROOT, else
 /*	/var/lib/htg/mail: paths in retention records must lie under it
@@ -177,7 +181,12 @@ int main(int argc, char **argv)
 			ctl_json = 1;
 		else if (strcmp(argv[i], "--mail-root") == 0 && i + 1 < argc)
 			ctl_mail_root = argv[++i];
-		else
+		else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc) {
+			/* a PostgreSQL directory's local state, for every
+			   part of htgctl that asks (htg_dir_open, privileges) */
+			if (setenv(HTG_STATE_ENV, argv[++i], 1) < 0)
+				return EXIT_REFUSED;
+		} else
 			args[n++] = argv[i];
 	}
 	if (n < 1)
