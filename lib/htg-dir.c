@@ -248,8 +248,11 @@ static int account_decode(const char *user, const char *rec,
 	int pos = 0;
 
 	memset(a, 0, sizeof(*a));
-	if (sscanf(rec, "%u\t%u\t%llu\t%lld\t%n", &flags, &retention,
-		   &max_size, &created, &pos) != 4 || pos == 0)
+	/* no "\t" after the last number: in a scanf format it would also
+	   skip the tab after an empty hash, taking the home for the hash */
+	if (sscanf(rec, "%u\t%u\t%llu\t%lld%n", &flags, &retention,
+		   &max_size, &created, &pos) != 4 || pos == 0 ||
+	    rec[pos++] != '\t')
 		return -1;
 	const char *hash = rec + pos, *home = strchr(hash, '\t');
 	size_t hlen = home != NULL ? (size_t)(home - hash) : strlen(hash);

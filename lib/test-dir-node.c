@@ -137,6 +137,13 @@ static void test_home(void)
 	test_assert(htg_dir_account_get(dir, "a@bedrijf.nl", &got, &error) == 1 &&
 		    strcmp(got.home, "gw2") == 0 &&
 		    strcmp(got.pwhash, "{SHA512-CRYPT}$6$x$y") == 0);
+	/* an account without a password (empty hash) keeps its home */
+	a = account("nopw@bedrijf.nl", "gw2");
+	a.pwhash[0] = '\0';
+	test_assert(htg_dir_account_add(dir, &a, &error) == 1);
+	test_assert(htg_dir_account_get(dir, "nopw@bedrijf.nl", &got, &error) == 1 &&
+		    strcmp(got.home, "gw2") == 0 && got.pwhash[0] == '\0');
+	test_assert(htg_dir_account_del(dir, "nopw@bedrijf.nl", &error) == 1);
 	a = account("b@bedrijf.nl", "nosuch");
 	test_assert(htg_dir_account_add(dir, &a, &error) == 0 &&
 		    strstr(error, "no such node") != NULL);
