@@ -354,3 +354,83 @@ def home_pop3_and_lmtp_proxied_to_a_second_node():
         node2_stop(d)
         ctl("retention", "purge", user)
         shutil.rmtree(d, ignore_errors=True)
+
+
+# --- a multi-node lab (HTG_LAB_NODES=N: lab.env HTG_NODES) -------------------
+
+def pop3_login_at(host, user, password):
+    import base64
+    import poplib
+    from htglab import TIMEOUT, tls_context
+    p = poplib.POP3(host, int(ENV["HTG_POP3_PORT"]), timeout=TIMEOUT)
+    p.stls(context=tls_context())
+    token = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+    p._shortcmd("AUTH PLAIN " + token)
+    return p
+
+
+def inbound_send_at(host, token, rcpt):
+    import smtplib
+    from htglab import TIMEOUT
+    s = smtplib.SMTP(host, int(ENV["HTG_INBOUND_PORT"]), timeout=TIMEOUT)
+    msg = ("From: <dms-inbox@douane.overheid.nl>\r\nTo: <%s>\r\n"
+           "Subject: antwoord %s\r\nMessage-ID: <%s@douane.overheid.nl>\r\n"
+           "\r\nAntwoord %s\r\n") % (rcpt, token, token, token)
+    s.sendmail("dms-inbox@douane.overheid.nl", [rcpt], msg)
+    s.quit()
+
+
+def lab_nodes():
+    """(address, name) of the lab's nodes, in HTG_NODES order; skips on a
+    lab with one node or whose nodes are not in the directory."""
+    addresses = ENV.get("HTG_NODES", "").split()
+    if len(addresses) < 2:
+        skip("one node (lab.env HTG_NODES): HTG_LAB_NODES=3 ./htg-lab start")
+    r = ctl("node", "list", "--json")
+    check(r.returncode == 0, "node list: " + r.stderr)
+    by_address = {n["address"]: n["node"] for n in json.loads(r.stdout)}
+    missing = [a for a in addresses if a not in by_address]
+    if missing:
+        skip("the lab registers no node for %s (htgctl node set)" % missing)
+    return [(a, by_address[a]) for a in addresses]
+
+
+@test
+def nodes_pop3_and_lmtp_on_any_node_reach_the_home_node():
+    (home_addr, home), (other_addr, _) = lab_nodes()[:2]
+    token = uuid.uuid4().hex
+    user = "roam-%s@bedrijf.nl" % token[:8]
+    r = ctl("account", "add", user, "--password-stdin", "--home", home,
+            stdin=PASSWORD + "\n")
+    check(r.returncode == 0, "account add: " + r.stderr)
+    try:
+        r = ctl("address", "add", user, user)
+        check(r.returncode == 0, "address add: " + r.stderr)
+        # the government side's mail reaches node 2; it lands on node 1
+        inbound_send_at(other_addr, token, user)
+
+        def seen_at(host):
+            p = pop3_login_at(host, user, PASSWORD)
+            try:
+                return pop3_find(p, token)
+            finally:
+                p.quit()
+        wait_until(lambda: seen_at(home_addr), "the mail on the home node")
+        check(seen_at(other_addr) is not None,
+              "POP3 on another node misses the mail of an account homed "
+              "on %s" % home)
+        # DELE through node 2: one retention record, one dele event
+        p = pop3_login_at(other_addr, user, PASSWORD)
+        num = pop3_find(p, token)
+        check(num is not None, "gone before DELE")
+        p.dele(num)
+        p.quit()
+        check(seen_at(home_addr) is None, "still on the home node after DELE")
+        r = ctl("retention", "list", user, "--json")
+        check(r.returncode == 0 and len(json.loads(r.stdout)) == 1,
+              "retention records: " + r.stdout + r.stderr)
+        dele = [e for e in audit(user) if e["event"] == "dele"]
+        check(len(dele) == 1, "dele events: %r" % dele)
+    finally:
+        ctl("retention", "purge", user)
+        ctl("account", "del", user)
