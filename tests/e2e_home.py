@@ -185,6 +185,37 @@ def home_pop3_login_for_an_unreachable_home_fails_temporarily():
           "Dovecot crashed or panicked: " + log[-600:])
 
 
+@test
+def home_lmtp_for_an_unreachable_home_is_deferred():
+    """Postfix -> this node's LMTP -> the home node is down: 4xx, the
+    message waits in Postfix's queue; nothing is stored on this node."""
+    from govside import postqueue
+    token = uuid.uuid4().hex
+    far = "away-%s@bedrijf.nl" % token[:8]
+    nodes = dict(local_node(), **{"e2e-gone": unused_address()})
+    with Nodes(nodes, [(far, "e2e-gone")]):
+        r = ctl("address", "add", far, far)
+        check(r.returncode == 0, "address add: " + r.stderr)
+        inbound_send(token, far)
+
+        def deferred():
+            for line in postqueue("-j").stdout.splitlines():
+                e = json.loads(line) if line.strip() else {}
+                for rc in e.get("recipients", []):
+                    if rc.get("address") == far and rc.get("delay_reason"):
+                        return e["queue_id"], rc["delay_reason"]
+            return None
+        qid, why = wait_until(deferred, "the delivery deferred")
+        try:
+            check(re.search(r"\b4\d\d\b", why) is not None,
+                  "not a temporary refusal: %r" % why)
+            check(not maildir_has(ENV["HTG_MAIL_ROOT"], far, token),
+                  "stored on a node that is not its home")
+        finally:
+            subprocess.run(["postsuper", "-c", ENV["HTG_POSTFIX_CONFIG"],
+                            "-d", qid], capture_output=True)
+
+
 # --- a second node: a Dovecot of its own, from the lab's configuration -------
 
 NODE2 = "127.0.1.2"
