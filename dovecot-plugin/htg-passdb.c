@@ -89,9 +89,10 @@ static int htg_passdb_route(struct auth_request *request,
 	for (field = t_strsplit_tabescaped(buf); *field != NULL; field++) {
 		const char *eq = strchr(*field, '=');
 
-		i_assert(eq != NULL);
-		auth_request_set_field(request, t_strdup_until(*field, eq),
-				       eq + 1, NULL);
+		/* "key=value", or a bare "key" */
+		auth_request_set_field(request, eq == NULL ? *field :
+				       t_strdup_until(*field, eq),
+				       eq == NULL ? "" : eq + 1, NULL);
 	}
 	e_debug(authdb_event(request), "home node %s: proxied", acct->home);
 	return 1;

@@ -216,6 +216,24 @@ def home_lmtp_for_an_unreachable_home_is_deferred():
                             "-d", qid], capture_output=True)
 
 
+@test
+def home_on_this_nodes_address_under_another_name_is_served_here():
+    """proxy_maybe: a home node whose address is this node's own (a node
+    registered twice, or a wrong node= setting) is served here, not
+    proxied to itself (Dovecot compares host and port with the local
+    ones)."""
+    token = uuid.uuid4().hex
+    user = "twin-%s@bedrijf.nl" % token[:8]
+    nodes = dict(local_node(), **{"e2e-twin": ENV["HTG_HOST"]})
+    with Nodes(nodes, [(user, "e2e-twin")]):
+        p = pop3_login(user, PASSWORD)
+        p.stat()
+        p.quit()
+        f = auth_fields(user, "pop3", PASSWORD)
+        check(f is not None and f.get("proxy_maybe") == "y",
+              "no proxy_maybe for the twin node: %r" % f)
+
+
 # --- a second node: a Dovecot of its own, from the lab's configuration -------
 
 NODE2 = "127.0.1.2"
@@ -384,6 +402,9 @@ def home_pop3_and_lmtp_proxied_to_a_second_node():
     finally:
         node2_stop(d)
         ctl("retention", "purge", user)
+        if os.path.exists(d + "/dovecot.log"):	# for a failure's post-mortem
+            shutil.copy(d + "/dovecot.log",
+                        os.path.join(ENV["HTG_LOG_DIR"], "e2e-node2.log"))
         shutil.rmtree(d, ignore_errors=True)
 
 
