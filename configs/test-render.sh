@@ -42,6 +42,15 @@ grep -q '^log_file = $' "$d/htg-milter.conf" && grep -q '^log_file = $' "$d/htg-
 res "production: both daemons log to syslog (log_file empty)" $?
 grep -q 'port = 110' "$d/dovecot/dovecot.conf"
 res "production POP3 port 110 in dovecot.conf" $?
+# issue 15: the passdb knows this node and the nodes' ports; one machine
+# opens no inet LMTP listener (port 0) and trusts no other node
+grep -q '^  args = /var/lib/htg/directory node=gw1 pop3_port=110 lmtp_port=24$' \
+	"$d/dovecot/dovecot.conf" &&
+	grep -q '^login_trusted_networks = $' "$d/dovecot/dovecot.conf" &&
+	awk '/inet_listener lmtp/ { l = 1 } l && /port = / { print; exit }' \
+		"$d/dovecot/dovecot.conf" | grep -q 'port = 0$' &&
+	grep -q '^  lmtp_proxy = yes$' "$d/dovecot/dovecot.conf"
+res "dovecot.conf: node and ports in the passdb args, no LMTP listener on one machine" $?
 if command -v postconf >/dev/null; then
 	postconf -c "$d/postfix" -n >/dev/null 2>"$d/err"
 	! grep -q . "$d/err"

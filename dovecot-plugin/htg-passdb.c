@@ -29,6 +29,16 @@
 /*	one LMDB read transaction costs microseconds, less than the round
 /*	trip to an auth-worker; the SHA512-CRYPT verification itself is
 /*	what Dovecot does in-process for passwd-file too.
+/*
+/*	More than one machine (issue 15): args may name this node and the
+/*	ports of the nodes' listeners (DIRECTORY [node=NAME] [pop3_port=N]
+/*	[lmtp_port=N]). A successful POP3 login or LMTP lookup of an
+/*	account homed on another node gets Dovecot's proxy fields for its
+/*	home node (htg-route(3)); one homed here, or without a home, gets
+/*	none. The LMTP lookup (lmtp_proxy = yes: one passdb lookup per
+/*	RCPT, without a password) also resolves an address to its owning
+/*	account, and routes a disabled account or one without a password
+/*	too: its mail is delivered (htg-userdb(3)), on its home node.
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
@@ -36,18 +46,63 @@
 #include "auth-common.h"
 #include "passdb.h"
 #include "password-scheme.h"
+#include "strescape.h"
 
 #include "htg-dc-dir.h"
 #include "htg-login.h"
+#include "htg-route.h"
 #include "htg-authdb.h"
 
 #define HTG_DEFAULT_SCHEME "SHA512-CRYPT"
 
+struct htg_passdb_module {
+	struct passdb_module module;
+	struct htg_route_settings route;
+	char path[HTG_PATH_MAX];
+};
+
+/* Add the proxy fields of the account's home node, if it is not this
+   one (htg-route.h): 1 added, 0 served here, -1 error (logged). */
+static int htg_passdb_route(struct auth_request *request,
+			    const struct htg_account *acct)
+{
+	struct htg_passdb_module *module =
+		(struct htg_passdb_module *)request->passdb->passdb;
+	const char *const *field, *error;
+	struct htg_dir *dir;
+	char buf[512];
+	int ret;
+
+	if (htg_dc_dir_get(&dir, &error) < 0) {
+		e_error(authdb_event(request), "htg directory: %s", error);
+		return -1;
+	}
+	ret = htg_route_fields(dir, &module->route, request->fields.service,
+			       acct, buf, sizeof(buf), &error);
+	if (ret < 0) {
+		e_error(authdb_event(request), "htg home node %s: %s",
+			acct->home, error);
+		return -1;
+	}
+	if (ret == 0)
+		return 0;
+	for (field = t_strsplit_tabescaped(buf); *field != NULL; field++) {
+		const char *eq = strchr(*field, '=');
+
+		/* "key=value", or a bare "key" */
+		auth_request_set_field(request, eq == NULL ? *field :
+				       t_strdup_until(*field, eq),
+				       eq == NULL ? "" : eq + 1, NULL);
+	}
+	e_debug(authdb_event(request), "home node %s: proxied", acct->home);
+	return 1;
+}
+
 /* Look the account up; on success *crypted_r and *scheme_r hold the
    stored hash split as Dovecot wants it. */
 static enum passdb_result
-htg_passdb_lookup(struct auth_request *request, const char **crypted_r,
-		  const char **scheme_r)
+htg_passdb_lookup(struct auth_request *request, struct htg_account *acct_r,
+		  const char **crypted_r, const char **scheme_r)
 {
 	struct htg_account acct;
 	struct htg_dir *dir;
@@ -83,6 +138,7 @@ htg_passdb_lookup(struct auth_request *request, const char **crypted_r,
 	auth_request_set_field(request, "user", t_strdup(acct.user), NULL);
 	*crypted_r = crypted;
 	*scheme_r = scheme;
+	*acct_r = acct;
 	return PASSDB_RESULT_OK;
 }
 
@@ -118,12 +174,13 @@ htg_passdb_verify_plain(struct auth_request *request, const char *password,
 			verify_plain_callback_t *callback)
 {
 	struct htg_verify_ctx ctx = { .request = request };
+	struct htg_account acct;
 	enum passdb_result result;
 	enum htg_login_state state;
 	const char *crypted = NULL;
 	int ret;
 
-	result = htg_passdb_lookup(request, &crypted, &ctx.scheme);
+	result = htg_passdb_lookup(request, &acct, &crypted, &ctx.scheme);
 	if (result == PASSDB_RESULT_INTERNAL_FAILURE) {
 		callback(result, request);
 		return;
@@ -138,18 +195,76 @@ htg_passdb_verify_plain(struct auth_request *request, const char *password,
 		result = PASSDB_RESULT_INTERNAL_FAILURE;
 	} else if (result == PASSDB_RESULT_OK && ret == 0) {
 		result = PASSDB_RESULT_PASSWORD_MISMATCH;
+	} else if (result == PASSDB_RESULT_OK &&
+		   htg_passdb_route(request, &acct) < 0) {
+		/* a temporary failure, never a login on the wrong node */
+		result = PASSDB_RESULT_INTERNAL_FAILURE;
 	}
 	callback(result, request);
+}
+
+/* LMTP's lookup (lmtp_proxy = yes): where to deliver RCPT, an account
+   or an address it owns. No password is asked for or returned; a
+   disabled account or one without a password is routed as any other
+   (its mail is delivered, on its home node). */
+static void
+htg_passdb_lookup_route(struct auth_request *request,
+			lookup_credentials_callback_t *callback)
+{
+	char owner[HTG_USER_MAX];
+	struct htg_account acct;
+	struct htg_dir *dir;
+	const char *error;
+	int ret;
+
+	if (htg_dc_dir_get(&dir, &error) < 0) {
+		e_error(authdb_event(request), "htg directory: %s", error);
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, request);
+		return;
+	}
+	ret = htg_dir_account_get(dir, request->fields.user, &acct, &error);
+	if (ret == 0) {
+		ret = htg_dir_address_owner(dir, request->fields.user, owner,
+					    sizeof(owner), &error);
+		if (ret > 0)
+			ret = htg_dir_account_get(dir, owner, &acct, &error);
+	}
+	if (ret < 0) {
+		e_error(authdb_event(request), "htg directory: %s", error);
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, request);
+		return;
+	}
+	if (ret == 0) {
+		auth_request_log_unknown_user(request, AUTH_SUBSYS_DB);
+		callback(PASSDB_RESULT_USER_UNKNOWN, NULL, 0, request);
+		return;
+	}
+	auth_request_set_field(request, "user", t_strdup(acct.user), NULL);
+	if (htg_passdb_route(request, &acct) < 0) {
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, request);
+		return;
+	}
+	passdb_handle_credentials(PASSDB_RESULT_OK, NULL, NULL, callback,
+				  request);
 }
 
 static void
 htg_passdb_lookup_credentials(struct auth_request *request,
 			      lookup_credentials_callback_t *callback)
 {
+	struct htg_account acct;
 	enum passdb_result result;
 	const char *crypted, *scheme;
 
-	result = htg_passdb_lookup(request, &crypted, &scheme);
+	/* a lookup that authenticates nobody (wanted scheme ""), by LMTP */
+	if (*request->wanted_credentials_scheme == '\0' &&
+	    strcmp(request->fields.service, "lmtp") == 0) {
+		htg_passdb_lookup_route(request, callback);
+		return;
+	}
+	result = htg_passdb_lookup(request, &acct, &crypted, &scheme);
+	if (result == PASSDB_RESULT_OK && htg_passdb_route(request, &acct) < 0)
+		result = PASSDB_RESULT_INTERNAL_FAILURE;
 	if (result != PASSDB_RESULT_OK) {
 		callback(result, NULL, 0, request);
 		return;
@@ -160,25 +275,29 @@ htg_passdb_lookup_credentials(struct auth_request *request,
 
 static struct passdb_module *htg_passdb_preinit(pool_t pool, const char *args)
 {
-	struct passdb_module *module;
+	struct htg_passdb_module *module;
+	const char *error;
 
-	if (*args == '\0')
-		i_fatal("passdb htg: args must be the HTG directory path");
-	module = p_new(pool, struct passdb_module, 1);
-	module->default_pass_scheme = HTG_DEFAULT_SCHEME;
-	module->default_cache_key = NULL;	/* never cached, see above */
-	module->blocking = FALSE;
-	return module;
+	module = p_new(pool, struct htg_passdb_module, 1);
+	if (htg_route_parse_args(args, module->path, sizeof(module->path),
+				 &module->route, &error) < 0)
+		i_fatal("passdb htg: %s (args: DIRECTORY [node=NAME] "
+			"[pop3_port=N] [lmtp_port=N])", error);
+	module->module.default_pass_scheme = HTG_DEFAULT_SCHEME;
+	module->module.default_cache_key = NULL; /* never cached, see above */
+	module->module.blocking = FALSE;
+	return &module->module;
 }
 
-static void htg_passdb_init(struct passdb_module *module)
+static void htg_passdb_init(struct passdb_module *_module)
 {
+	struct htg_passdb_module *module = (struct htg_passdb_module *)_module;
 	const char *path = htg_dc_dir_path();
 
-	if (path != NULL && strcmp(path, module->args) != 0)
+	if (path != NULL && strcmp(path, module->path) != 0)
 		i_fatal("passdb htg: one directory per auth process "
-			"(%s and %s)", path, module->args);
-	htg_dc_dir_ref(module->args, HTG_DIR_RDONLY);
+			"(%s and %s)", path, module->path);
+	htg_dc_dir_ref(module->path, HTG_DIR_RDONLY);
 }
 
 static void htg_passdb_deinit(struct passdb_module *module ATTR_UNUSED)

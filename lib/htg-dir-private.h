@@ -53,6 +53,7 @@ struct htg_dir {
 	MDB_dbi dbi_meta;	/* table "meta", 0 when it does not exist */
 	MDB_dbi dbi_logical;	/* table "logical", 0 when it does not exist */
 	MDB_dbi dbi_respond;	/* table "respond", 0 when it does not exist */
+	MDB_dbi dbi_nodes;	/* table "nodes", 0 when it does not exist */
 	MDB_dbi dbi_msgids;	/* "msgids", "deliveries": for read lookups */
 	MDB_dbi dbi_deliveries;
 	uint64_t map_max;	/* the maximum, as last read */
@@ -149,6 +150,10 @@ int dirp_logical_forget(struct htg_dir *dir, MDB_txn *txn, const char *user,
 			const char *address, const char **error_r);
 int dirp_domain_adjust(struct htg_dir *dir, MDB_txn *txn, const char *address,
 		       int delta, const char **error_r);
+/* htg-dir-node.c: in the caller's write txn, 1 when node (normalised)
+   exists, 0 not, -1 error; "" always exists (no home) */
+int dirp_node_exists(struct htg_dir *dir, MDB_txn *txn, const char *node,
+		     const char **error_r);
 int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
 		       const char **error_r);
 

@@ -7,6 +7,9 @@
 /*	Named databases in one LMDB environment:
 /* .IP accounts
 /*	user -> "flags<TAB>retention_days<TAB>max_size<TAB>created<TAB>hash"
+/*	and, for an account with a home node, "<TAB>home" (a record without
+/*	it, as every version before issue 15 wrote, has no home; one without
+/*	a home is still written so, so that an older reader keeps reading it)
 /* .IP addresses
 /*	address -> owning user
 /* .IP domains
@@ -28,6 +31,8 @@
 /* .IP respond
 /*	flow -> "MODE DELAY": the gateway answers for the government side
 /*	(htg-dir-flow(3))
+/* .IP nodes
+/*	node name -> address of the node (htg-dir-node(3))
 /* .PP
 /*	Text values keep the store readable with mdb_dump. LMDB gives readers
 /*	a consistent snapshot per transaction and never blocks them on the
@@ -42,6 +47,7 @@
 /*	htg-dir-lmdb(3), the LMDB access the files share
 /*	htg-dir-map(3), the map's size and the maximum
 /*	htg-dir-table(3), the expiring tables row by row (htgctl export)
+/*	htg-dir-node(3), nodes and home nodes
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -60,6 +66,8 @@
 /* the map LMDB opens with (never less than what is in use); a writer's
    first transaction sizes it (htg-dir-map.c) */
 #define DIR_MAPSIZE	(1024UL * 1024)
+/* an account record: four numbers, the hash, the home node */
+#define ACCOUNT_REC_MAX	(HTG_HASH_MAX + HTG_NODE_MAX + 128)
 
 const char *const dirp_db_names[DB_COUNT] = {
 	"accounts", "addresses", "domains", "flows", "grants", "audit"
@@ -194,12 +202,13 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 	/* tables a newer version added, each read as empty by a reader of
 	   a directory made before it existed: the maximum (htg-dir-map.c),
 	   logical addresses (htg-dir-address.c), responding flows
-	   (htg-dir-flow.c) */
+	   (htg-dir-flow.c), nodes (htg-dir-node.c) */
 	{
 		const struct { const char *name; MDB_dbi *dbi; } opt[] = {
 			{ "meta", &dir->dbi_meta },
 			{ "logical", &dir->dbi_logical },
 			{ "respond", &dir->dbi_respond },
+			{ "nodes", &dir->dbi_nodes },
 			/* opened here so that lookups need no write
 			   transaction (mdb_dbi_open may not run in two
 			   transactions of a process at once) */
@@ -322,14 +331,26 @@ static int account_decode(const char *user, const char *rec,
 	int pos = 0;
 
 	memset(a, 0, sizeof(*a));
-	if (sscanf(rec, "%u\t%u\t%llu\t%lld\t%n", &flags, &retention,
-		   &max_size, &created, &pos) != 4 || pos == 0)
+	/* no "\t" after the last number: in a scanf format it would also
+	   skip the tab after an empty hash, taking the home for the hash */
+	if (sscanf(rec, "%u\t%u\t%llu\t%lld%n", &flags, &retention,
+		   &max_size, &created, &pos) != 4 || pos == 0 ||
+	    rec[pos++] != '\t')
 		return -1;
-	if (strlen(rec + pos) >= sizeof(a->pwhash) ||
-	    strlen(user) >= sizeof(a->user))
+	const char *hash = rec + pos, *home = strchr(hash, '\t');
+	size_t hlen = home != NULL ? (size_t)(home - hash) : strlen(hash);
+
+	if (hlen >= sizeof(a->pwhash) || strlen(user) >= sizeof(a->user))
 		return -1;
+	if (home != NULL) {	/* the sixth field (issue 15) */
+		if (strlen(++home) >= sizeof(a->home) ||
+		    strchr(home, '\t') != NULL)
+			return -1;
+		strcpy(a->home, home);
+	}
 	strcpy(a->user, user);
-	strcpy(a->pwhash, rec + pos);
+	memcpy(a->pwhash, hash, hlen);
+	a->pwhash[hlen] = '\0';
 	a->flags = flags;
 	a->retention_days = retention;
 	a->max_size = max_size;
@@ -340,16 +361,18 @@ static int account_decode(const char *user, const char *rec,
 static void account_encode(const struct htg_account *a, char *buf,
 			   size_t size)
 {
-	snprintf(buf, size, "%u\t%u\t%llu\t%lld\t%s", a->flags,
+	/* no home: the five fields every older reader expects */
+	snprintf(buf, size, "%u\t%u\t%llu\t%lld\t%s%s%s", a->flags,
 		 a->retention_days, (unsigned long long)a->max_size,
-		 (long long)a->created, a->pwhash);
+		 (long long)a->created, a->pwhash,
+		 a->home[0] != '\0' ? "\t" : "", a->home);
 }
 
 int htg_dir_account_get(struct htg_dir *dir, const char *user,
 			struct htg_account *acct_r, const char **error_r)
 {
 	DIRP_PG(dir, dirpg_account_get(dir, user, acct_r, error_r));
-	char key[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
+	char key[HTG_USER_MAX], rec[ACCOUNT_REC_MAX];
 	int ret;
 
 	NORMALISE(user, key, "user");
@@ -368,7 +391,7 @@ int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
 			const char **error_r)
 {
 	DIRP_PG(dir, dirpg_account_add(dir, acct, error_r));
-	char key[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
+	char key[HTG_USER_MAX], rec[ACCOUNT_REC_MAX];
 	struct htg_account a = *acct;
 	MDB_txn *txn;
 	int ret;
@@ -385,6 +408,8 @@ int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
 	}
 	if (a.created == 0)
 		a.created = (int64_t)time(NULL);
+	if (a.home[0] != '\0')
+		NORMALISE(acct->home, a.home, "node");
 	account_encode(&a, rec, sizeof(rec));
 	if (dirp_wtxn(dir, &txn, error_r) < 0)
 		return -1;
@@ -394,6 +419,13 @@ int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
 		if (ret > 0)
 			*error_r = dirp_err("account %s already exists", key);
 		return ret > 0 ? 0 : -1;
+	}
+	/* a home node must exist (htg-dir-node.c) */
+	if ((ret = dirp_node_exists(dir, txn, a.home, error_r)) != 1) {
+		mdb_txn_abort(txn);
+		if (ret == 0)
+			*error_r = dirp_err("no such node: %s", a.home);
+		return ret;
 	}
 	if (dirp_put(dir, txn, DB_ACCOUNTS, key, rec, error_r) < 0) {
 		mdb_txn_abort(txn);
@@ -406,9 +438,10 @@ int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
    transaction: the shared body of every account update. */
 static int account_modify(struct htg_dir *dir, const char *user,
 			  void (*edit)(struct htg_account *a, const void *arg),
-			  const void *arg, const char **error_r)
+			  const void *arg, const char *node,
+			  const char **error_r)
 {
-	char key[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
+	char key[HTG_USER_MAX], rec[ACCOUNT_REC_MAX];
 	struct htg_account a;
 	MDB_txn *txn;
 	int ret;
@@ -428,6 +461,14 @@ static int account_modify(struct htg_dir *dir, const char *user,
 		*error_r = dirp_err("directory: corrupt account record for %s",
 				    key);
 		return -1;
+	}
+	/* a new home node must exist when the record names it */
+	if (node != NULL &&
+	    (ret = dirp_node_exists(dir, txn, node, error_r)) != 1) {
+		mdb_txn_abort(txn);
+		if (ret == 0)
+			*error_r = dirp_err("no such node: %s", node);
+		return ret;
 	}
 	edit(&a, arg);
 	account_encode(&a, rec, sizeof(rec));
@@ -451,7 +492,7 @@ int htg_dir_account_set_hash(struct htg_dir *dir, const char *user,
 		*error_r = "invalid password hash";
 		return 0;
 	}
-	return account_modify(dir, user, edit_hash, pwhash, error_r);
+	return account_modify(dir, user, edit_hash, pwhash, NULL, error_r);
 }
 
 struct flag_edit {
@@ -472,7 +513,25 @@ int htg_dir_account_set_flags(struct htg_dir *dir, const char *user,
 	DIRP_PG(dir, dirpg_account_set_flags(dir, user, set, clear, error_r));
 	struct flag_edit f = { set, clear };
 
-	return account_modify(dir, user, edit_flags, &f, error_r);
+	return account_modify(dir, user, edit_flags, &f, NULL, error_r);
+}
+
+static void edit_home(struct htg_account *a, const void *arg)
+{
+	strcpy(a->home, arg);		/* normalised, length checked */
+}
+
+/* node "" = no home (the account is served wherever it logs in) */
+int htg_dir_account_set_home(struct htg_dir *dir, const char *user,
+			     const char *node, const char **error_r)
+{
+	char name[HTG_NODE_MAX] = "";
+
+	if (node == NULL)
+		node = "";
+	if (*node != '\0')
+		NORMALISE(node, name, "node");
+	return account_modify(dir, user, edit_home, name, name, error_r);
 }
 
 /* Delete every record of db whose value (or key prefix) matches. */
@@ -563,7 +622,7 @@ int htg_dir_account_del(struct htg_dir *dir, const char *user,
 static int account_row(const MDB_val *k, const MDB_val *v, void *_c)
 {
 	struct dirp_iter_ctx *c = _c;
-	char user[HTG_USER_MAX], rec[HTG_HASH_MAX + 128];
+	char user[HTG_USER_MAX], rec[ACCOUNT_REC_MAX];
 	struct htg_account a;
 
 	if (!dirp_val_str(k, user, sizeof(user)) ||

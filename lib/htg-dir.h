@@ -427,6 +427,12 @@ int htg_dir_node_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
    or no such node, -1. */
 int htg_dir_account_set_home(struct htg_dir *dir, const char *user,
 			     const char *node, const char **error_r);
+/* The default home of a new account (htgctl account add without
+   --home): the node with the fewest accounts homed there, ties broken
+   by name order. 1 (in node_r), 0 the directory has no nodes (node_r
+   ""), -1. Built on node_iter and account_iter alone (any backend). */
+int htg_dir_node_pick(struct htg_dir *dir, char *node_r, size_t size,
+		      const char **error_r);
 
 /* --- export and import of the expiring tables (htgctl export|import) --- */
 /* Table "msgids" or "deliveries", each row as (its key in lower-case

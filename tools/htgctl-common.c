@@ -35,12 +35,14 @@ static const char *const synopsis[] = {
 	"       htgctl [-d DIR] init [--owner USER]",
 	"       htgctl [-d DIR] account add USER [--password-stdin]"
 	" [--retention-days N] [--max-size BYTES]",
+	"                 [--home NODE|none]",
 	"       htgctl [-d DIR] account passwd USER --password-stdin",
 	"       htgctl [-d DIR] account del USER",
 	"       htgctl [-d DIR] account disable|enable USER",
 	"       htgctl [-d DIR] account profile USER legacy|standard",
 	"       htgctl [-d DIR] account mode USER enforce|report",
 	"       htgctl [-d DIR] account translate USER on|off",
+	"       htgctl [-d DIR] account home USER NODE|none",
 	"       htgctl [-d DIR] account list [--json]",
 	"       htgctl [-d DIR] address add ADDRESS USER [--logical]",
 	"       htgctl [-d DIR] address del ADDRESS",
@@ -51,6 +53,9 @@ static const char *const synopsis[] = {
 	"       htgctl [-d DIR] flow respond FLOW"
 	" off|ack|echo|refuse [--delay SECONDS]",
 	"       htgctl [-d DIR] flow list [--json]",
+	"       htgctl [-d DIR] node set NAME ADDRESS",
+	"       htgctl [-d DIR] node del NAME",
+	"       htgctl [-d DIR] node list [--json]",
 	"       htgctl [-d DIR] grant USER FLOW | grant list [--json]",
 	"       htgctl [-d DIR] revoke USER FLOW",
 	"       htgctl [-d DIR] audit [USER] [--json] [--event E]"

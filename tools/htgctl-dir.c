@@ -85,7 +85,7 @@ static int print_account(const struct htg_account *a, void *ctx)
 		printf(",\"disabled\":%s,\"has_password\":%s,"
 		       "\"retention_days\":%u,\"max_size\":%llu,"
 		       "\"created\":%lld,\"profile\":\"%s\",\"mode\":\"%s\","
-		       "\"translate\":%s}",
+		       "\"translate\":%s,\"home\":",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "true" : "false",
 		       a->pwhash[0] != '\0' ? "true" : "false",
 		       a->retention_days, (unsigned long long)a->max_size,
@@ -94,16 +94,22 @@ static int print_account(const struct htg_account *a, void *ctx)
 		       "standard",
 		       (a->flags & HTG_ACCOUNT_REPORT) ? "report" : "enforce",
 		       (a->flags & HTG_ACCOUNT_TRANSLATE) ? "true" : "false");
+		json_str(a->home);	/* "" = no home node */
+		putchar('}');
 	} else {
 		text_str(a->user);
-		printf("\tretention-days=%u\tmax-size=%llu%s%s%s%s%s\n",
+		printf("\tretention-days=%u\tmax-size=%llu%s%s%s%s%s%s",
 		       a->retention_days, (unsigned long long)a->max_size,
 		       a->pwhash[0] == '\0' ? "\tno-password" : "",
 		       (a->flags & HTG_ACCOUNT_DISABLED) ? "\tdisabled" : "",
 		       (a->flags & HTG_ACCOUNT_LEGACY_LOCK) ?
 		       "\tprofile=legacy" : "",
 		       (a->flags & HTG_ACCOUNT_REPORT) ? "\tmode=report" : "",
-		       (a->flags & HTG_ACCOUNT_TRANSLATE) ? "\ttranslate" : "");
+		       (a->flags & HTG_ACCOUNT_TRANSLATE) ? "\ttranslate" : "",
+		       a->home[0] != '\0' ? "\thome=" : "");
+		if (a->home[0] != '\0')
+			text_str(a->home);
+		putchar('\n');
 	}
 	return 0;
 }
@@ -134,11 +140,19 @@ static int print_pair(const char *key, const char *value, void *ctx)
 
 /* --- commands ---------------------------------------------------------------- */
 
-/* account add USER [--password-stdin] [--retention-days N] [--max-size B] */
+/* --home NODE|none: "none" is no home node */
+static const char *home_arg(const char *arg)
+{
+	return strcmp(arg, "none") == 0 ? "" : arg;
+}
+
+/* account add USER [--password-stdin] [--retention-days N] [--max-size B]
+   [--home NODE|none]. Without --home, the node with the fewest accounts
+   homed there (htg_dir_node_pick; none when the directory has no nodes). */
 static int account_add(int argc, char **argv)
 {
 	struct htg_dir *dir;
-	const char *error = NULL;
+	const char *error = NULL, *home = NULL;
 	int ret, pw_stdin = 0;
 	struct htg_account a;
 
@@ -155,8 +169,14 @@ static int account_add(int argc, char **argv)
 		else if (strcmp(argv[i], "--max-size") == 0 &&
 			 i + 1 < argc)
 			a.max_size = ctl_parse_number(argv[++i], "max size");
+		else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+			home = home_arg(argv[++i]);
 		else
 			ctl_usage();
+	}
+	if (home != NULL && strlen(home) >= sizeof(a.home)) {
+		fputs("htgctl: node name too long\n", stderr);
+		return EXIT_REFUSED;
 	}
 	if (strlen(argv[1]) >= sizeof(a.user)) {
 		fputs("htgctl: user name too long\n", stderr);
@@ -167,7 +187,13 @@ static int account_add(int argc, char **argv)
 	if (pw_stdin && make_hash(a.pwhash, sizeof(a.pwhash)) < 0)
 		return EXIT_REFUSED;
 	dir = ctl_open_dir(1);
-	ret = htg_dir_account_add(dir, &a, &error);
+	if (home != NULL)
+		strcpy(a.home, home);
+	if (home == NULL &&
+	    htg_dir_node_pick(dir, a.home, sizeof(a.home), &error) < 0)
+		ret = -1;
+	else
+		ret = htg_dir_account_add(dir, &a, &error);
 	explicit_bzero(&a, sizeof(a));
 	htg_dir_close(&dir);
 	return ctl_result(ret, error);
@@ -247,6 +273,16 @@ int cmd_account(int argc, char **argv)
 		dir = ctl_open_dir(1);
 		ret = htg_dir_account_set_flags(dir, argv[1], on ? w->flag : 0,
 						on ? 0 : w->flag, &error);
+		htg_dir_close(&dir);
+		return ctl_result(ret, error);
+	}
+	if (strcmp(argv[0], "home") == 0) {
+		/* where the account's mail lives (htg-dir-node(3)) */
+		if (argc != 3)
+			ctl_usage();
+		dir = ctl_open_dir(1);
+		ret = htg_dir_account_set_home(dir, argv[1], home_arg(argv[2]),
+					       &error);
 		htg_dir_close(&dir);
 		return ctl_result(ret, error);
 	}
@@ -336,7 +372,22 @@ static int flow_more(struct htg_dir **dir_r, int argc, char **argv,
 	return 0;
 }
 
+/* node set NAME ADDRESS (adds or changes) */
+static int node_more(struct htg_dir **dir_r, int argc, char **argv,
+		     int *ret_r, const char **error_r)
+{
+	if (argc != 3 || strcmp(argv[0], "set") != 0)
+		return 0;
+	*dir_r = ctl_open_dir(1);
+	*ret_r = htg_dir_node_set(*dir_r, argv[1], argv[2], error_r);
+	return 1;
+}
+
 static const struct record_kind records[] = {
+	/* gateway nodes: name -> address (htg-dir-node(3)); del refuses
+	   while accounts are homed there */
+	{ "node", { "node", "address" }, htg_dir_node_iter,
+	  htg_dir_node_del, node_more },
 	{ "address", { "address", "user" }, htg_dir_address_iter,
 	  htg_dir_address_del, address_more },
 	{ "flow", { "flow", "deliver_to" }, htg_dir_flow_iter,
@@ -383,6 +434,11 @@ int cmd_address(int argc, char **argv)
 int cmd_flow(int argc, char **argv)
 {
 	return record_cmd("flow", argc, argv);
+}
+
+int cmd_node(int argc, char **argv)
+{
+	return record_cmd("node", argc, argv);
 }
 
 /* grant USER FLOW | grant list; revoke USER FLOW */

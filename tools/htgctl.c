@@ -7,13 +7,14 @@
 /*	htgctl -V | --version
 /*	htgctl [-d DIR] init [--owner USER]
 /*	htgctl [-d DIR] account add USER [--password-stdin]
-/*		[--retention-days N] [--max-size BYTES]
+/*		[--retention-days N] [--max-size BYTES] [--home NODE|none]
 /*	htgctl [-d DIR] account passwd USER --password-stdin
 /*	htgctl [-d DIR] account del USER
 /*	htgctl [-d DIR] account disable|enable USER
 /*	htgctl [-d DIR] account profile USER legacy|standard
 /*	htgctl [-d DIR] account mode USER enforce|report
 /*	htgctl [-d DIR] account translate USER on|off
+/*	htgctl [-d DIR] account home USER NODE|none
 /*	htgctl [-d DIR] account list [--json]
 /*	htgctl [-d DIR] address add ADDRESS USER [--logical]
 /*	htgctl [-d DIR] address del ADDRESS
@@ -23,6 +24,9 @@
 /*	htgctl [-d DIR] flow del FLOW
 /*	htgctl [-d DIR] flow respond FLOW off|ack|echo|refuse [--delay SECONDS]
 /*	htgctl [-d DIR] flow list [--json]
+/*	htgctl [-d DIR] node set NAME ADDRESS
+/*	htgctl [-d DIR] node del NAME
+/*	htgctl [-d DIR] node list [--json]
 /*	htgctl [-d DIR] grant USER FLOW
 /*	htgctl [-d DIR] revoke USER FLOW
 /*	htgctl [-d DIR] grant list [--json]
@@ -95,6 +99,16 @@
 /*	same timer as retention purge; a record past its window counts
 /*	as absent either way, so expire only bounds the directory's size.
 /*
+/*	node and account home: more than one machine (htg-dir-node(3)).
+/*	Each account has a home node, where its mailbox lives; Dovecot on
+/*	every other node proxies its POP3 logins and LMTP deliveries there
+/*	(htg-passdb(3)). account add without --home picks the node with
+/*	the fewest accounts homed there (ties: the first name); a directory
+/*	without nodes gives no home (one machine, no proxying), as does
+/*	--home none. node del refuses while accounts are homed on the node.
+/*	Moving an account (account home) moves where its mail is looked
+/*	for, not the mail already stored: move the Maildir too.
+/*
 /*	committed is run by Postfix's pipe(8) for the commit recipient
 /*	that htg-milter adds to relayed messages: it makes their Message-ID
 /*	claim final (htgctl-commit.c). Exit 75 asks Postfix to retry.
@@ -149,8 +163,9 @@ static int cmd_expire(int argc, char **argv)
 }
 
 static const char *const commands[] = {
-	"account", "address", "flow", "grant", "revoke", "audit", "retention",
-	"hygiene", "import", "export", "expire", "init", "stats", "map-max", "committed",
+	"account", "address", "flow", "node", "grant", "revoke", "audit",
+	"retention", "hygiene", "import", "export", "expire", "init", "stats",
+	"map-max", "committed",
 	NULL
 };
 
@@ -215,6 +230,8 @@ int main(int argc, char **argv)
 		ret = cmd_address(n - 1, args + 1);
 	else if (strcmp(args[0], "flow") == 0)
 		ret = cmd_flow(n - 1, args + 1);
+	else if (strcmp(args[0], "node") == 0)
+		ret = cmd_node(n - 1, args + 1);
 	else if (strcmp(args[0], "grant") == 0)
 		ret = cmd_grant(n - 1, args + 1, 0);
 	else if (strcmp(args[0], "revoke") == 0)

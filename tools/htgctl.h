@@ -95,6 +95,7 @@ int cmd_committed(int argc, char **argv);	/* htgctl-commit.c */
 int cmd_account(int argc, char **argv);
 int cmd_address(int argc, char **argv);
 int cmd_flow(int argc, char **argv);
+int cmd_node(int argc, char **argv);
 int cmd_grant(int argc, char **argv, int revoke);
 
 #endif

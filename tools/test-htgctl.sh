@@ -240,5 +240,49 @@ t "stats --since today --by-account --json" 0 $C --mail-root "$d/nomail" \
 	stats --since today --by-account --json
 grep -q '"since_us":[1-9][0-9]*000000,' "$d/out"
 expect "  ... the window starts at 00:00 UTC" $?
+# nodes and home nodes (issue 15): a directory of its own
+N="$HTGCTL -d $d/ndir"
+t "nodes: init" 0 $N init $OWN
+t "account add without nodes: no home" 0 $N account add solo@bedrijf.nl
+t "account list shows no home then" 0 $N account list --json
+grep -q '"user":"solo@bedrijf.nl",.*"home":""}' "$d/out"
+expect "  ... \"home\":\"\"" $?
+t "node set" 0 $N node set gw2 127.0.1.2
+t "node set, second node" 0 $N node set GW1 127.0.1.1
+t "node set changes an address" 0 $N node set gw2 gw2.example.nl
+t "node set: a bad name is refused" 1 $N node set "gw 3" 127.0.1.3
+t "node set: a bad address is refused" 1 $N node set gw3 "127.0.1.3;x"
+t "node set wants NAME ADDRESS" 2 $N node set gw3
+t "node list --json" 0 $N node list --json
+[ "$(cat "$d/out")" = '[{"node":"gw1","address":"127.0.1.1"},{"node":"gw2","address":"gw2.example.nl"}]' ]
+expect "  ... both, in name order" $?
+t "account add picks the least homed node (tie: first name)" 0 \
+	$N account add p1@bedrijf.nl
+t "  ... and the next one the other" 0 $N account add p2@bedrijf.nl
+t "account add --home NODE" 0 $N account add p3@bedrijf.nl --home gw2
+t "account add --home none" 0 $N account add p4@bedrijf.nl --home none
+t "account add --home of an unknown node is refused" 1 \
+	$N account add p5@bedrijf.nl --home gw9
+t "account list" 0 $N account list
+grep -qx 'p1@bedrijf.nl	retention-days=30	max-size=52428800	no-password	home=gw1' "$d/out" &&
+	grep -q '^p2@bedrijf.nl	.*	home=gw2$' "$d/out" &&
+	grep -q '^p3@bedrijf.nl	.*	home=gw2$' "$d/out" &&
+	! grep -q '^p4@bedrijf.nl	.*home=' "$d/out" &&
+	! grep -q '^p5@' "$d/out"
+expect "  ... shows each home" $?
+t "node del refused while accounts are homed there" 1 $N node del gw1
+grep -q 'p1@bedrijf.nl' "$d/err"
+expect "  ... naming one of them" $?
+t "account home USER NODE" 0 $N account home p1@bedrijf.nl gw2
+t "account home of an unknown node is refused" 1 $N account home p1@bedrijf.nl gw9
+t "account home of an unknown account is refused" 1 $N account home px@bedrijf.nl gw2
+t "account home wants NODE|none" 2 $N account home p1@bedrijf.nl
+t "node del once no account is homed there" 0 $N node del gw1
+t "node del of an unknown node is refused" 1 $N node del gw1
+t "account home USER none" 0 $N account home p1@bedrijf.nl none
+t "account list --json" 0 $N account list --json
+grep -q '"user":"p1@bedrijf.nl",.*"home":""}' "$d/out" &&
+	grep -q '"user":"p2@bedrijf.nl",.*"home":"gw2"}' "$d/out"
+expect "  ... the homes as changed" $?
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
