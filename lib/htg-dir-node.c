@@ -97,6 +97,7 @@ int htg_dir_node_set(struct htg_dir *dir, const char *name,
 
 	NODE_WORD(name, key, "node name", 0);
 	NODE_WORD(address, addr, "node address", 1);
+	DIRP_PG(dir, dirpg_node_set(dir, key, addr, error_r));
 	if (dirp_wtxn(dir, &txn, error_r) < 0)
 		return -1;
 	if (dir->dbi_nodes == 0) {	/* only a read-only handle lacks it */
@@ -116,6 +117,7 @@ int htg_dir_node_set(struct htg_dir *dir, const char *name,
 int htg_dir_node_get(struct htg_dir *dir, const char *name, char *address_r,
 		     size_t size, const char **error_r)
 {
+	DIRP_PG(dir, dirpg_node_get(dir, name, address_r, size, error_r));
 	char key[HTG_NODE_MAX];
 	MDB_val k, v;
 	MDB_txn *txn;
@@ -180,6 +182,7 @@ static long homed_count(struct htg_dir *dir, MDB_txn *txn, const char *node,
 int htg_dir_node_del(struct htg_dir *dir, const char *name,
 		     const char **error_r)
 {
+	DIRP_PG(dir, dirpg_node_del(dir, name, error_r));
 	char key[HTG_NODE_MAX], first[HTG_USER_MAX];
 	MDB_val k;
 	MDB_txn *txn;
@@ -231,6 +234,7 @@ static int node_row(const MDB_val *k, const MDB_val *v, void *_c)
 int htg_dir_node_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 		      const char **error_r)
 {
+	DIRP_PG(dir, dirpg_node_iter(dir, cb, ctx, error_r));
 	struct dirp_iter_ctx c = { .pcb = cb, .ctx = ctx };
 	MDB_txn *txn;
 	MDB_cursor *cur;

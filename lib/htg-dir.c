@@ -531,6 +531,7 @@ int htg_dir_account_set_home(struct htg_dir *dir, const char *user,
 		node = "";
 	if (*node != '\0')
 		NORMALISE(node, name, "node");
+	DIRP_PG(dir, dirpg_account_set_home(dir, user, name, error_r));
 	return account_modify(dir, user, edit_home, name, name, error_r);
 }
 

@@ -6,14 +6,9 @@
 /* DESCRIPTION
 /*	The one place where export and import touch the nodes of the
 /*	gateway and the accounts' home nodes (htg-dir.h, "nodes and home
-/*	nodes"). Until the directory implements them, this build exports
-/*	no node and refuses to import one, or an account with a home
-/*	node: it never drops one silently.
-/*
-/*	TODO(issue 15, merge): set HTGCTL_NODES to 1 once
-/*	htg_dir_node_*() and htg_dir_account_set_home() are in lib/;
-/*	tools/test-htgctl-export.sh then copies nodes and home nodes too
-/*	(it asks import whether this build takes a node).
+/*	nodes"). A build with HTGCTL_NODES 0 exports no node and refuses
+/*	to import one, or an account with a home node: it never drops one
+/*	silently (tools/test-htgctl-export.sh asks import which it is).
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -27,7 +22,7 @@
 #include "htgctl.h"
 
 #ifndef HTGCTL_NODES
-#define HTGCTL_NODES 0
+#define HTGCTL_NODES 1
 #endif
 
 #if HTGCTL_NODES
