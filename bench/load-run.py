@@ -165,8 +165,12 @@ def provision(lab, n, out):
                       "grant\t%s\tlf%d" % (user, (i + 1) % FLOWS)]
         lab.ctl("import", stdin="\n".join(lines) + "\n")
         # readers (Dovecot auth as dovecot, daemons as htg) need the files
-        subprocess.run(["chown", "-R", "htg:htg", lab.env["HTG_DIRECTORY"]])
-        for fn in os.listdir(lab.env["HTG_DIRECTORY"]):
+        d = lab.env["HTG_DIRECTORY"]
+        if d.startswith("postgresql://"):
+            d = None    # a database: nothing of ours to chown
+        else:
+            subprocess.run(["chown", "-R", "htg:htg", d])
+        for fn in os.listdir(d) if d else []:
             if fn.endswith(".mdb"):
                 os.chmod(os.path.join(lab.env["HTG_DIRECTORY"], fn), 0o660)
         fd = os.open(cache + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -8,7 +8,7 @@ import os
 import struct
 import uuid
 
-from htglab import ENV, test, check, ctl
+from htglab import ENV, test, check, ctl, journal_dir
 from e2e_dovecot import (Account, audit, find, kept, lmtp_message,
                          lmtp_send)
 
@@ -128,7 +128,7 @@ def audit_expire_bounds_the_trail():
 def journal_entries():
     """Entries waiting in the pickup journals (lib/htg-journal.c: the
     count is the fifth 32-bit word of a journal's head)."""
-    jdir = os.path.join(ENV["HTG_DIRECTORY"], "journal")
+    jdir = journal_dir()
     n = 0
     for name in os.listdir(jdir) if os.path.isdir(jdir) else []:
         with open(os.path.join(jdir, name), "rb") as f:

@@ -97,7 +97,7 @@ class PolicydWith:
 # lets either module open this lab's directory.
 def _directory_compat():
     d = ENV.get("HTG_DIRECTORY")
-    if not d or subprocess.run(["mdb_stat", "-s", "msgids", d],
+    if not d or htglab.backend() != "lmdb" or subprocess.run(["mdb_stat", "-s", "msgids", d],
                                capture_output=True).returncode == 0:
         return
     dump = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\nDATA=END\n"

@@ -20,7 +20,7 @@ import subprocess
 import time
 import uuid
 
-from htglab import ENV, test, check, ctl
+from htglab import ENV, test, check, ctl, backend
 from e2e_dovecot import Account, find, kept, lmtp_send
 
 MAIL_USER = "htg"
@@ -194,6 +194,20 @@ def forge_record(acct, rid, msgid, path, restore_to, deadline):
     def esc(s):
         return "".join("\\%02x" % ord(c) if c in "\\\t" else c for c in s)
 
+    if backend() == "postgresql":
+        # htg's credentials can write the table straight: psql as htg
+        def lit(s):
+            return "'" + str(s).replace("'", "''") + "'"
+        q = ("INSERT INTO htg.retention (account, id, retained, deadline, "
+             "message_id, size, uid, path, restore_to) VALUES (%s)" %
+             ", ".join(lit(x) for x in (acct.user, rid, 0, deadline, msgid,
+                                         10, 1, path, restore_to)))
+        r = subprocess.run(["runuser", "-u", MAIL_USER, "--", "psql", "-qX",
+                            ENV["HTG_PG_URI"], "-c", q],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "psql: %r" % r)
+        check(any(x["id"] == rid for x in kept(acct)), "forged record not listed")
+        return
     data = ("VERSION=3\nformat=print\ntype=btree\nHEADER=END\n %s\n %s\n"
             "DATA=END\n" % (esc(key), esc(val)))
     r = subprocess.run(["runuser", "-u", MAIL_USER, "--", "mdb_load", "-s",
@@ -283,7 +297,7 @@ def sec_htgctl_drops_root_for_good():
     htg = pwd.getpwnam(MAIL_USER)
     groups = sorted(os.getgrouplist(MAIL_USER, htg.pw_gid))
     cmd = shlex.split(ENV["HTG_CTL"])
-    p = subprocess.Popen([cmd[0], "-d", ENV["HTG_DIRECTORY"], "import"],
+    p = subprocess.Popen(cmd + ["import"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
@@ -292,8 +306,12 @@ def sec_htgctl_drops_root_for_good():
         while time.time() < deadline and not opened:
             try:
                 fds = os.listdir("/proc/%d/fd" % p.pid)
+                # LMDB: its data file; PostgreSQL: a connection
                 opened = any(os.readlink("/proc/%d/fd/%s" % (p.pid, fd))
-                             .endswith("/data.mdb") for fd in fds)
+                             .endswith("/data.mdb") or
+                             (backend() == "postgresql" and
+                              os.readlink("/proc/%d/fd/%s" % (p.pid, fd))
+                              .startswith("socket:")) for fd in fds)
             except OSError:
                 pass
             if not opened:

@@ -283,6 +283,25 @@ def skip(why):
     raise Skip(why)
 
 
+def backend():
+    """The lab's directory: "lmdb" or "postgresql" (lab.env)."""
+    return ENV.get("HTG_DIRECTORY_BACKEND", "lmdb")
+
+
+def lmdb_only(what):
+    """Skip a test of what only the LMDB directory has (its map, its
+    files)."""
+    if backend() != "lmdb":
+        skip("%s: LMDB only (this lab's directory is %s)" % (what, backend()))
+
+
+def journal_dir():
+    """Where node 1's pickup journal is: the LMDB directory's own
+    folder, or a PostgreSQL directory's local state folder."""
+    return ENV.get("HTG_JOURNAL_DIR") or os.path.join(ENV["HTG_DIRECTORY"],
+                                                      "journal")
+
+
 def check(cond, what):
     if not cond:
         raise Failure(what)
