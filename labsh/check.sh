@@ -114,6 +114,32 @@ cmd_check() {
 	export HTG_HOST=127.0.0.1
 	e2e_lab "$TOP/build/e2e.out"
 
+	# The same suite on a PostgreSQL directory (issue 15): one node and its
+	# private cluster; HTG_CHECK_PG=no leaves it out
+	if [ "${HTG_CHECK_PG:-yes}" != no ]; then
+		export HTG_DIRECTORY_BACKEND=postgresql
+		export HTG_LAB_DIR=${HTG_CHECK_PG_LAB_DIR:-$TOP/build/lab-check-pg}
+		export HTG_SUBMISSION_PORT=${HTG_CHECK_PG_SUBMISSION_PORT:-24587}
+		export HTG_POP3_PORT=${HTG_CHECK_PG_POP3_PORT:-24110}
+		export HTG_INBOUND_PORT=${HTG_CHECK_PG_INBOUND_PORT:-24025}
+		export HTG_GOV_SMTP_PORT=$((HTG_INBOUND_PORT + 1))
+		export HTG_PG_PORT=${HTG_CHECK_PG_PG_PORT:-24543}
+		say "end-to-end suite on PostgreSQL (lab $HTG_LAB_DIR)"
+		e2e_lab "$TOP/build/e2e-pg.out"
+		# ... and what needs more than one node: three nodes on it
+		export HTG_LAB_NODES=3
+		export HTG_LAB_DIR=${HTG_CHECK_N3_LAB_DIR:-$TOP/build/lab-check-n3}
+		export HTG_SUBMISSION_PORT=${HTG_CHECK_N3_SUBMISSION_PORT:-25587}
+		export HTG_POP3_PORT=${HTG_CHECK_N3_POP3_PORT:-25110}
+		export HTG_INBOUND_PORT=${HTG_CHECK_N3_INBOUND_PORT:-25025}
+		export HTG_GOV_SMTP_PORT=$((HTG_INBOUND_PORT + 1))
+		export HTG_PG_PORT=${HTG_CHECK_N3_PG_PORT:-25543}
+		say "three nodes on PostgreSQL (lab $HTG_LAB_DIR)"
+		e2e_lab "$TOP/build/e2e-n3.out" e2e_nodes e2e_home
+		export HTG_LAB_NODES=1 HTG_DIRECTORY_BACKEND=lmdb
+		export HTG_PG_PORT=${HTG_CHECK_PG_PORT:-20543}
+	fi
+
 	# The multi-node lab (issue 15): three nodes and a PostgreSQL primary
 	# with its standby, on a lab of its own: every node answers, node
 	# kill/stop/start, pg stop/promote/start, stop leaves nothing; ~35 s.
