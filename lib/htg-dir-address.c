@@ -81,7 +81,6 @@ int htg_dir_domain_exists(struct htg_dir *dir, const char *domain,
 int htg_dir_address_add(struct htg_dir *dir, const char *address,
 			const char *user, const char **error_r)
 {
-	DIRP_PG(dir, dirpg_address_add(dir, address, user, error_r));
 	char key[HTG_USER_MAX], ukey[HTG_USER_MAX], owner[HTG_USER_MAX];
 	MDB_txn *txn;
 	int ret;
@@ -93,6 +92,7 @@ int htg_dir_address_add(struct htg_dir *dir, const char *address,
 				    "(local-part@domain)", key);
 		return 0;
 	}
+	DIRP_PG(dir, dirpg_address_add(dir, key, ukey, error_r));
 	if (dirp_wtxn(dir, &txn, error_r) < 0)
 		return -1;
 	ret = dirp_get(dir, txn, DB_ACCOUNTS, ukey, NULL, 0, error_r);

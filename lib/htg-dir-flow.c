@@ -58,6 +58,8 @@ static int flow_put(struct htg_dir *dir, const char *flow,
 		*error_r = dirp_err("\"%s\" is not a full address", to);
 		return 0;
 	}
+	DIRP_PG(dir, replace ? dirpg_flow_set(dir, key, to, error_r) :
+		dirpg_flow_add(dir, key, to, error_r));
 	if (dirp_wtxn(dir, &txn, error_r) < 0)
 		return -1;
 	ret = dirp_get(dir, txn, DB_FLOWS, key, cur, sizeof(cur), error_r);
@@ -81,14 +83,12 @@ static int flow_put(struct htg_dir *dir, const char *flow,
 int htg_dir_flow_add(struct htg_dir *dir, const char *flow,
 		     const char *deliver_to, const char **error_r)
 {
-	DIRP_PG(dir, dirpg_flow_add(dir, flow, deliver_to, error_r));
 	return flow_put(dir, flow, deliver_to, 0, error_r);
 }
 
 int htg_dir_flow_set(struct htg_dir *dir, const char *flow,
 		     const char *deliver_to, const char **error_r)
 {
-	DIRP_PG(dir, dirpg_flow_set(dir, flow, deliver_to, error_r));
 	return flow_put(dir, flow, deliver_to, 1, error_r);
 }
 

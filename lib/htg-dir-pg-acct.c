@@ -85,25 +85,14 @@ int dirpg_account_add(struct htg_dir *dir, const struct htg_account *acct,
 			     num[3], home };
 	const char *state;
 
+	/* checked, created and home set by htg_dir_account_add() */
 	NORMALISE(acct->user, key, "user");
-	if (!dirp_is_address(key)) {
-		*error_r = dirp_err("user \"%s\" is not a full mailbox name "
-				    "(local-part@domain)", key);
-		return 0;
-	}
-	if (strchr(acct->pwhash, '\t') != NULL ||
-	    strchr(acct->pwhash, '\n') != NULL) {
-		*error_r = "invalid password hash";
-		return 0;
-	}
-	if (acct->home[0] != '\0')
-		NORMALISE(acct->home, home, "node");
+	snprintf(home, sizeof(home), "%s", acct->home);
 	snprintf(num[0], sizeof(num[0]), "%u", acct->flags);
 	snprintf(num[1], sizeof(num[1]), "%u", acct->retention_days);
 	snprintf(num[2], sizeof(num[2]), "%llu",
 		 (unsigned long long)acct->max_size);
-	snprintf(num[3], sizeof(num[3]), "%lld", (long long)
-		 (acct->created != 0 ? acct->created : (int64_t)time(NULL)));
+	snprintf(num[3], sizeof(num[3]), "%lld", (long long)acct->created);
 	if (dirpg_run_count(dir, PGS_ACCOUNT_ADD, 7, p, &state, error_r) >= 0)
 		return 1;
 	if (strcmp(state, SQL_UNIQUE) == 0) {
@@ -269,13 +258,9 @@ int dirpg_address_add(struct htg_dir *dir, const char *address,
 	PGresult *res;
 	int ret;
 
+	/* checked by htg_dir_address_add() */
 	NORMALISE(address, key, "address");
 	NORMALISE(user, ukey, "user");
-	if (!dirp_is_address(key)) {
-		*error_r = dirp_err("\"%s\" is not a full address "
-				    "(local-part@domain)", key);
-		return 0;
-	}
 	p[2] = strrchr(key, '@') + 1;
 	if ((res = dirpg_run(dir, PGS_ADDRESS_ADD, 3, p, NULL, error_r)) == NULL)
 		return -1;
@@ -371,17 +356,9 @@ static int flow_put(struct htg_dir *dir, const char *flow,
 	const char *p[2] = { key, to };
 	long count;
 
+	/* checked by flow_put() of htg-dir-flow.c */
 	NORMALISE(flow, key, "flow");
 	NORMALISE(deliver_to, to, "deliver-to address");
-	if (strchr(key, '@') != NULL) {
-		*error_r = dirp_err("flow \"%s\": a flow is a local part "
-				    "(berichtsoort), without '@'", key);
-		return 0;
-	}
-	if (!dirp_is_address(to)) {
-		*error_r = dirp_err("\"%s\" is not a full address", to);
-		return 0;
-	}
 	count = dirpg_run_count(dir, replace ? PGS_FLOW_SET : PGS_FLOW_ADD, 2,
 				p, NULL, error_r);
 	if (count < 0)

@@ -390,7 +390,6 @@ int htg_dir_account_get(struct htg_dir *dir, const char *user,
 int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
 			const char **error_r)
 {
-	DIRP_PG(dir, dirpg_account_add(dir, acct, error_r));
 	char key[HTG_USER_MAX], rec[ACCOUNT_REC_MAX];
 	struct htg_account a = *acct;
 	MDB_txn *txn;
@@ -410,6 +409,7 @@ int htg_dir_account_add(struct htg_dir *dir, const struct htg_account *acct,
 		a.created = (int64_t)time(NULL);
 	if (a.home[0] != '\0')
 		NORMALISE(acct->home, a.home, "node");
+	DIRP_PG(dir, dirpg_account_add(dir, &a, error_r));
 	account_encode(&a, rec, sizeof(rec));
 	if (dirp_wtxn(dir, &txn, error_r) < 0)
 		return -1;
