@@ -2,11 +2,11 @@
 /* NAME
 /*	htg-dir-pg-acct 3
 /* SUMMARY
-/*	accounts, addresses, flows, grants and nodes on PostgreSQL
+/*	accounts and addresses on PostgreSQL
 /* DESCRIPTION
-/*	The PostgreSQL side of htg-dir(3), htg-dir-address(3),
-/*	htg-dir-flow(3) and htg-dir-node(3): the same checks, normalising
-/*	and refusals as the LMDB code, each change one statement whose
+/*	The PostgreSQL side of htg-dir(3) and htg-dir-address(3): the
+/*	same refusals as the LMDB code (whose public functions check and
+/*	normalise before they hand over), each change one statement whose
 /*	constraints decide what LMDB's write transaction decided (an
 /*	account's addresses, grants and logical address go with it by
 /*	ON DELETE CASCADE; a node with accounts homed there stays by its
@@ -187,7 +187,6 @@ int dirpg_account_del(struct htg_dir *dir, const char *user,
 
 struct iter_ctx {
 	htg_account_cb *acb;
-	htg_pair_cb *pcb;
 	void *ctx;
 };
 
@@ -208,21 +207,6 @@ int dirpg_account_iter(struct htg_dir *dir, htg_account_cb *cb, void *ctx,
 
 	return dirpg_scan(dir, PGS_ACCOUNT_ITER, 0, NULL, account_iter_row, &c,
 			  error_r);
-}
-
-static int pair_row(const PGresult *res, void *_c)
-{
-	struct iter_ctx *c = _c;
-
-	return c->pcb(dirpg_val(res, 0), dirpg_val(res, 1), c->ctx);
-}
-
-static int pair_iter(struct htg_dir *dir, enum dirpg_stmt st, htg_pair_cb *cb,
-		     void *ctx, const char **error_r)
-{
-	struct iter_ctx c = { .pcb = cb, .ctx = ctx };
-
-	return dirpg_scan(dir, st, 0, NULL, pair_row, &c, error_r);
 }
 
 /* --- addresses -------------------------------------------------------------- */
@@ -303,7 +287,7 @@ int dirpg_address_del(struct htg_dir *dir, const char *address,
 int dirpg_address_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
 		       const char **error_r)
 {
-	return pair_iter(dir, PGS_ADDRESS_ITER, cb, ctx, error_r);
+	return dirpg_pair_iter(dir, PGS_ADDRESS_ITER, cb, ctx, error_r);
 }
 
 int dirpg_logical_set(struct htg_dir *dir, const char *user,
@@ -335,252 +319,24 @@ int dirpg_logical_get(struct htg_dir *dir, const char *user, char *buf,
 	return dirpg_lookup_value(dir, PGS_LOGICAL_GET, 1, p, buf, size, error_r);
 }
 
-/* --- flows, responding flows, grants -------------------------------------- */
+/* --- listing pairs (here and htg-dir-pg-flow.c) --- */
 
-int dirpg_flow_get(struct htg_dir *dir, const char *flow, char *deliver_to_r,
-		   size_t size, const char **error_r)
+struct pair_ctx {
+	htg_pair_cb *pcb;
+	void *ctx;
+};
+
+static int pair_row(const PGresult *res, void *_c)
 {
-	char key[HTG_USER_MAX];
-	const char *p[1] = { key };
+	struct pair_ctx *c = _c;
 
-	if (!htg_dir_normalise(flow, key, sizeof(key)))
-		return 0;
-	return dirpg_lookup_value(dir, PGS_FLOW_GET, 1, p, deliver_to_r, size,
-			       error_r);
+	return c->pcb(dirpg_val(res, 0), dirpg_val(res, 1), c->ctx);
 }
 
-static int flow_put(struct htg_dir *dir, const char *flow,
-		    const char *deliver_to, int replace, const char **error_r)
+int dirpg_pair_iter(struct htg_dir *dir, enum dirpg_stmt st, htg_pair_cb *cb,
+		    void *ctx, const char **error_r)
 {
-	char key[HTG_USER_MAX], to[HTG_USER_MAX], cur[HTG_USER_MAX];
-	const char *p[2] = { key, to };
-	long count;
+	struct pair_ctx c = { cb, ctx };
 
-	/* checked by flow_put() of htg-dir-flow.c */
-	NORMALISE(flow, key, "flow");
-	NORMALISE(deliver_to, to, "deliver-to address");
-	count = dirpg_run_count(dir, replace ? PGS_FLOW_SET : PGS_FLOW_ADD, 2,
-				p, NULL, error_r);
-	if (count < 0)
-		return -1;
-	if (count > 0)
-		return 1;
-	if (replace) {
-		*error_r = dirp_err("no such flow: %s", key);
-		return 0;
-	}
-	if (dirpg_run_value(dir, PGS_FLOW_GET, 1, p, cur, sizeof(cur),
-			    error_r) < 0)
-		return -1;
-	*error_r = dirp_err("flow %s exists (delivers to %s); htgctl flow set "
-			    "changes its target", key, cur);
-	return 0;
-}
-
-int dirpg_flow_add(struct htg_dir *dir, const char *flow,
-		   const char *deliver_to, const char **error_r)
-{
-	return flow_put(dir, flow, deliver_to, 0, error_r);
-}
-
-int dirpg_flow_set(struct htg_dir *dir, const char *flow,
-		   const char *deliver_to, const char **error_r)
-{
-	return flow_put(dir, flow, deliver_to, 1, error_r);
-}
-
-int dirpg_flow_del(struct htg_dir *dir, const char *flow,
-		   const char **error_r)
-{
-	char key[HTG_USER_MAX];
-	const char *p[1] = { key };
-	long count;
-
-	NORMALISE(flow, key, "flow");
-	if ((count = dirpg_run_count(dir, PGS_FLOW_DEL, 1, p, NULL,
-				     error_r)) < 0)
-		return -1;
-	if (count == 0) {
-		*error_r = dirp_err("no such flow: %s", key);
-		return 0;
-	}
-	return 1;
-}
-
-int dirpg_flow_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
-		    const char **error_r)
-{
-	return pair_iter(dir, PGS_FLOW_ITER, cb, ctx, error_r);
-}
-
-int dirpg_flow_respond_set(struct htg_dir *dir, const char *flow,
-			   const char *mode, unsigned int delay,
-			   const char **error_r)
-{
-	char key[HTG_USER_MAX], d[16];
-	const char *p[3] = { key, mode, d };
-	int off = strcmp(mode, "off") == 0;
-	long count;
-
-	NORMALISE(flow, key, "flow");
-	if (!off && !htg_dir_respond_mode_ok(mode)) {
-		*error_r = dirp_err("unknown respond mode: %s", mode);
-		return 0;
-	}
-	snprintf(d, sizeof(d), "%u", delay);
-	if (off) {
-		int ret = dirpg_run_value(dir, PGS_RESPOND_OFF, 1, p, NULL, 0,
-					  error_r);
-		if (ret == 0)
-			*error_r = dirp_err("no such flow: %s", key);
-		return ret;
-	}
-	if ((count = dirpg_run_count(dir, PGS_RESPOND_SET, 3, p, NULL,
-				     error_r)) < 0)
-		return -1;
-	if (count == 0) {
-		*error_r = dirp_err("no such flow: %s", key);
-		return 0;
-	}
-	return 1;
-}
-
-int dirpg_flow_respond_get(struct htg_dir *dir, const char *flow,
-			   char *mode_r, size_t size, unsigned int *delay_r,
-			   const char **error_r)
-{
-	char key[HTG_USER_MAX];
-	const char *p[1] = { key };
-	struct dirpg_row row;
-	int ret;
-
-	if (!htg_dir_normalise(flow, key, sizeof(key)))
-		return 0;
-	if ((ret = dirpg_lookup(dir, PGS_RESPOND_GET, 1, p, &row,
-				error_r)) <= 0)
-		return ret;
-	if (row.ncols != 2 || !htg_dir_respond_mode_ok(row.col[0]) ||
-	    strlen(row.col[0]) >= size)
-		return 0;
-	memcpy(mode_r, row.col[0], strlen(row.col[0]) + 1);
-	*delay_r = (unsigned int)strtoul(row.col[1], NULL, 10);
-	return 1;
-}
-
-int dirpg_grant_check(struct htg_dir *dir, const char *user,
-		      const char *flow, const char **error_r)
-{
-	char u[HTG_USER_MAX], f[HTG_USER_MAX];
-	const char *p[2] = { u, f };
-
-	if (!htg_dir_normalise(user, u, sizeof(u)) ||
-	    !htg_dir_normalise(flow, f, sizeof(f)))
-		return 0;
-	return dirpg_lookup_value(dir, PGS_GRANT_CHECK, 2, p, NULL, 0, error_r);
-}
-
-int dirpg_grant_add(struct htg_dir *dir, const char *user, const char *flow,
-		    const char **error_r)
-{
-	char u[HTG_USER_MAX], f[HTG_USER_MAX];
-	const char *p[2] = { u, f };
-	PGresult *res;
-	int ret;
-
-	NORMALISE(user, u, "user");
-	NORMALISE(flow, f, "flow");
-	if ((res = dirpg_run(dir, PGS_GRANT_ADD, 2, p, NULL, error_r)) == NULL)
-		return -1;
-	if (strcmp(dirpg_val(res, 0), "1") == 0) {
-		ret = 1;
-	} else if (strcmp(dirpg_val(res, 1), "t") != 0) {
-		*error_r = dirp_err("no such account or flow: %s, %s", u, f);
-		ret = 0;
-	} else {
-		*error_r = dirp_err("%s already has flow %s", u, f);
-		ret = 0;
-	}
-	dirpg_pq.clear(res);
-	return ret;
-}
-
-int dirpg_grant_del(struct htg_dir *dir, const char *user, const char *flow,
-		    const char **error_r)
-{
-	char u[HTG_USER_MAX], f[HTG_USER_MAX];
-	const char *p[2] = { u, f };
-	long count;
-
-	if (!htg_dir_normalise(user, u, sizeof(u)) ||
-	    !htg_dir_normalise(flow, f, sizeof(f))) {
-		*error_r = "invalid user or flow";
-		return 0;
-	}
-	if ((count = dirpg_run_count(dir, PGS_GRANT_DEL, 2, p, NULL,
-				     error_r)) < 0)
-		return -1;
-	if (count == 0) {
-		*error_r = "no such grant";
-		return 0;
-	}
-	return 1;
-}
-
-int dirpg_grant_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
-		     const char **error_r)
-{
-	return pair_iter(dir, PGS_GRANT_ITER, cb, ctx, error_r);
-}
-
-/* --- nodes ----------------------------------------------------------------- */
-
-int dirpg_node_set(struct htg_dir *dir, const char *name, const char *address,
-		   const char **error_r)
-{
-	char n[HTG_NODE_MAX], a[HTG_NODE_MAX];
-	const char *p[2] = { n, a };
-
-	NORMALISE(name, n, "node");
-	NORMALISE(address, a, "node address");
-	return dirpg_run_count(dir, PGS_NODE_SET, 2, p, NULL, error_r) < 0 ?
-		-1 : 1;
-}
-
-int dirpg_node_get(struct htg_dir *dir, const char *name, char *address_r,
-		   size_t size, const char **error_r)
-{
-	char n[HTG_NODE_MAX];
-	const char *p[1] = { n };
-
-	if (!htg_dir_normalise(name, n, sizeof(n)))
-		return 0;
-	return dirpg_lookup_value(dir, PGS_NODE_GET, 1, p, address_r, size,
-			       error_r);
-}
-
-int dirpg_node_del(struct htg_dir *dir, const char *name,
-		   const char **error_r)
-{
-	char n[HTG_NODE_MAX];
-	const char *p[1] = { n }, *state;
-	long count;
-
-	NORMALISE(name, n, "node");
-	count = dirpg_run_count(dir, PGS_NODE_DEL, 1, p, &state, error_r);
-	if (count < 0 && strcmp(state, SQL_FOREIGN) == 0) {
-		*error_r = dirp_err("node %s is the home of accounts: "
-				    "move them first (htgctl account home)", n);
-		return 0;
-	}
-	if (count == 0) {
-		*error_r = dirp_err("no such node: %s", n);
-		return 0;
-	}
-	return count < 0 ? -1 : 1;
-}
-
-int dirpg_node_iter(struct htg_dir *dir, htg_pair_cb *cb, void *ctx,
-		    const char **error_r)
-{
-	return pair_iter(dir, PGS_NODE_ITER, cb, ctx, error_r);
+	return dirpg_scan(dir, st, 0, NULL, pair_row, &c, error_r);
 }

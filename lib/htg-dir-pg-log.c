@@ -2,11 +2,11 @@
 /* NAME
 /*	htg-dir-pg-log 3
 /* SUMMARY
-/*	audit, retention, pickups and deliveries on PostgreSQL
+/*	audit, retention and pickups on PostgreSQL
 /* DESCRIPTION
-/*	The PostgreSQL side of htg-dir-audit(3), htg-dir-retention(3) and
-/*	htg-dir-delivery(3). Events and records of every node land in the
-/*	same tables. An event the directory numbers gets its key (time,
+/*	The PostgreSQL side of htg-dir-audit(3) and htg-dir-retention(3),
+/*	htg_dir_pickup_commit() with them. Events and records of every
+/*	node land in the same tables. An event the directory numbers gets its key (time,
 /*	host name, process id, sequence number) before the first try, so
 /*	that the statement's second run after a broken connection finds
 /*	it there (ON CONFLICT DO NOTHING) instead of writing it twice.
@@ -257,24 +257,6 @@ static int retained_params(struct htg_dir *dir, const struct htg_retained *r,
 	return 1;
 }
 
-/* the Message-ID of a delivery record: hex, for decode($2, 'hex') */
-static int delivery_params(const char *account, const char *msgid,
-			   char user[HTG_USER_MAX], char hex[2 * HTG_USER_MAX])
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t n;
-
-	if (!htg_dir_normalise(account, user, HTG_USER_MAX) || msgid == NULL ||
-	    *msgid == '\0' || (n = strlen(msgid)) >= HTG_USER_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		hex[2 * i] = digits[(unsigned char)msgid[i] >> 4];
-		hex[2 * i + 1] = digits[(unsigned char)msgid[i] & 15];
-	}
-	hex[2 * n] = '\0';
-	return 1;
-}
-
 /* write (undo 0) or delete (undo 1) in one transaction: 1 / 0 / -1 */
 static int pickup_try(struct htg_dir *dir, struct dirpg_conn *c, int undo,
 		      const struct htg_retained *r, unsigned int nr,
@@ -315,7 +297,7 @@ static int pickup_try(struct htg_dir *dir, struct dirpg_conn *c, int undo,
 			char user[HTG_USER_MAX], hex[2 * HTG_USER_MAX];
 			const char *p[2] = { user, hex };
 
-			if (!delivery_params(ev[i].account, ev[i].message_id,
+			if (!dirpg_delivery_key(ev[i].account, ev[i].message_id,
 					     user, hex))
 				continue;
 			if ((res = dirpg_exec(c, PGS_DELIVERY_MARK, 2, p, NULL,
@@ -431,173 +413,6 @@ int dirpg_retained_iter(struct htg_dir *dir, const char *account,
 	NORMALISE(account, acct, "user");
 	return dirpg_scan(dir, PGS_RETAINED_ITER_ACCT, 1, p, retained_row, &c,
 			  error_r);
-}
-
-/* --- delivery records --------------------------------------------------- */
-
-int dirpg_delivery_begin(struct htg_dir *dir, const char *account,
-			 const char *msgid, int64_t window_s, int64_t now,
-			 const char **error_r)
-{
-	char user[HTG_USER_MAX], hex[2 * HTG_USER_MAX], exp[24], t[24];
-	char state[4];
-	const char *p[4] = { user, hex, exp, t };
-	int ret;
-
-	if (!delivery_params(account, msgid, user, hex)) {
-		*error_r = "account or Message-ID unusable as a key";
-		return 0;
-	}
-	snprintf(exp, sizeof(exp), "%" PRId64, now + window_s);
-	snprintf(t, sizeof(t), "%" PRId64, now);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		/* one statement decides: of two nodes, one records */
-		if ((ret = dirpg_run_value(dir, PGS_DELIVERY_BEGIN, 4, p, NULL,
-					   0, error_r)) != 0)
-			return ret < 0 ? -1 : HTG_DELIVERY_NEW;
-		/* an unexpired record is there: which */
-		p[2] = t;
-		ret = dirpg_run_value(dir, PGS_DELIVERY_STATE, 3, p, state,
-				      sizeof(state), error_r);
-		p[2] = exp;
-		if (ret < 0)
-			return -1;
-		if (ret > 0)
-			return state[0] == 'D' ? HTG_DELIVERY_DONE :
-				HTG_DELIVERY_PENDING;
-		/* it expired in between: try again */
-	}
-	return HTG_DELIVERY_PENDING;	/* look in the mailbox */
-}
-
-int dirpg_delivery_mark(struct htg_dir *dir, const char *account,
-			const char *msgid, const char **error_r)
-{
-	char user[HTG_USER_MAX], hex[2 * HTG_USER_MAX];
-	const char *p[2] = { user, hex };
-
-	if (!delivery_params(account, msgid, user, hex))
-		return 1;
-	return dirpg_run_count(dir, PGS_DELIVERY_MARK, 2, p, NULL, error_r) < 0 ?
-		-1 : 1;
-}
-
-int dirpg_delivery_seen(struct htg_dir *dir, const char *account,
-			const char *msgid, int64_t now, const char **error_r)
-{
-	char user[HTG_USER_MAX], hex[2 * HTG_USER_MAX], t[24];
-	const char *p[3] = { user, hex, t };
-
-	if (!delivery_params(account, msgid, user, hex))
-		return 0;
-	snprintf(t, sizeof(t), "%" PRId64, now);
-	return dirpg_run_value(dir, PGS_DELIVERY_SEEN, 3, p, NULL, 0, error_r);
-}
-
-int dirpg_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
-			 const char **error_r)
-{
-	char t[24];
-	const char *p[1] = { t };
-
-	snprintf(t, sizeof(t), "%" PRId64, now);
-	*purged_r = dirpg_run_count(dir, PGS_DELIVERY_PURGE, 1, p, NULL,
-				    error_r);
-	return *purged_r < 0 ? -1 : 1;
-}
-
-/* --- export / import of the expiring tables ---------------------------- */
-
-struct table_iter {
-	htg_pair_cb *cb;
-	void *ctx;
-	int msgids;
-};
-
-/* the record as LMDB's text (htg-dir-msgid(3), htg-dir-delivery(3)) */
-static int table_row(const PGresult *res, void *_c)
-{
-	struct table_iter *c = _c;
-	char rec[128];
-
-	if (c->msgids && dirpg_val(res, 1)[0] == 'P')
-		snprintf(rec, sizeof(rec), "P %s %s %s", dirpg_val(res, 2),
-			 dirpg_val(res, 3), dirpg_val(res, 4));
-	else if (c->msgids)
-		snprintf(rec, sizeof(rec), "%s %s %s", dirpg_val(res, 1),
-			 dirpg_val(res, 2), dirpg_val(res, 4));
-	else
-		snprintf(rec, sizeof(rec), "%s %s", dirpg_val(res, 1),
-			 dirpg_val(res, 2));
-	return c->cb(dirpg_val(res, 0), rec, c->ctx);
-}
-
-int dirpg_table_iter(struct htg_dir *dir, const char *table, htg_pair_cb *cb,
-		     void *ctx, const char **error_r)
-{
-	struct table_iter c = { cb, ctx, 0 };
-
-	if (strcmp(table, "msgids") == 0)
-		c.msgids = 1;
-	else if (strcmp(table, "deliveries") != 0) {
-		*error_r = dirp_err("no such table: %s", table);
-		return -1;
-	}
-	return dirpg_scan(dir, c.msgids ? PGS_MSGID_ITER : PGS_DELIVERY_ITER, 0,
-			  NULL, table_row, &c, error_r);
-}
-
-/* a row htg_dir_table_put() checked (dirp_table_check()) */
-int dirpg_table_put(struct htg_dir *dir, const char *table,
-		    const char *key_hex, const char *value,
-		    const char **error_r)
-{
-	char state[2] = { value[0], '\0' }, qid[HTG_QUEUE_ID_MAX] = "-";
-	char e[24], s[24];
-	long long expiry = 0, since = 0;
-
-	if (strcmp(table, "msgids") == 0) {
-		const char *p[5] = { key_hex, state, e, s, qid };
-
-		if (value[0] >= '0' && value[0] <= '9') {
-			/* before 2026-12: a bare expiry, final */
-			expiry = strtoll(value, NULL, 10);
-			state[0] = 'F';
-		} else if (value[0] == 'P')
-			(void)sscanf(value, "P %lld %lld %31s", &expiry, &since,
-				     qid);
-		else
-			(void)sscanf(value + 1, " %lld %31s", &expiry, qid);
-		snprintf(e, sizeof(e), "%lld", expiry);
-		snprintf(s, sizeof(s), "%lld", since);
-		return dirpg_run_count(dir, PGS_MSGID_PUT, 5, p, NULL,
-				       error_r) < 0 ? -1 : 1;
-	}
-	{
-		char user[HTG_USER_MAX], raw[2 * HTG_USER_MAX + 2] = "";
-		char hex[2 * HTG_USER_MAX];
-		const char *p[4] = { user, hex, state, e };
-		size_t n = strlen(key_hex) / 2;
-		char *tab;
-
-		for (size_t i = 0; i < n && i + 1 < sizeof(raw); i++) {
-			unsigned int b;
-
-			(void)sscanf(key_hex + 2 * i, "%2x", &b);
-			raw[i] = (char)b;
-			raw[i + 1] = '\0';
-		}
-		if ((tab = strchr(raw, '\t')) == NULL)
-			return 0;
-		*tab = '\0';
-		if (!delivery_params(raw, tab + 1, user, hex)) {
-			*error_r = "deliveries: key unusable";
-			return 0;
-		}
-		snprintf(e, sizeof(e), "%lld", strtoll(value + 2, NULL, 10));
-		return dirpg_run_count(dir, PGS_DELIVERY_PUT, 4, p, NULL,
-				       error_r) < 0 ? -1 : 1;
-	}
 }
 
 /* --- stats ------------------------------------------------------------------ */

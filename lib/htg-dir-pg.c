@@ -459,48 +459,7 @@ uint32_t dirpg_next_seq(struct htg_dir *dir)
 	return __atomic_add_fetch(&dir->pg->seq, 1, __ATOMIC_RELAXED);
 }
 
-/* --- open, close, schema ------------------------------------------------ */
-
-/* the newest version the code knows */
-static int schema_latest(void)
-{
-	int v = 0;
-
-	for (unsigned int i = 0; i < dirpg_migrations_count; i++)
-		if (dirpg_migrations[i].version > v)
-			v = dirpg_migrations[i].version;
-	return v;
-}
-
-/* the version the database has: >= 0, -1 error */
-static int schema_version(struct dirpg_conn *c, const char **error_r)
-{
-	static const char *const q[] = {
-		"SELECT to_regclass('htg.schema_version') IS NOT NULL",
-		"SELECT coalesce(max(version), 0) FROM htg.schema_version",
-	};
-	int v = 0;
-
-	for (int i = 0; i < 2; i++) {
-		PGresult *res = dirpg_pq.exec(c->conn, q[i]);
-
-		if (res == NULL ||
-		    dirpg_pq.result_status(res) != PGRES_TUPLES_OK) {
-			pg_error(c, res, NULL, error_r);
-			if (res != NULL)
-				dirpg_pq.clear(res);
-			return -1;
-		}
-		if (i == 0)
-			v = strcmp(dirpg_pq.getvalue(res, 0, 0), "t") == 0;
-		else
-			v = atoi(dirpg_pq.getvalue(res, 0, 0));
-		dirpg_pq.clear(res);
-		if (v == 0)
-			break;
-	}
-	return v;
-}
+/* --- open, close ------------------------------------------------ */
 
 int dirpg_open(struct htg_dir *dir, const char *uri, int flags,
 	       const char **error_r)
@@ -546,15 +505,15 @@ int dirpg_open(struct htg_dir *dir, const char *uri, int flags,
 			dirpg_close(dir);
 			return -1;
 		}
-		v = schema_version(c, error_r);
+		v = dirpg_schema_version(c, error_r);
 		dirpg_put(dir, c);
-		if (v < 0 || v < schema_latest()) {
+		if (v < 0 || v < dirpg_schema_latest()) {
 			if (v >= 0)
 				*error_r = dirp_err("PostgreSQL directory: "
 						    "schema version %d, this "
 						    "program needs %d (run "
 						    "htgctl init)", v,
-						    schema_latest());
+						    dirpg_schema_latest());
 			dirpg_close(dir);
 			return -1;
 		}
@@ -575,55 +534,4 @@ void dirpg_close(struct htg_dir *dir)
 	free(pg->conninfo);
 	free(pg);
 	dir->pg = NULL;
-}
-
-/* Apply every migration above the database's version, each in one
-   transaction with its version row; an advisory lock keeps two htgctl
-   init apart. */
-int dirpg_migrate(struct htg_dir *dir, int *from_r, int *to_r,
-		  const char **error_r)
-{
-	struct dirpg_conn *c = dirpg_get(dir, error_r);
-	int v, ret = 1;
-
-	if (c == NULL)
-		return -1;
-	if (dirpg_cmd(c, "SELECT pg_advisory_lock(4741)", error_r) < 0) {
-		dirpg_put(dir, c);
-		return -1;
-	}
-	if ((v = schema_version(c, error_r)) < 0)
-		ret = -1;
-	*from_r = *to_r = v;
-	for (unsigned int i = 0; ret > 0 && i < dirpg_migrations_count; i++) {
-		const struct dirpg_migration *m = &dirpg_migrations[i];
-		char row[160];
-
-		if (m->version <= v)
-			continue;
-		snprintf(row, sizeof(row), "INSERT INTO htg.schema_version "
-			 "(version, name) VALUES (%d, '%s')", m->version,
-			 m->name);
-		if (dirpg_cmd(c, "BEGIN", error_r) < 0 ||
-		    dirpg_cmd(c, "CREATE SCHEMA IF NOT EXISTS htg", error_r) < 0 ||
-		    dirpg_cmd(c, "CREATE TABLE IF NOT EXISTS htg.schema_version "
-			      "(version integer PRIMARY KEY, name text NOT NULL, "
-			      "applied timestamptz NOT NULL DEFAULT now())",
-			      error_r) < 0 ||
-		    dirpg_cmd(c, m->sql, error_r) < 0 ||
-		    dirpg_cmd(c, row, error_r) < 0 ||
-		    dirpg_cmd(c, "COMMIT", error_r) < 0) {
-			const char *e = *error_r;
-
-			*error_r = dirp_err("migration %d (%s): %s", m->version,
-					    m->name, e);
-			(void)dirpg_cmd(c, "ROLLBACK", &e);
-			ret = -1;
-			break;
-		}
-		*to_r = m->version;
-	}
-	(void)dirpg_cmd(c, "SELECT pg_advisory_unlock(4741)", error_r);
-	dirpg_put(dir, c);
-	return ret;
 }

@@ -196,7 +196,10 @@ int dirpg_raw_text(const struct htg_dir *dir);
 const char *dirpg_host(const struct htg_dir *dir);
 uint32_t dirpg_next_seq(struct htg_dir *dir);
 
-/* schema (htg-dir-pg.c) */
+/* schema (htg-dir-pg-migrate.c): the newest version this code knows,
+   the database's (>= 0, -1 error), migrations up to the newest */
+int dirpg_schema_latest(void);
+int dirpg_schema_version(struct dirpg_conn *c, const char **error_r);
 int dirpg_migrate(struct htg_dir *dir, int *from_r, int *to_r,
 		  const char **error_r);
 
@@ -212,6 +215,15 @@ struct dirpg_audit {
 };
 void dirpg_audit_fill(struct htg_dir *dir, const struct htg_audit_event *ev,
 		      struct dirpg_audit *a);
+
+/* stream the two columns of st to a pair callback (htg-dir-pg-acct.c) */
+int dirpg_pair_iter(struct htg_dir *dir, enum dirpg_stmt st, htg_pair_cb *cb,
+		    void *ctx, const char **error_r);
+
+/* a delivery record's key: the account normalised, the Message-ID in
+   hex (for decode($2, 'hex')); 0 unusable (htg-dir-pg-delivery.c) */
+int dirpg_delivery_key(const char *account, const char *msgid,
+		       char user[HTG_USER_MAX], char hex[2 * HTG_USER_MAX]);
 
 /* the PostgreSQL counterparts of the public functions */
 int dirpg_account_get(struct htg_dir *, const char *, struct htg_account *,

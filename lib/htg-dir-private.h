@@ -72,6 +72,10 @@ struct htg_dir {
 		return (call); \
 } while (0)
 
+/* htg_dir_open() of a postgresql:// URI (htg-dir-shared.c): 1 / -1 */
+int dirp_open_pg(const char *uri, int flags, struct htg_dir **dir_r,
+		 const char **error_r);
+
 /* a warning to where htg_dir_set_warning() says (default stderr) */
 void dirp_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -48,6 +48,8 @@
 /*	htg-dir-map(3), the map's size and the maximum
 /*	htg-dir-table(3), the expiring tables row by row (htgctl export)
 /*	htg-dir-node(3), nodes and home nodes
+/*	htg-dir-shared(3), a postgresql:// URI: the directory of several machines
+/*	htg-dir-pg(3h), the PostgreSQL side of every function
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -90,36 +92,6 @@ int htg_dir_normalise(const char *in, char *buf, size_t bufsize)
 	return 1;
 }
 
-/* A PostgreSQL directory: the handle holds the pool (htg-dir-pg.c);
-   its local state (the pickup journal) is in $HTG_STATE_DIR, else
-   HTG_STATE_DEFAULT. */
-static int dir_open_pg(const char *uri, int flags, struct htg_dir **dir_r,
-		       const char **error_r)
-{
-	struct htg_dir *dir = calloc(1, sizeof(*dir));
-	const char *state = getenv(HTG_STATE_ENV);
-
-	if (state == NULL || *state == '\0')
-		state = HTG_STATE_DEFAULT;
-	if (dir == NULL || (dir->path = strdup(uri)) == NULL ||
-	    (dir->state_path = strdup(state)) == NULL) {
-		if (dir != NULL)
-			free(dir->path);
-		free(dir);
-		*error_r = "out of memory";
-		return -1;
-	}
-	dir->rdonly = (flags & HTG_DIR_RDONLY) != 0;
-	if (dirpg_open(dir, uri, flags, error_r) < 0) {
-		free(dir->state_path);
-		free(dir->path);
-		free(dir);
-		return -1;
-	}
-	*dir_r = dir;
-	return 1;
-}
-
 int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 		 const char **error_r)
 {
@@ -134,7 +106,7 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 	if (path == NULL || *path == '\0')
 		path = HTG_DIR_DEFAULT;
 	if (dirpg_is_uri(path))
-		return dir_open_pg(path, flags, dir_r, error_r);
+		return dirp_open_pg(path, flags, dir_r, error_r);
 	if ((flags & HTG_DIR_CREATE) != 0 && mkdir(path, 0770) < 0 &&
 	    errno != EEXIST) {
 		*error_r = dirp_err("mkdir %s: %s", path, strerror(errno));
@@ -276,48 +248,6 @@ void htg_dir_close(struct htg_dir **_dir)
 const char *htg_dir_path(const struct htg_dir *dir)
 {
 	return dir->path;
-}
-
-const char *htg_dir_state_path(const struct htg_dir *dir)
-{
-	return dir->state_path != NULL ? dir->state_path : dir->path;
-}
-
-int htg_dir_set_state_path(struct htg_dir *dir, const char *path)
-{
-	char *copy;
-
-	if (dir->pg == NULL)
-		return 1;	/* LMDB: the directory's own folder */
-	if ((copy = strdup(path)) == NULL)
-		return -1;
-	free(dir->state_path);
-	dir->state_path = copy;
-	return 1;
-}
-
-int htg_dir_text_exact(const struct htg_dir *dir)
-{
-	return dir->pg == NULL || dirpg_raw_text(dir);
-}
-
-int htg_dir_is_uri(const char *path)
-{
-	return dirpg_is_uri(path);
-}
-
-int htg_dir_is_shared(const struct htg_dir *dir)
-{
-	return dir->pg != NULL;
-}
-
-int htg_dir_migrate(struct htg_dir *dir, int *from_r, int *to_r,
-		    const char **error_r)
-{
-	*from_r = *to_r = 0;
-	if (dir->pg == NULL)
-		return 1;	/* LMDB: htg_dir_open() makes the tables */
-	return dirpg_migrate(dir, from_r, to_r, error_r);
 }
 
 /* --- accounts ---------------------------------------------------------- */
