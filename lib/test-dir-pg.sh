@@ -1,0 +1,31 @@
+#!/bin/sh
+# test-dir-pg.sh - the directory's unit tests on PostgreSQL.
+#
+# Makes a private cluster (tests/pg-private.sh: initdb in a fresh
+# temporary folder, the server on a Unix socket there only, fsync off),
+# runs test-dir-pg (schema, races, broken connections) and then the
+# common test-dir, each on a database of its own, and removes the
+# cluster. Run as root, the server runs as the user postgres. No initdb
+# (Debian: postgresql): skipped.
+set -u
+pg=${srcdir:-$(dirname "$0")}/../tests/pg-private.sh
+tmp=$(mktemp -d /tmp/htg-pg.XXXXXX)
+chmod 0755 "$tmp"
+stop() {
+	"$pg" stop "$tmp/pg"
+	rm -rf "$tmp"
+}
+trap stop EXIT
+"$pg" start "$tmp/pg" --no-fsync >/dev/null
+rc=$?
+[ $rc = 0 ] || exit $rc
+export HTG_STATE_DIR="$tmp/state"
+mkdir -p "$HTG_STATE_DIR"
+rc=0
+# a database of its own for each program: each starts from nothing
+for t in test-dir-pg test-dir; do
+	uri=$("$pg" createdb "$tmp/pg" "$(echo "$t" | tr - _)") || exit 1
+	echo "== $t on PostgreSQL"
+	HTG_TEST_DIRECTORY="$uri" "./$t" || rc=1
+done
+exit $rc
