@@ -19,11 +19,15 @@
 #      allow-list from tables - and the same requests over TCP, 16
 #      connections; then the ratio.
 # Defaults: 1000 accounts, 50 flows (5 granted per account), 5 s per run.
-# BUILD=dir selects the build tree (default build/default); HTG_BENCH_NICE
+# BUILD=dir selects the build tree (default build/default); TMPDIR where
+# the directories go (default /tmp; /dev/shm: commits without a disk
+# flush, to see what the flushes cost); HTG_BENCH_NICE
 # the priority of all three processes (default -10).
 # PostgreSQL: a private cluster (tests/pg-private.sh, fsync on, Unix
-# socket only) pinned to core 1 with the load generator, so htg-policyd
-# keeps core 0 to itself (in production the database is another machine).
+# socket only) pinned to core 1 with the load generator (at the same
+# priority), so htg-policyd keeps core 0 to itself (in production the
+# database is another machine). HTG_PG_OPTIONS: its server options
+# (e.g. "-c synchronous_commit=off").
 # htg-policyd caches lookups (HTG_DIR_CACHE) until the database announces
 # a change; its refusals (20 % of this workload) are audit events, one
 # commit each, on either backend.
@@ -49,7 +53,7 @@ if ! dpkg-query -W -f='${Status}' postfwd 2>/dev/null | grep -q 'install ok inst
 		postfwd >/dev/null
 fi
 
-W=$(mktemp -d /tmp/htg-policy-bench.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/htg-policy-bench.XXXXXX")
 chmod 0755 "$W"
 stop_pid() {	# pidfile: stop the process we started, by its id
 	local pid
@@ -111,7 +115,7 @@ declare -A where
 for be in $BACKENDS; do
 	mkdir -p "$W/$be"
 	if [ "$be" = postgresql ]; then
-		where[$be]=$(taskset -c 1 "$PG" start "$W/pg")
+		where[$be]=$(nice -n "$NICE" taskset -c 1 "$PG" start "$W/pg")
 		HTG_STATE_DIR=$W/pg-state "$B/tools/htgctl" -d "${where[$be]}" init \
 			--owner htg >/dev/null
 		say "   postgresql: $("$(pg_config --bindir)/postgres" --version), private cluster"

@@ -278,3 +278,15 @@ for s in htg base pg; do
 			"$build/tools/htgctl" -d "${dirs[$s]}" audit --event submit | wc -l)"
 done
 echo "refused by a milter: $refused (expected 0)"
+# what the database did per accepted message (the warm-up included): the
+# milter stopped first, so that its sessions report their statistics
+for s in htg base pg; do
+	case ${dirs[$s]:-none} in postgresql:*) ;; *) continue ;; esac
+	kill "$(cat "$d/run/$s.pid")" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$(cat "$d/run/$s.pid")" 2>/dev/null || break; sleep 0.1; done
+	sleep 0.5
+	psql "${dirs[$s]}" -qAtF ' ' -c "SELECT xact_commit, xact_rollback, tup_inserted,
+		tup_updated, tup_deleted, tup_fetched FROM pg_stat_database
+		WHERE datname = current_database()" | awk -v n="$(grep -c 'action=accept' \
+		"$d/log/$s-milter.log" || true)" -v s="$s" '{ if (n > 0) printf "%s milter, PostgreSQL per message: %.2f commits, %.2f rollbacks, %.2f rows inserted, %.2f updated, %.2f deleted, %.2f fetched\n", s, $1 / n, $2 / n, $3 / n, $4 / n, $5 / n, $6 / n }'
+done
