@@ -6,6 +6,7 @@
 /* SYNOPSIS
 /*	policy-dirbench populate directory outdir accounts flows
 /*	policy-dirbench lookup directory accounts flows [calls]
+/*	policy-dirbench lookup-uncached directory accounts flows [calls]
 /* DESCRIPTION
 /*	populate creates an HTG directory with accounts
 /*	acc<N>@bedrijf<N>.nl (each owning one address, afz<N>@bedrijf<N>.nl,
@@ -21,7 +22,13 @@
 /*	lookup times every public read call of lib/htg-dir.h and a whole
 /*	policy_decide() of an RCPT request, one call at a time
 /*	(clock_gettime around each call, its own cost printed first), over
-/*	random existing keys, and prints p50 and p99 per call.
+/*	random existing keys, and prints p50 and p99 per call. The
+/*	directory is opened as htg-policyd opens it (HTG_DIR_CACHE: on
+/*	PostgreSQL, answers kept until a change is announced);
+/*	lookup-uncached opens it without the cache: on PostgreSQL each
+/*	call is a round trip to the server (what a cold or disabled
+/*	cache costs). The directory is a folder (LMDB) or a
+/*	postgresql:// URI whose schema htgctl init made.
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -198,7 +205,8 @@ static void report(const char *what, uint64_t *t, size_t n)
 
 enum { L_OWNER, L_FLOW, L_GRANT, L_ACCOUNT, L_DOMAIN, L_DECIDE, L_COUNT };
 
-static void lookup(const char *path, int accounts, int flows, size_t calls)
+static void lookup(const char *path, int accounts, int flows, size_t calls,
+		   int cache)
 {
 	static const char *const names[L_COUNT] = {
 		"htg_dir_address_owner", "htg_dir_flow_get",
@@ -214,7 +222,8 @@ static void lookup(const char *path, int accounts, int flows, size_t calls)
 
 	if (t == NULL)
 		msg_fatal("out of memory");
-	if (htg_dir_open(path, HTG_DIR_RDONLY | HTG_DIR_CACHE, &dir, &error) < 0)
+	if (htg_dir_open(path, HTG_DIR_RDONLY | (cache ? HTG_DIR_CACHE : 0),
+			 &dir, &error) < 0)
 		msg_fatal("%s", error);
 	ctx.dir = dir;
 	for (size_t i = 0; i < calls; i++) {
@@ -304,13 +313,15 @@ int main(int argc, char **argv)
 		populate(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 		return 0;
 	}
-	if ((argc == 5 || argc == 6) && strcmp(argv[1], "lookup") == 0) {
+	if ((argc == 5 || argc == 6) && (strcmp(argv[1], "lookup") == 0 ||
+					 strcmp(argv[1], "lookup-uncached") == 0)) {
 		lookup(argv[2], atoi(argv[3]), atoi(argv[4]),
-		       argc == 6 ? (size_t)atol(argv[5]) : 200000);
+		       argc == 6 ? (size_t)atol(argv[5]) : 200000,
+		       strcmp(argv[1], "lookup") == 0);
 		return 0;
 	}
 	fprintf(stderr, "usage: %s populate DIR OUTDIR ACCOUNTS FLOWS\n"
-		"       %s lookup DIR ACCOUNTS FLOWS [CALLS]\n", argv[0],
-		argv[0]);
+		"       %s lookup|lookup-uncached DIR ACCOUNTS FLOWS [CALLS]\n",
+		argv[0], argv[0]);
 	return 2;
 }

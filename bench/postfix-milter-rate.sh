@@ -13,29 +13,55 @@
 # rewrites, no Message-ID: htg-milter inserts one) to each. Prints
 # msg/s per listener and the ratios. Asserts nothing.
 #
-# BENCH_DIRECTORY=1: the htg-milters run with a directory of their own (the
-# Message-ID claim and its "submit" audit event: one commit per message)
-# instead of directory=none. BASE_BUILD=DIR adds a fourth listener with the
-# htg-milter of another build tree (same options): "htg-milter / base" is
-# then the cost of the change between the two trees, measured in one run.
+# BENCH_DIRECTORY: the directory of the htg-milters (each its own): unset
+# or empty, directory=none; 1 or lmdb, an LMDB folder (the Message-ID
+# claim and its "submit" audit event: a claim commit at the end of
+# message, a settle commit at the end of the transaction); postgresql, a
+# database on a private PostgreSQL cluster (tests/pg-private.sh: fsync on,
+# Unix socket, sharing the cores with everything else); both, the
+# htg-milter listener on LMDB and one more, "htg-milter pg", on
+# PostgreSQL: LMDB vs PostgreSQL in one run. BASE_BUILD=DIR adds a listener
+# with the htg-milter of another build tree (same directory kind):
+# "htg-milter / base" is then the cost of the change between the two
+# trees, measured in one run. BENCH_PORT: the first of the listeners'
+# ports (default 31025; up to five in a row).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
 count=${2:-2000}
 sessions=${3:-10}
 d=$top/build/bench-postfix
-ports=(31025 31026 31027)
+pg=$top/tests/pg-private.sh
+port0=${BENCH_PORT:-31025}
+case ${BENCH_DIRECTORY:-} in
+"") kind=none ;;
+1 | lmdb) kind=lmdb ;;
+postgresql) kind=postgresql ;;
+both) kind=lmdb ;;
+*) echo "BENCH_DIRECTORY: empty, 1, lmdb, postgresql or both" >&2; exit 2 ;;
+esac
+# the listeners: name, smtpd_milters socket (none), its milter's directory
+ports=("$port0" $((port0 + 1)) $((port0 + 2)))
 names=("no milter" "no-op milter" "htg-milter")
+socks=("" noop htg)
 base=${BASE_BUILD:+$(cd "$BASE_BUILD" && pwd)}
-[ -n "$base" ] && { ports+=(31028); names+=("base milter"); }
+ibase="" ipg=""
+[ -n "$base" ] && { ibase=${#ports[@]}; ports+=($((port0 + 3))); names+=("base milter"); socks+=(base); }
+[ "${BENCH_DIRECTORY:-}" = both ] &&
+	{ ipg=${#ports[@]}; ports+=($((port0 + 4))); names+=("htg-milter pg"); socks+=(pg); }
 n=${#ports[@]}
+[ "$kind" = lmdb ] && names[2]="htg-milter lmdb"
+[ "$kind" = postgresql ] && names[2]="htg-milter pg"
 
 stop() {
 	postfix -c "$d/etc" stop >/dev/null 2>&1 || true
 	[ -f "$d/noop.pid" ] && kill "$(cat "$d/noop.pid")" 2>/dev/null || true
-	[ -f "$d/run/htg.pid" ] && kill "$(cat "$d/run/htg.pid")" 2>/dev/null || true
-	[ -f "$d/run/base.pid" ] && kill "$(cat "$d/run/base.pid")" 2>/dev/null || true
+	for s in htg base pg; do
+		[ -f "$d/run/$s.pid" ] && kill "$(cat "$d/run/$s.pid")" 2>/dev/null || true
+	done
 	sleep 0.5
+	[ -d "$d/pg" ] && "$pg" stop "$d/pg"
+	return 0
 }
 trap stop EXIT
 stop
@@ -64,11 +90,11 @@ milter_default_action = tempfail
 milter_protocol = 6
 milter_mail_macros = i {auth_authen}
 CF
-cat >"$d/etc/master.cf" <<CF
-127.0.0.1:${ports[0]} inet n - n - - smtpd
-127.0.0.1:${ports[1]} inet n - n - - smtpd -o smtpd_milters=unix:$d/run/noop.sock
-127.0.0.1:${ports[2]} inet n - n - - smtpd -o smtpd_milters=unix:$d/run/htg.sock
-${base:+127.0.0.1:31028 inet n - n - - smtpd -o smtpd_milters=unix:$d/run/base.sock}
+{
+	for ((i = 0; i < n; i++)); do
+		echo "127.0.0.1:${ports[$i]} inet n - n - - smtpd${socks[$i]:+ -o smtpd_milters=unix:$d/run/${socks[$i]}.sock}"
+	done
+	cat <<CF
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -87,34 +113,51 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 CF
+} >"$d/etc/master.cf"
 setpriv --reuid=htg --regid=htg --clear-groups "$d/noop-milter" "unix:$d/run/noop.sock" &
 echo $! >"$d/noop.pid"
-# start_htg NAME BUILD [-o key=value ...]: an htg-milter on $d/run/NAME.sock
+# start_htg NAME BUILD KIND [-o key=value ...]: an htg-milter on
+# $d/run/NAME.sock with a directory of KIND (none, lmdb, postgresql):
+# $d/dir-NAME or the database htg_NAME; dirs[NAME] says which
+declare -A dirs
 start_htg() {
 	local dir=none
-	if [ -n "${BENCH_DIRECTORY:-}" ]; then
+	case $3 in
+	lmdb)
 		dir=$d/dir-$1
 		"$2/tools/htgctl" -d "$dir" init --owner htg >/dev/null
-	fi
-	"$2/milter/htg-milter" -c /dev/null -o "socket=unix:$d/run/$1.sock" \
+		;;
+	postgresql)
+		[ -d "$d/pg" ] || "$pg" start "$d/pg" >/dev/null
+		dir=$("$pg" createdb "$d/pg" "htg_$1")
+		HTG_STATE_DIR=$d/state-$1 "$2/tools/htgctl" -d "$dir" init --owner htg >/dev/null
+		;;
+	esac
+	dirs[$1]=$dir
+	HTG_STATE_DIR=$d/state-$1 "$2/milter/htg-milter" -c /dev/null -o "socket=unix:$d/run/$1.sock" \
 		-o user=htg -o "directory=$dir" -o "temp_dir=$d/run" \
 		-o postqueue=none -o from_owner_check=no \
 		-o "log_file=$d/log/$1-milter.log" \
-		-o "pid_file=$d/run/$1.pid" "${@:3}" </dev/null >/dev/null 2>&1
+		-o "pid_file=$d/run/$1.pid" "${@:4}" </dev/null >/dev/null 2>&1
 }
 # BENCH_HTG_OPTIONS: more -o key=value for the htg-milter under test only
 # (e.g. commit_recipient= : this Postfix has no htgcommit transport, and
 # with postqueue=none a relayed message's claim would wait for it)
 extra=()
 for o in ${BENCH_HTG_OPTIONS:-}; do extra+=(-o "$o"); done
-start_htg htg "$build" "${extra[@]}"
+start_htg htg "$build" "$kind" "${extra[@]}"
+[ -n "$ipg" ] && start_htg pg "$build" postgresql "${extra[@]}"
 # BENCH_BASE_OPTIONS: the same for the base listener (BASE_BUILD may be the
 # same tree: then the options alone differ, e.g. audit=no)
 bextra=()
 for o in ${BENCH_BASE_OPTIONS:-}; do bextra+=(-o "$o"); done
-[ -n "$base" ] && start_htg base "$base" "${bextra[@]}"
-for i in $(seq 50); do [ -S "$d/run/noop.sock" ] && [ -S "$d/run/htg.sock" ] &&
-	{ [ -z "$base" ] || [ -S "$d/run/base.sock" ]; } && break; sleep 0.1; done
+[ -n "$base" ] && start_htg base "$base" "$kind" "${bextra[@]}"
+for i in $(seq 50); do
+	up=1
+	for s in "${socks[@]}"; do [ -z "$s" ] || [ -S "$d/run/$s.sock" ] || up=0; done
+	[ $up = 1 ] && break
+	sleep 0.1
+done
 chmod 0666 "$d/run/noop.sock"
 postfix -c "$d/etc" check >/dev/null 2>&1 || true
 postfix -c "$d/etc" start </dev/null >/dev/null 2>&1
@@ -134,7 +177,21 @@ PY
 rounds=${4:-5}
 per=$((count / rounds))
 echo "Postfix $(postconf -d -h mail_version), $rounds rounds of $per messages of" \
-	"$(wc -c <"$d/message") bytes per listener, $sessions sessions, $(nproc) cores"
+	"$(wc -c <"$d/message") bytes per listener, $sessions sessions, $(nproc) cores," \
+	"directory: ${BENCH_DIRECTORY:-none}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -d "$d/pg" ] && echo "PostgreSQL: $("$(pg_config --bindir)/postgres" --version), private" \
+	"cluster in $d/pg (fsync on, synchronous_commit on, Unix socket)"
+
+# CPU seconds (utime + stime) of a process, with its reaped children
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# of the PostgreSQL cluster: the postmaster, its reaped and live children
+pg_cpu_s() {
+	local pm t c
+	pm=$(head -1 "$d/pg/data/postmaster.pid")
+	t=$(cpu_s "$pm")
+	for c in $(pgrep -P "$pm"); do t=$(echo "$t + $(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$c/stat" 2>/dev/null || echo 0)" | bc -l); done
+	echo "$t"
+}
 
 # wait until Postfix has delivered (discarded) everything queued, so one
 # listener's deliveries do not run into the next one's measurement
@@ -164,9 +221,14 @@ for ((i = 0; i < n; i++)); do	# warm up each listener
 	smtp-source -s "$sessions" -m 50 -F "$d/message" -f ik@mijnbedrijf.nl \
 		-t dms@msa-smtp.htpoort.nl "127.0.0.1:${ports[$i]}" >/dev/null 2>&1
 done
+# CPU of the milters and of the database over the measured rounds (the
+# warm-up excluded); each milter only works in its own listener's time
+declare -A cpu0
+for s in htg base pg; do [ -f "$d/run/$s.pid" ] && cpu0[$s]=$(cpu_s "$(cat "$d/run/$s.pid")"); done
+[ -d "$d/pg" ] && cpu0[postgres]=$(pg_cpu_s)
 # rounds rotate the order (A B C, B C A, C A B, ...) so drift on the
 # machine hits all alike; the median of each is compared
-declare -a r0 r1 r2 r3
+declare -a r0 r1 r2 r3 r4
 for ((round = 0; round < rounds; round++)); do
 	line="round $((round + 1)):"
 	for ((k = 0; k < n; k++)); do
@@ -179,26 +241,52 @@ for ((round = 0; round < rounds; round++)); do
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 declare -a rate
-rate[0]=$(median "${r0[@]}")
-rate[1]=$(median "${r1[@]}")
-rate[2]=$(median "${r2[@]}")
-[ -n "$base" ] && rate[3]=$(median "${r3[@]}")
 for ((i = 0; i < n; i++)); do
-	printf '%-14s %8.1f msg/s (median)\n' "${names[$i]}" "${rate[$i]}"
+	eval "rate[$i]=\$(median \"\${r$i[@]}\")"
+	printf '%-16s %8.1f msg/s (median)\n' "${names[$i]}" "${rate[$i]}"
+done
+# the messages each listener took in the measured rounds
+msgs=$((per * rounds))
+for s in htg base pg; do
+	[ -n "${cpu0[$s]:-}" ] || continue
+	printf 'CPU per message: %-4s milter %.2f ms' "$s" \
+		"$(echo "($(cpu_s "$(cat "$d/run/$s.pid")") - ${cpu0[$s]}) * 1000 / $msgs" | bc -l)"
+	[ "${dirs[$s]}" != "${dirs[$s]#postgresql:}" ] && [ -n "${cpu0[postgres]:-}" ] &&
+		printf ', PostgreSQL server %.2f ms' \
+			"$(echo "($(pg_cpu_s) - ${cpu0[postgres]}) * 1000 / $msgs" | bc -l)"
+	printf '\n'
 done
 printf 'no-op milter / no milter:  %.2f\n' "$(echo "${rate[1]} / ${rate[0]}" | bc -l)"
 printf 'htg-milter / no milter:    %.2f\n' "$(echo "${rate[2]} / ${rate[0]}" | bc -l)"
 printf 'htg-milter / no-op milter: %.2f\n' "$(echo "${rate[2]} / ${rate[1]}" | bc -l)"
 [ -n "$base" ] &&
 	printf 'htg-milter / base milter:  %.3f (%s vs %s)\n' \
-		"$(echo "${rate[2]} / ${rate[3]}" | bc -l)" "$build" "$base"
+		"$(echo "${rate[2]} / ${rate[$ibase]}" | bc -l)" "$build" "$base"
+[ -n "$ipg" ] &&
+	printf 'htg-milter pg / htg-milter lmdb: %.3f (per round:%s)\n' \
+		"$(echo "${rate[$ipg]} / ${rate[2]}" | bc -l)" \
+		"$(for ((k = 0; k < rounds; k++)); do eval "printf ' %.2f' \$(echo \"\${r$ipg[$k]} / \${r2[$k]}\" | bc -l)"; done)"
 refused=$(grep -c 'milter-reject' "$d/log/postfix.log" || true)
-accepted=$(grep -c 'action=accept' "$d/log/htg-milter.log" || true)
-[ -n "$base" ] && echo "base milter accepted $(grep -c 'action=accept' \
-	"$d/log/base-milter.log" || true); tempfails by a milter's session limit:" \
-	"htg $(grep -c 'max_sessions .* reached' "$d/log/htg-milter.log" || true)," \
-	"base $(grep -c 'max_sessions .* reached' "$d/log/base-milter.log" || true)" \
-	"(warnings, each may stand for more)"
-[ -n "${BENCH_DIRECTORY:-}" ] &&
-	echo "submit audit events: $("$build/tools/htgctl" -d "$d/dir-htg" audit --event submit | wc -l)"
-echo "htg-milter decisions: $accepted accepted, $refused refused (expected 0 refused)"
+for s in htg base pg; do
+	[ -f "$d/log/$s-milter.log" ] || continue
+	echo "$s milter: $(grep -c 'action=accept' "$d/log/$s-milter.log" || true) accepted;" \
+		"tempfails by its session limit: $(grep -c 'max_sessions .* reached' \
+		"$d/log/$s-milter.log" || true) (warnings, each may stand for more);" \
+		"warnings: $(grep -c 'warning' "$d/log/$s-milter.log" || true)"
+	[ "${dirs[$s]}" != none ] &&
+		echo "   submit audit events in its directory: $(HTG_STATE_DIR=$d/state-$s \
+			"$build/tools/htgctl" -d "${dirs[$s]}" audit --event submit | wc -l)"
+done
+echo "refused by a milter: $refused (expected 0)"
+# what the database did per accepted message (the warm-up included): the
+# milter stopped first, so that its sessions report their statistics
+for s in htg base pg; do
+	case ${dirs[$s]:-none} in postgresql:*) ;; *) continue ;; esac
+	kill "$(cat "$d/run/$s.pid")" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$(cat "$d/run/$s.pid")" 2>/dev/null || break; sleep 0.1; done
+	sleep 0.5
+	psql "${dirs[$s]}" -qAtF ' ' -c "SELECT xact_commit, xact_rollback, tup_inserted,
+		tup_updated, tup_deleted, tup_fetched FROM pg_stat_database
+		WHERE datname = current_database()" | awk -v n="$(grep -c 'action=accept' \
+		"$d/log/$s-milter.log" || true)" -v s="$s" '{ if (n > 0) printf "%s milter, PostgreSQL per message: %.2f commits, %.2f rollbacks, %.2f rows inserted, %.2f updated, %.2f deleted, %.2f fetched\n", s, $1 / n, $2 / n, $3 / n, $4 / n, $5 / n, $6 / n }'
+done
