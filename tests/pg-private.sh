@@ -4,7 +4,7 @@
 #
 # usage: tests/pg-private.sh start DIR [--no-fsync]   prints the URI of DIR's
 #                                                    database "htg"
-#        tests/pg-private.sh createdb DIR NAME        prints NAME's URI
+#        tests/pg-private.sh createdb DIR NAME [UTF8|SQL_ASCII]   prints NAME's URI
 #        tests/pg-private.sh stop DIR                 stops it, removes DIR
 #
 # start makes DIR (it must not exist or be empty), runs initdb in DIR/data
