@@ -16,7 +16,9 @@
 /*	from the cache, reads what arrived on it (a non-blocking read):
 /*	any announcement empties the cache. So a change made on any node
 /*	is seen by the next lookup after its announcement reached this
-/*	process (on a LAN, well under a millisecond after the commit).
+/*	process (on a LAN, well under a millisecond after the commit), and
+/*	at most a millisecond later (the listener is read at most once a
+/*	millisecond).
 /*
 /*	The listener asks the server a "SELECT 1" once a second; an
 /*	answer missing for more than two seconds (a network cut, which
@@ -62,6 +64,7 @@ struct dirpg_cache {
 	PGconn *listener;
 	time_t tried;
 	time_t ping_sent;	/* a "SELECT 1" is out since then, or 0 */
+	uint64_t read_us;	/* the listener was last read then */
 	time_t alive;		/* the listener last answered */
 	uint64_t generation;
 	unsigned int count;
@@ -121,6 +124,16 @@ static void listener_drop(struct dirpg_cache *c)
 		dirpg_pq.finish(c->listener);
 	c->listener = NULL;
 	cache_flush(c);
+}
+
+#define READ_EVERY_US 1000
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static int listener_readable(PGconn *conn)
@@ -193,9 +206,15 @@ static int cache_live(struct dirpg_cache *c)
 		cache_flush(c);		/* what changed meanwhile is unknown */
 		c->alive = now;
 		c->ping_sent = 0;
+		c->read_us = 0;
 	}
 	/* read all that is there: a session the server ended sends a last
-	   message and then its end, which one read may not reach */
+	   message and then its end, which one read may not reach. At most
+	   once per READ_EVERY_US: a poll() per answer was a tenth of
+	   htg-policyd's time; an announcement waits that much longer. */
+	if (now_us() - c->read_us < READ_EVERY_US)
+		return 1;
+	c->read_us = now_us();
 	for (int i = 0; i < 8 && listener_readable(c->listener); i++) {
 		if (!dirpg_pq.consume_input(c->listener) ||
 		    dirpg_pq.status(c->listener) != CONNECTION_OK) {

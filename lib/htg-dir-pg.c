@@ -49,6 +49,7 @@ struct dirpg {
 	char host[HTG_NODE_MAX];
 	uint32_t seq;
 	int rdonly;		/* HTG_DIR_RDONLY: read-only sessions */
+	int lazysync;		/* HTG_DIR_LAZYSYNC: asynchronous commits */
 	struct dirpg_cache *cache;	/* HTG_DIR_CACHE */
 	int raw_text;		/* the database is SQL_ASCII */
 };
@@ -164,8 +165,13 @@ static struct dirpg_conn *conn_new(struct dirpg *pg, const char **error_r)
 	pg->raw_text = enc != NULL && strcmp(enc, "SQL_ASCII") == 0;
 	/* a read-only handle: a write fails in the server (-1), as a
 	   write on a read-only LMDB handle does */
-	if (pg->rdonly && dirpg_cmd(c, "SET default_transaction_read_only "
-				    "= on", error_r) < 0) {
+	/* a lazy handle (HTG_DIR_LAZYSYNC: records whose loss is harmless,
+	   as LMDB's lazy commits) does not wait for the WAL flush: a crash
+	   of the database server (not a stop) may undo its last commits */
+	if ((pg->rdonly && dirpg_cmd(c, "SET default_transaction_read_only "
+				     "= on", error_r) < 0) ||
+	    (pg->lazysync && dirpg_cmd(c, "SET synchronous_commit = off",
+				       error_r) < 0)) {
 		dirpg_pq.finish(c->conn);
 		free(c);
 		return NULL;
@@ -488,6 +494,7 @@ int dirpg_open(struct htg_dir *dir, const char *uri, int flags,
 		memcpy(pg->conninfo, uri, len + 1);
 	pthread_mutex_init(&pg->lock, NULL);
 	pg->rdonly = (flags & HTG_DIR_RDONLY) != 0;
+	pg->lazysync = (flags & HTG_DIR_LAZYSYNC) != 0;
 	if ((flags & HTG_DIR_CACHE) != 0 &&
 	    (pg->cache = dirpg_cache_new(pg->conninfo)) == NULL) {
 		free(pg->conninfo);
