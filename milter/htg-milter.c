@@ -314,11 +314,16 @@ static void directory_open(struct milter_set *s)
 			 "owner of the From address is checked");
 		return;
 	}
-	/* Claims are not fsync'ed: an OS crash can forget the last seconds
-	   of Message-IDs (a reuse then passes), but a claim costs no disk
-	   flush per message (4 ms on the lab machine; bench/README.md). */
+	/* LMDB: claims are not fsync'ed: an OS crash can forget the last
+	   seconds of Message-IDs (a reuse then passes), but a claim costs no
+	   disk flush per message (4 ms on the lab machine; bench/README.md).
+	   PostgreSQL: a claim is committed in full (WAL flush, synchronous
+	   standby), so that it survives the loss of the primary: what one
+	   node accepted stays refused on every other after a failover. */
 	htg_dir_set_warning(directory_warning);
-	if (htg_dir_open(path, HTG_DIR_LAZYSYNC | HTG_DIR_CACHE, &dir, &error) != 1)
+	if (htg_dir_open(path, HTG_DIR_CACHE |
+			 (htg_dir_is_uri(path) ? 0 : HTG_DIR_LAZYSYNC), &dir,
+			 &error) != 1)
 		msg_fatal("%s", error);
 	milter_settings_set_dir(s, dir);
 	if (!s->from_owner_check)
