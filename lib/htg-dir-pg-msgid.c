@@ -46,6 +46,7 @@ static void claim_row(const PGresult *res, struct htg_msgid_claim *c)
 	c->expiry = strtoll(dirpg_val(res, 1), NULL, 10);
 	c->since = strtoll(dirpg_val(res, 2), NULL, 10);
 	snprintf(c->queue_id, sizeof(c->queue_id), "%s", dirpg_val(res, 3));
+	snprintf(c->node, sizeof(c->node), "%s", dirpg_val(res, 4));
 }
 
 int dirpg_msgid_get(struct htg_dir *dir, const unsigned char *key, int64_t now,
@@ -75,8 +76,9 @@ int dirpg_msgid_claim(struct htg_dir *dir, const unsigned char *key,
 {
 	char k[2 + 2 * KEY_LEN + 1], exp[24], t[24], rs[2] = "", re[24] = "0";
 	char rsince[24] = "0";
-	const char *p[8] = { k, exp, t, queue_id, rs, re, rsince,
-			     replace != NULL ? replace->queue_id : "" };
+	const char *p[9] = { k, exp, t, queue_id, rs, re, rsince,
+			     replace != NULL ? replace->queue_id : "",
+			     dirpg_host(dir) };
 	int ret;
 
 	key_param(key, k);
@@ -89,7 +91,7 @@ int dirpg_msgid_claim(struct htg_dir *dir, const unsigned char *key,
 		snprintf(rsince, sizeof(rsince), "%" PRId64, replace->since);
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((ret = dirpg_run_value(dir, PGS_MSGID_CLAIM, 8, p, NULL, 0,
+		if ((ret = dirpg_run_value(dir, PGS_MSGID_CLAIM, 9, p, NULL, 0,
 					   error_r)) != 0)
 			return ret;
 		/* held: by which claim (it may have gone in between) */

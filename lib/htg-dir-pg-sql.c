@@ -149,17 +149,17 @@ const char *const dirpg_sql[PGS_COUNT] = {
 	   very claim (same queue id and time: the statement ran before and
 	   its answer was lost with the connection). */
 	[PGS_MSGID_CLAIM] =
-	"INSERT INTO htg.msgids AS m (key, state, expiry, since, queue_id) "
-	"VALUES ($1::bytea, 'P', $2, $3, $4) ON CONFLICT (key) DO UPDATE "
-	"SET state = 'P', expiry = EXCLUDED.expiry, since = EXCLUDED.since, "
-	"queue_id = EXCLUDED.queue_id "
+	"INSERT INTO htg.msgids AS m (key, state, expiry, since, queue_id, "
+	"node) VALUES ($1::bytea, 'P', $2, $3, $4, $9) ON CONFLICT (key) DO "
+	"UPDATE SET state = 'P', expiry = EXCLUDED.expiry, since = "
+	"EXCLUDED.since, queue_id = EXCLUDED.queue_id, node = EXCLUDED.node "
 	"WHERE m.expiry <= $3 "
 	"OR (m.state = $5 AND m.expiry = $6 AND m.since = $7 "
 	"AND m.queue_id = $8) "
 	"OR (m.state = 'P' AND m.since = $3 AND m.queue_id = $4 "
 	"AND $4 <> '-') RETURNING 1",
 	[PGS_MSGID_GET] =
-	"SELECT state, expiry, since, queue_id FROM htg.msgids "
+	"SELECT state, expiry, since, queue_id, node FROM htg.msgids "
 	"WHERE key = $1::bytea AND expiry > $2",
 	/* settled by the queue id that took it; FINAL stays FINAL */
 	[PGS_MSGID_SETTLE] =

@@ -455,6 +455,11 @@ int dirpg_raw_text(const struct htg_dir *dir)
 	return dir->pg->raw_text;
 }
 
+void dirpg_set_host(struct htg_dir *dir, const char *name)
+{
+	snprintf(dir->pg->host, sizeof(dir->pg->host), "%s", name);
+}
+
 const char *dirpg_host(const struct htg_dir *dir)
 {
 	return dir->pg->host;

@@ -194,6 +194,7 @@ int dirpg_raw_text(const struct htg_dir *dir);
 
 /* this writer's key for audit events it numbers itself */
 const char *dirpg_host(const struct htg_dir *dir);
+void dirpg_set_host(struct htg_dir *dir, const char *name);
 uint32_t dirpg_next_seq(struct htg_dir *dir);
 
 /* schema (htg-dir-pg-migrate.c): the newest version this code knows,

@@ -74,6 +74,17 @@ int htg_dir_text_exact(const struct htg_dir *dir)
 	return dir->pg == NULL || dirpg_raw_text(dir);
 }
 
+int htg_dir_set_node_name(struct htg_dir *dir, const char *name)
+{
+	char n[HTG_NODE_MAX];
+
+	if (!htg_dir_normalise(name, n, sizeof(n)))
+		return 0;
+	if (dir->pg != NULL)
+		dirpg_set_host(dir, n);
+	return 1;
+}
+
 int htg_dir_is_uri(const char *path)
 {
 	return dirpg_is_uri(path);

@@ -265,7 +265,15 @@ struct htg_msgid_claim {
 	int64_t expiry;			/* unix time */
 	int64_t since;			/* when claimed (PENDING) */
 	char queue_id[HTG_QUEUE_ID_MAX];	/* "-" when unknown */
+	char node[HTG_NODE_MAX];	/* the node that took it (PostgreSQL:
+					   htg_dir_set_node_name()), "" unknown
+					   or LMDB (one machine) */
 };
+
+/* This process's node name, written with the claims it takes and as
+   the writer of the audit events it numbers (PostgreSQL; default the
+   host name). LMDB: ignored (one machine). 1 / 0 (bad name). */
+int htg_dir_set_node_name(struct htg_dir *dir, const char *name);
 
 /* Claim (account, msgid) for queue_id as PENDING until now + window_s,
    atomically (one write txn): when no unexpired claim exists, or when

@@ -142,7 +142,7 @@ static const char *const milter_keys[] = {
 	"extra_charsets", "max_sessions", "timeout",
 	"from_owner_check", "audit", "header_field_max",
 	"postqueue", "postfix_config_dir", "msgid_pending_timeout",
-	"msgid_commit_wait", "commit_recipient", NULL
+	"msgid_commit_wait", "commit_recipient", "node", NULL
 };
 
 #ifndef HTG_MILTER_CONF
@@ -325,6 +325,8 @@ static void directory_open(struct milter_set *s)
 			 (htg_dir_is_uri(path) ? 0 : HTG_DIR_LAZYSYNC), &dir,
 			 &error) != 1)
 		msg_fatal("%s", error);
+	if (htg_dir_set_node_name(dir, s->node) != 1)
+		msg_fatal("node %s: not a node name", s->node);
 	milter_settings_set_dir(s, dir);
 	if (!s->from_owner_check)
 		msg_info("from_owner_check = no: the From address need not be "

@@ -39,6 +39,7 @@ struct milter_set {
 	int64_t msgid_pending_timeout;	/* a claim in progress at most */
 	int64_t msgid_commit_wait;	/* wait for a delivery record */
 	const char *commit_recipient;	/* added to relayed mail; NULL: no */
+	const char *node;		/* this node's name (the claims') */
 	int audit;			/* audit = yes: submit/refuse/report */
 	/* read at start only (a change needs a restart) */
 	const char *directory, *socket, *log_file, *pid_file;

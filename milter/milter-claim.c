@@ -258,10 +258,33 @@ const char *milter_claim_commit_recipient(const char *rcpt)
 	if (milter_settings.dir == NULL ||
 	    milter_settings.commit_recipient == NULL)
 		return NULL;
+	/* A directory several machines share: a mailbox flow's delivery
+	   may wait for the mailbox's home node (down, unreachable) longer
+	   than msgid_commit_wait, and then the delivery record comes too
+	   late to prove the commit, so every message gets the commit
+	   recipient (its delivery, on this node, is the proof). */
+	if (htg_dir_is_shared(milter_settings.dir))
+		return milter_settings.commit_recipient;
 	/* a directory error counts as relayed: the commit recipient is
 	   harmless for a mailbox flow */
 	return flow_mailbox(rcpt, owner, sizeof(owner)) == 1 ? NULL :
 		milter_settings.commit_recipient;
+}
+
+/* The refusal's text: the queue id the first message was accepted as,
+   and on which node when that was another (a shared directory: the
+   operator finds the message in that node's queue). */
+static void used_detail(const struct htg_msgid_claim *held, char *detail,
+			size_t size)
+{
+	if (held->node[0] != '\0' &&
+	    strcmp(held->node, milter_settings.node) != 0)
+		snprintf(detail, size, "Message-ID already used by this account "
+			 "(accepted as queue id %s on %s)", held->queue_id,
+			 held->node);
+	else
+		snprintf(detail, size, "Message-ID already used by this account "
+			 "(accepted as queue id %s)", held->queue_id);
 }
 
 /* HTG-MSGID, 004 table 4: "Message-ID: Een unieke identificatie van het
@@ -308,8 +331,7 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 		}
 		replace = NULL;
 		if (held.state == HTG_MSGID_FINAL) {
-			snprintf(detail, size, "Message-ID already used by this "
-				 "account (accepted as queue id %s)", held.queue_id);
+			used_detail(&held, detail, size);
 			return MILTER_CLAIM_USED;
 		}
 		if (held.state == HTG_MSGID_PENDING &&
@@ -330,8 +352,7 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 			(void)htg_dir_msgid_settle(dir, account, msgid,
 						   held.queue_id,
 						   HTG_MSGID_FINAL, &error);
-			snprintf(detail, size, "Message-ID already used by this "
-				 "account (accepted as queue id %s)", held.queue_id);
+			used_detail(&held, detail, size);
 			return MILTER_CLAIM_USED;
 		}
 		replace = &held;

@@ -52,7 +52,9 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "htg-conf.h"
 #include "htg-daemon.h"
@@ -66,7 +68,7 @@ static struct htg_daemon *reload_daemon;
 
 const char *const milter_restart_keys[] = {
 	"socket", "socket_mode", "socket_group", "user", "pid_file",
-	"directory", "max_sessions", "timeout", NULL
+	"directory", "max_sessions", "timeout", "node", NULL
 };
 
 const struct milter_set *milter_settings_now(void)
@@ -153,6 +155,20 @@ struct milter_set *milter_settings_parse(struct htg_conf *conf)
 		htg_conf_bad(conf, "commit_recipient", "\"%s\" is not an "
 			     "address (local@domain) or empty",
 			     s->commit_recipient);
+	/* the node name written with each claim (a directory shared by
+	   several machines): default the host name */
+	s->node = htg_conf_get(conf, "node", NULL);
+	if (s->node == NULL || *s->node == '\0') {
+		static char host[HTG_NODE_MAX];
+
+		if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "-");
+		host[sizeof(host) - 1] = '\0';
+		s->node = host;
+	} else if (strlen(s->node) >= HTG_NODE_MAX ||
+		   strpbrk(s->node, " \t") != NULL)
+		htg_conf_bad(conf, "node", "\"%s\" is not a node name",
+			     s->node);
 	s->temp_dir = htg_conf_get(conf, "temp_dir", "/var/spool/htg");
 	if (*s->temp_dir == '\0')
 		s->temp_dir = "/var/spool/htg";

@@ -173,3 +173,69 @@ def nodes_pop3_on_another_node_proxies_to_home():
                       for f in files if not f.endswith("dovecot.index.log")
                       and __import__("os").path.isfile(f))
             check(has == (n.i == 1), "%r: copy on this node: %s" % (n, has))
+
+
+def send_and_drop(msg, host):
+    """Up to the final dot, then the connection closed without reading
+    the reply: the client never learns whether it was accepted."""
+    s = htglab.smtp_submission(host=host)
+    htglab.cmd(s, "MAIL FROM:<%s>" % ENV["HTG_DEMO_SENDER"])
+    htglab.cmd(s, "RCPT TO:<%s>" % flow_rcpt())
+    code, _ = htglab.cmd(s, "DATA")
+    check(code == 354, "DATA: %d" % code)
+    s.send(msg.encode() + b".\r\n")
+    s.sock.close()
+    s.sock = s.file = None
+
+
+def home_of(user):
+    r = ok(node_ctl(htglab.nodes()[0], "account", "list", "--json"), "list")
+    homes = {a["user"]: a.get("home", "") for a in json.loads(r.stdout)}
+    return homes.get(user, "")
+
+
+def gov_copies(token, host):
+    p = pop3_login(ENV["HTG_GOV_USER"], ENV["HTG_GOV_PASSWORD"], host=host)
+    try:
+        n = 0
+        for entry in p.list()[1]:
+            num = int(entry.split()[0])
+            if any(token.encode() in l for l in p.top(num, 40)[1]):
+                n += 1
+        return n
+    finally:
+        p.quit()
+
+
+@test
+def nodes_lost_250_retry_through_another_node_not_delivered_twice():
+    """A 250 lost on node 1 while the message waits in node 1's queue (the
+    government mailbox's home node is stopped: its LMTP is deferred); the
+    client retries the same message through node 3: refused, 550
+    HTG-MSGID naming node 1's queue id and node 1 (node 1 settled its
+    claim from its own queue), never accepted a second time. Once the
+    home node is back the message arrives once."""
+    ns = lab_nodes()
+    home = home_of(ENV["HTG_GOV_USER"])
+    check(home.startswith("node") and home not in ("node1", "node3"),
+          "the government mailbox is homed on %r" % home)
+    token = uuid.uuid4().hex
+    msg = message(token)
+    r = htglab.lab("node", "stop", home[4:])
+    check(r.returncode == 0, "node stop: %s" % r.stderr)
+    try:
+        send_and_drop(msg, ns[0].host)
+        # a 451 while node 1's transaction has not ended: the client
+        # tries again, as it would
+        got = wait_until(lambda: (lambda g: g if g[1] != 451 else None)(
+            submit(msg, host=ns[2].host)), "the retry's verdict", timeout=60)
+        expect_reply(got, 550, "5.7.1", "HTG-MSGID")
+        check("on node1)" in got[2], "the refusal names node 1: %r" % got[2])
+    finally:
+        r = htglab.lab("node", "start", home[4:])
+        check(r.returncode == 0, "node start: %s" % r.stderr)
+    subprocess.run(["postqueue", "-c", ns[0].postfix_config, "-f"],
+                   capture_output=True)
+    wait_until(lambda: gov_copies(token, ns[0].host) >= 1,
+               "the message delivered", timeout=60)
+    check(gov_copies(token, ns[0].host) == 1, "delivered more than once")
