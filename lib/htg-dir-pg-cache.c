@@ -4,7 +4,7 @@
 /* SUMMARY
 /*	lookups of a PostgreSQL directory, cached until a change is announced
 /* DESCRIPTION
-/*	A handle opened with HTG_DIR_CACHE (htg-policyd, htg-milter) keeps
+/*	A handle opened with HTG_DIR_CACHE (htg-policyd) keeps
 /*	the answers of its lookups (accounts, addresses, domains, logical
 /*	addresses, flows, responding flows, grants, nodes), the "no such"
 /*	answers too, in memory: a lookup costs a hash probe instead of a
