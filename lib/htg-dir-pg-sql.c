@@ -242,4 +242,6 @@ const char *const dirpg_sql[PGS_COUNT] = {
 	"(SELECT count(*) FROM htg.deliveries), "
 	"(SELECT count(*) FROM htg.retention), "
 	"pg_database_size(current_database())",
+	[PGS_GENERATION] =
+	"SELECT n FROM htg.generation",
 };

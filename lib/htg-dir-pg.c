@@ -86,11 +86,6 @@ static void pq_load(void)
 		PQ_SYM(clear, "PQclear"),
 		PQ_SYM(set_notice_processor, "PQsetNoticeProcessor"),
 		PQ_SYM(nfields, "PQnfields"),
-		PQ_SYM(consume_input, "PQconsumeInput"),
-		PQ_SYM(notifies, "PQnotifies"),
-		PQ_SYM(freemem, "PQfreemem"),
-		PQ_SYM(send_query, "PQsendQuery"),
-		PQ_SYM(is_busy, "PQisBusy"),
 		PQ_SYM(parameter_status, "PQparameterStatus"),
 	};
 	void *h = dlopen(DIRPG_LIBPQ, RTLD_NOW | RTLD_LOCAL);
@@ -501,7 +496,7 @@ int dirpg_open(struct htg_dir *dir, const char *uri, int flags,
 	pg->rdonly = (flags & HTG_DIR_RDONLY) != 0;
 	pg->lazysync = (flags & HTG_DIR_LAZYSYNC) != 0;
 	if ((flags & HTG_DIR_CACHE) != 0 &&
-	    (pg->cache = dirpg_cache_new(pg->conninfo)) == NULL) {
+	    (pg->cache = dirpg_cache_new()) == NULL) {
 		free(pg->conninfo);
 		free(pg);
 		*error_r = "out of memory";

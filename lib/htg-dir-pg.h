@@ -55,7 +55,7 @@ enum dirpg_stmt {
 	PGS_DELIVERY_PUT,
 	PGS_RETAINED_PUT, PGS_RETAINED_DEL, PGS_RETAINED_ITER,
 	PGS_RETAINED_ITER_ACCT,
-	PGS_STATS,
+	PGS_STATS, PGS_GENERATION,
 	PGS_COUNT
 };
 extern const char *const dirpg_sql[PGS_COUNT];
@@ -104,13 +104,8 @@ struct dirpg_pq {
 						  PQnoticeProcessor proc,
 						  void *arg);
 	int (*nfields)(const PGresult *res);
-	int (*consume_input)(PGconn *conn);
-	PGnotify *(*notifies)(PGconn *conn);
-	void (*freemem)(void *ptr);
-	int (*send_query)(PGconn *conn, const char *query);
 	const char *(*parameter_status)(const PGconn *conn,
 					const char *name);
-	int (*is_busy)(PGconn *conn);
 };
 extern struct dirpg_pq dirpg_pq;
 
@@ -183,7 +178,7 @@ int dirpg_lookup_value(struct htg_dir *dir, enum dirpg_stmt st, int n,
 		       const char *const *params, char *buf, size_t size,
 		       const char **error_r);
 struct dirpg_cache;
-struct dirpg_cache *dirpg_cache_new(const char *conninfo);
+struct dirpg_cache *dirpg_cache_new(void);
 void dirpg_cache_free(struct dirpg_cache *c);
 /* the handle's cache, NULL when it has none */
 struct dirpg_cache *dirpg_cache(struct htg_dir *dir);

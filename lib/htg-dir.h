@@ -104,9 +104,10 @@ struct htg_audit_event {
 /* PostgreSQL: open without checking the schema's version (htgctl init,
    which brings it up to date) */
 #define HTG_DIR_NOSCHEMA	0x08
-/* PostgreSQL: keep lookup answers in memory until the database
-   announces a change (htg-dir-pg-cache(3)); for the daemons that look
-   up on every SMTP command. LMDB ignores it (its lookups are local). */
+/* PostgreSQL: keep lookup answers in memory while the directory's change
+   counter stays the same, a change seen 1 ms after its commit
+   (htg-dir-pg-cache(3)); for htg-policyd, which looks up on every SMTP
+   command. LMDB ignores it (its lookups are local). */
 #define HTG_DIR_CACHE		0x10
 
 /* Environment variable and default path of the directory. */
