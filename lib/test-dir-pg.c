@@ -417,8 +417,9 @@ int main(void)
 {
 	uri = getenv("HTG_TEST_DIRECTORY");
 	if (uri == NULL || !htg_dir_is_uri(uri)) {
+		/* skipped (automake's 77): run by test-dir-pg.sh */
 		printf("HTG_TEST_DIRECTORY: no PostgreSQL URI (test-dir-pg.sh "
-		       "sets it)\n");
+		       "sets it)\n0 passed, 0 failed\n");
 		return 77;
 	}
 	test_schema();
