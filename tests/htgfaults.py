@@ -572,7 +572,8 @@ def pg_failover(clients, per_phase, drain_timeout, phase_timeout=120,
     if known_auth_535 and acc["auth_5xx"]:
         print("   KNOWN DEFECT: %d AUTH attempts answered 535 5.7.8 while the "
               "directory was down (Postfix 3.7's Dovecot SASL client ignores "
-              "Dovecot's tempfail code; see doc/nodes-faults.md)"
+              "Dovecot's tempfail code; see bench/README.md, Faults on a "
+              "multi-node lab)"
               % acc["auth_5xx"], flush=True)
     report("pg-failover (%d clients)" % clients, acc, acc_extra)
     return acc, bad
