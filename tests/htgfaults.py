@@ -359,6 +359,10 @@ def drain(load, timeout):
             if all(t in copies for t in load.accepted):
                 return now() - t0
         if now() - t0 > timeout:
+            hung = subprocess.run(["pgrep", "-fc", r"/lmtp \[local DATA proxying"],
+                                  capture_output=True, text=True).stdout.strip()
+            print("   drain timed out after %d s: queues %r, Dovecot LMTP "
+                  "proxies waiting in DATA: %s" % (timeout, sizes, hung), flush=True)
             return None
         time.sleep(0.5)
         if FLUSH and int(now() - t0) % 10 == 0:
