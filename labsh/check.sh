@@ -119,7 +119,7 @@ cmd_check() {
 	# kill/stop/start, pg stop/promote/start, faults under load with
 	# accounting (tests/htgfaults.py: node 2 killed, the primary stopped and
 	# the standby promoted; 0 lost, 0 duplicated, 0 unchecked), stop leaves
-	# nothing; ~100 s.
+	# nothing; ~65 s.
 	# HTG_CHECK_NODES=no leaves it out.
 	if [ "${HTG_CHECK_NODES:-yes}" != no ]; then
 		say "multi-node lab (tests/test-lab-nodes.py)"

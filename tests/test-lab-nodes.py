@@ -2,7 +2,7 @@
 """test-lab-nodes.py - the multi-node lab: three nodes and a PostgreSQL
 primary with its standby, brought up, crashed, stopped (issue 15 item 4).
 
-usage: tests/test-lab-nodes.py          (as root; ~40 s)
+usage: tests/test-lab-nodes.py          (as root; ~65 s)
 
 Starts HTG_LAB_NODES=3 HTG_DIRECTORY_BACKEND=postgresql ./htg-lab start on
 a lab of its own (HTG_NODES_TEST_LAB_DIR, default build/lab-nodes) and
@@ -30,7 +30,7 @@ clients and /proc:
 - faults under load with accounting (tests/htgfaults.py, short): node 2
   killed and started again, the PostgreSQL primary stopped and the standby
   promoted, clients failing over between the nodes: 0 lost, 0 duplicated,
-  0 unchecked, 0 refused, no 250 while no server took writes (~60 s);
+  0 unchecked, 0 refused, no 250 while no server took writes (~35 s);
 - stop: no process of the lab is left (no postgres, no Postfix master).
 
 Until the PostgreSQL directory backend is built in (htgctl links libpq),
