@@ -607,9 +607,17 @@ def revoke_seen_everywhere(timeout=2.0):
     import e2e_nodes
     ns = htglab.nodes()
     bad = []
+
+    def try_submit(a, n):
+        try:
+            return a.submit(n, uuid.uuid4().hex)
+        except smtplib.SMTPResponseException as e:
+            return "AUTH", e.smtp_code, str(e.smtp_error)
+        except (OSError, smtplib.SMTPException) as e:
+            return "conn", 0, str(e)
     with e2e_nodes.NodeAccount(ns[0]) as a:
         for n in ns:
-            got = a.submit(n, uuid.uuid4().hex)
+            got = try_submit(a, n)
             if got[0] != "ok":
                 bad.append("%r refused before the revoke: %r" % (n, got))
         if bad:
@@ -620,7 +628,7 @@ def revoke_seen_everywhere(timeout=2.0):
             return ["revoke: %s" % r.stderr.strip()]
         for n in ns:
             while True:
-                got = a.submit(n, uuid.uuid4().hex)
+                got = try_submit(a, n)
                 if got[0] != "ok":
                     if got[1] != 550 or "HTG-RCPT-FLOW" not in got[2]:
                         bad.append("%r: %r after the revoke" % (n, got))
