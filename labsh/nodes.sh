@@ -182,6 +182,7 @@ cmd_node() {
 	select_node "$i"
 	case $what in
 	start)	[ "$(id -u)" = 0 ] || die "node start needs root"
+		install_auth_module
 		start_daemons
 		say "node $i up: $HOST" ;;
 	stop)	node_stop_dir "$NODE"; say "node $i stopped" ;;

@@ -2,7 +2,7 @@
 """test-lab-nodes.py - the multi-node lab: three nodes and a PostgreSQL
 primary with its standby, brought up, crashed, stopped (issue 15 item 4).
 
-usage: tests/test-lab-nodes.py          (as root; ~40 s)
+usage: tests/test-lab-nodes.py          (as root; ~65 s)
 
 Starts HTG_LAB_NODES=3 HTG_DIRECTORY_BACKEND=postgresql ./htg-lab start on
 a lab of its own (HTG_NODES_TEST_LAB_DIR, default build/lab-nodes) and
@@ -27,6 +27,10 @@ clients and /proc:
   standby that has the rows written after the promotion; the same again
   with pg kill (SIGKILL) instead of pg stop;
 - three nodes on LMDB are refused;
+- faults under load with accounting (tests/htgfaults.py, short): node 2
+  killed and started again, the PostgreSQL primary stopped and the standby
+  promoted, clients failing over between the nodes: 0 lost, 0 duplicated,
+  0 unchecked, 0 refused, no 250 while no server took writes (~35 s);
 - stop: no process of the lab is left (no postgres, no Postfix master).
 
 Until the PostgreSQL directory backend is built in (htgctl links libpq),
@@ -412,6 +416,25 @@ def t_stop():
         check(not answers("127.0.0.1", port), "PostgreSQL still on %s" % port)
 
 
+def t_faults_node_kill():
+    """tests/htgfaults.py, short: node 2 killed under load (issue 15 items
+    5 and 6): 0 lost, 0 duplicated, 0 unchecked, 0 refused."""
+    import htgfaults
+    acc, bad = htgfaults.node_kill(clients=4, rounds=1, per_phase=20,
+                                   drain_timeout=90)
+    check(not bad, "; ".join(bad))
+
+
+def t_faults_pg_failover():
+    """tests/htgfaults.py, short: the PostgreSQL primary stopped under load,
+    the standby promoted, no node restarted: only 4xx (and the known 535
+    to AUTH) during the outage, 0 lost, 0 duplicated, 0 unchecked."""
+    import htgfaults
+    acc, bad = htgfaults.pg_failover(clients=4, per_phase=20, drain_timeout=90,
+                                     known_auth_535=True)
+    check(not bad, "; ".join(bad))
+
+
 def main():
     if os.getuid() != 0:
         sys.exit("test-lab-nodes.py: run as root (it starts a lab)")
@@ -428,7 +451,9 @@ def main():
                      ("node_kill_leaves_the_others_answering", t_node_kill),
                      ("node_stop_is_clean_and_start_brings_it_back", t_node_stop),
                      ("pg_stop_promote_start", t_pg_failover),
-                     ("nodes_on_lmdb_refused", t_lmdb_nodes_refused)):
+                     ("nodes_on_lmdb_refused", t_lmdb_nodes_refused),
+                     ("faults_node_kill_under_load", t_faults_node_kill),
+                     ("faults_pg_failover_under_load", t_faults_pg_failover)):
         result(name, fn)
     result("stop_leaves_nothing_running", t_stop)
     print("took %.0f s" % (time.time() - t0))
