@@ -46,6 +46,7 @@ extern char **environ;
 
 #define QUEUE_ASK_TIMEOUT_MS 10000
 #define QUEUE_RETRY_S 60	/* after postqueue failed, ask again after */
+#define SETTLE_RETRY_S 300	/* a settle waits that long for the directory */
 
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static time_t queue_unusable_until;
@@ -220,16 +221,20 @@ static int committed(const char *account, const char *qid, const char *rcpt,
 	}
 }
 
-/* Is the claim still the pending or ended one of this queue id? */
+/* Is the claim still the pending or ended one of this queue id? 1 yes,
+   0 no, -1 the directory cannot say. */
 static int claim_open(const struct milter_claim *mc, int *final_r)
 {
 	struct htg_msgid_claim c;
 	const char *error;
+	int ret;
 
 	*final_r = 0;
-	if (htg_dir_msgid_get(milter_settings.dir, mc->account, mc->msgid,
-			      (int64_t)time(NULL), &c, &error) != 1 ||
-	    strcmp(c.queue_id, mc->queue_id) != 0)
+	ret = htg_dir_msgid_get(milter_settings.dir, mc->account, mc->msgid,
+				(int64_t)time(NULL), &c, &error);
+	if (ret < 0)
+		return -1;
+	if (ret == 0 || strcmp(c.queue_id, mc->queue_id) != 0)
 		return 0;
 	*final_r = c.state == HTG_MSGID_FINAL;
 	return !*final_r;
@@ -383,9 +388,20 @@ static void claim_settle(const struct milter_claim *mc, const char *why)
 	const struct htg_audit_event *evp;
 	const char *error;
 	char state;
-	int ret, final;
+	int ret, final, waited = 0;
 
-	if (!claim_open(mc, &final)) {
+	/* The directory unreachable (a database failover): the claim would
+	   stay pending, and every retry of the message answered 451 until
+	   msgid_pending_timeout. Try again each second, for up to
+	   SETTLE_RETRY_S. */
+	while ((ret = claim_open(mc, &final)) < 0 && waited++ < SETTLE_RETRY_S)
+		sleep(1);
+	if (ret < 0) {
+		msg_warn("%s: the directory cannot be read: the Message-ID claim "
+			 "stays pending", mc->queue_id);
+		return;
+	}
+	if (ret == 0) {
 		/* the watcher or htgctl committed made it final, or (after
 		   msgid_pending_timeout) a retry took it over */
 		evp = submit_event(mc, &ev, final ? "committed" :
@@ -401,9 +417,12 @@ static void claim_settle(const struct milter_claim *mc, const char *why)
 		HTG_MSGID_FINAL : HTG_MSGID_ENDED;
 	evp = submit_event(mc, &ev, state == HTG_MSGID_FINAL ? "committed" :
 			   "no proof that Postfix committed it");
-	ret = htg_dir_msgid_settle_audit(milter_settings.dir, mc->account,
-					 mc->msgid, mc->queue_id, state, evp,
-					 &error);
+	while ((ret = htg_dir_msgid_settle_audit(milter_settings.dir,
+						 mc->account, mc->msgid,
+						 mc->queue_id, state, evp,
+						 &error)) < 0 &&
+	       waited++ < SETTLE_RETRY_S)
+		sleep(1);
 	if (ret < 0)
 		msg_warn("%s: settle the Message-ID claim: %s", mc->queue_id,
 			 error);
