@@ -323,6 +323,12 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
 
 		if (ret < 0) {
 			snprintf(detail, size, "%s", error);
+			/* The claim may have landed all the same (a database
+			   connection that broke after the commit, a failover):
+			   it is settled at the end of the transaction like any
+			   of ours, else it would stay pending and make every
+			   retry wait until msgid_pending_timeout. */
+			claim_hold(mc, account, msgid, queue_id, rcpt, NULL);
 			return MILTER_CLAIM_ERROR;
 		}
 		if (ret == 1) {
