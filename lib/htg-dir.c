@@ -148,8 +148,16 @@ int htg_dir_open(const char *path, int flags, struct htg_dir **dir_r,
 	}
 	(void)mdb_env_set_userctx(dir->env, dir);
 	(void)pthread_rwlock_rdlock(&dir->maplock);	/* dirp_abort() */
-	if ((rc = mdb_txn_begin(dir->env, NULL, dir->rdonly ? MDB_RDONLY : 0,
-				&txn)) != 0) {
+	rc = mdb_txn_begin(dir->env, NULL, dir->rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* another process grew the map since our mdb_env_open: adopt
+		   its size (0: the size in use) and begin again */
+		rc = mdb_env_set_mapsize(dir->env, 0);
+		if (rc == 0)
+			rc = mdb_txn_begin(dir->env, NULL,
+					   dir->rdonly ? MDB_RDONLY : 0, &txn);
+	}
+	if (rc != 0) {
 		pthread_rwlock_unlock(&dir->maplock);
 		*error_r = dirp_err("open directory %s: %s", path,
 				    mdb_strerror(rc));
