@@ -39,6 +39,20 @@
 /*	RCPT, without a password) also resolves an address to its owning
 /*	account, and routes a disabled account or one without a password
 /*	too: its mail is delivered (htg-userdb(3)), on its home node.
+/*
+/*	A directory that cannot be read (the PostgreSQL primary down, a
+/*	failover under way) never answers a plain login with a failure
+/*	at once: the login waits for the directory, up to wait=SECS
+/*	(default 15, 0 turns the wait off), and is answered as soon as
+/*	the directory is back (htg-passdb-wait(3)). A failover of a few
+/*	seconds then costs the client a slower AUTH, not a refusal. The
+/*	wait is longer than 10 s on purpose: Postfix's Dovecot SASL
+/*	client (xsasl_dovecot_server.c) answers 535 5.7.8, a permanent
+/*	"authentication failed", to any FAIL the auth server sends,
+/*	temporary or not; only an auth server that has not answered
+/*	within its AUTH_TIMEOUT (10 s) makes it answer 454 4.7.0
+/*	"Temporary authentication failure". A POP3 login gets Dovecot's
+/*	-ERR [SYS/TEMP] when its wait ends.
 /* LICENSE
 /*	See the top-level COPYING file.
 /*--*/
@@ -52,6 +66,7 @@
 #include "htg-login.h"
 #include "htg-route.h"
 #include "htg-authdb.h"
+#include "htg-passdb-wait.h"
 
 #define HTG_DEFAULT_SCHEME "SHA512-CRYPT"
 
@@ -169,9 +184,10 @@ static int htg_passdb_verify(const char *password, const char *hash,
 			       strlen(crypted), &error);
 }
 
-static void
-htg_passdb_verify_plain(struct auth_request *request, const char *password,
-			verify_plain_callback_t *callback)
+/* One try of a plain login (htg_passdb_try_t): *retry_r when the
+   directory could not be read, the lookup or the home node's. */
+static enum passdb_result
+htg_passdb_try_plain(struct auth_request *request, bool *retry_r)
 {
 	struct htg_verify_ctx ctx = { .request = request };
 	struct htg_account acct;
@@ -180,16 +196,17 @@ htg_passdb_verify_plain(struct auth_request *request, const char *password,
 	const char *crypted = NULL;
 	int ret;
 
+	*retry_r = FALSE;
 	result = htg_passdb_lookup(request, &acct, &crypted, &ctx.scheme);
 	if (result == PASSDB_RESULT_INTERNAL_FAILURE) {
-		callback(result, request);
-		return;
+		*retry_r = TRUE;
+		return result;
 	}
 	state = result == PASSDB_RESULT_OK ? HTG_LOGIN_FOUND :
 		result == PASSDB_RESULT_USER_UNKNOWN ? HTG_LOGIN_UNKNOWN :
 		HTG_LOGIN_DISABLED;
-	ret = htg_login_check(state, password, crypted, htg_passdb_verify,
-			      &ctx);
+	ret = htg_login_check(state, request->mech_password, crypted,
+			      htg_passdb_verify, &ctx);
 	if (ret < 0) {
 		e_error(authdb_event(request), "no dummy password hash");
 		result = PASSDB_RESULT_INTERNAL_FAILURE;
@@ -199,6 +216,31 @@ htg_passdb_verify_plain(struct auth_request *request, const char *password,
 		   htg_passdb_route(request, &acct) < 0) {
 		/* a temporary failure, never a login on the wrong node */
 		result = PASSDB_RESULT_INTERNAL_FAILURE;
+		*retry_r = TRUE;
+	}
+	return result;
+}
+
+/* A login the directory cannot answer now waits for it (wait=,
+   htg-passdb-wait(3)) rather than failing: see DESCRIPTION. */
+static void
+htg_passdb_verify_plain(struct auth_request *request, const char *password,
+			verify_plain_callback_t *callback)
+{
+	struct htg_passdb_module *module =
+		(struct htg_passdb_module *)request->passdb->passdb;
+	enum passdb_result result = PASSDB_RESULT_INTERNAL_FAILURE;
+	bool retry = TRUE;
+
+	/* Dovecot passes the request's own copy, which lives (and is
+	   wiped) with the request: a later try reads it there */
+	i_assert(password == request->mech_password);
+	if (module->route.wait_secs == 0 || !htg_passdb_waiting())
+		result = htg_passdb_try_plain(request, &retry);
+	if (retry && module->route.wait_secs > 0) {
+		htg_passdb_wait(request, module->route.wait_secs,
+				htg_passdb_try_plain, callback);
+		return;
 	}
 	callback(result, request);
 }
@@ -282,7 +324,7 @@ static struct passdb_module *htg_passdb_preinit(pool_t pool, const char *args)
 	if (htg_route_parse_args(args, module->path, sizeof(module->path),
 				 &module->route, &error) < 0)
 		i_fatal("passdb htg: %s (args: DIRECTORY [node=NAME] "
-			"[pop3_port=N] [lmtp_port=N])", error);
+			"[pop3_port=N] [lmtp_port=N] [wait=SECS])", error);
 	module->module.default_pass_scheme = HTG_DEFAULT_SCHEME;
 	module->module.default_cache_key = NULL; /* never cached, see above */
 	module->module.blocking = FALSE;
@@ -302,6 +344,7 @@ static void htg_passdb_init(struct passdb_module *_module)
 
 static void htg_passdb_deinit(struct passdb_module *module ATTR_UNUSED)
 {
+	htg_passdb_wait_deinit();
 	htg_dc_dir_unref();
 }
 

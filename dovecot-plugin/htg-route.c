@@ -20,6 +20,10 @@
 
 #define DEFAULT_POP3_PORT 110
 #define DEFAULT_LMTP_PORT 24
+/* above the 10 s in which Postfix's Dovecot SASL client wants an answer
+   (htg-passdb(3)) */
+#define DEFAULT_WAIT_SECS 15
+#define MAX_WAIT_SECS 120
 
 static int parse_port(const char *s, unsigned int *port_r)
 {
@@ -44,6 +48,7 @@ int htg_route_parse_args(const char *args, char *path, size_t path_size,
 	memset(set_r, 0, sizeof(*set_r));
 	set_r->pop3_port = DEFAULT_POP3_PORT;
 	set_r->lmtp_port = DEFAULT_LMTP_PORT;
+	set_r->wait_secs = DEFAULT_WAIT_SECS;
 	path[0] = '\0';
 	for (;;) {
 		char w[HTG_PATH_MAX];
@@ -85,6 +90,16 @@ int htg_route_parse_args(const char *args, char *path, size_t path_size,
 				*error_r = "invalid lmtp_port=";
 				return -1;
 			}
+		} else if (strncmp(w, "wait=", 5) == 0) {
+			char *end;
+			unsigned long n = strtoul(w + 5, &end, 10);
+
+			if (w[5] < '0' || w[5] > '9' || *end != '\0' ||
+			    n > MAX_WAIT_SECS) {
+				*error_r = "invalid wait= (0-120 seconds)";
+				return -1;
+			}
+			set_r->wait_secs = (unsigned int)n;
 		} else {
 			snprintf(err, sizeof(err), "unknown argument: %.100s",
 				 w);

@@ -58,6 +58,9 @@
 struct htg_route_settings {
 	char node[HTG_NODE_MAX];	/* "" = unknown */
 	unsigned int pop3_port, lmtp_port;
+	/* passdb: how long a login waits for an unreadable directory
+	   (htg-passdb(3)), seconds; 0 = answer the failure at once */
+	unsigned int wait_secs;
 };
 
 /* Split the passdb args into the directory path (into path) and the

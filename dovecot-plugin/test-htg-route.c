@@ -41,12 +41,17 @@ static void test_args(void)
 					 sizeof(path), &set, &error) == 0 &&
 		    strcmp(path, "/var/lib/htg/directory") == 0 &&
 		    set.node[0] == '\0' && set.pop3_port == 110 &&
-		    set.lmtp_port == 24);
+		    set.lmtp_port == 24 && set.wait_secs == 15);
 	test_assert(htg_route_parse_args("  /d  node=GW2 pop3_port=10110 "
-					 "lmtp_port=10024 ", path, sizeof(path),
-					 &set, &error) == 0 &&
+					 "lmtp_port=10024 wait=0 ", path,
+					 sizeof(path), &set, &error) == 0 &&
 		    strcmp(path, "/d") == 0 && strcmp(set.node, "gw2") == 0 &&
-		    set.pop3_port == 10110 && set.lmtp_port == 10024);
+		    set.pop3_port == 10110 && set.lmtp_port == 10024 &&
+		    set.wait_secs == 0);
+	test_assert(htg_route_parse_args("/d wait=121", path, sizeof(path),
+					 &set, &error) < 0);
+	test_assert(htg_route_parse_args("/d wait=-1", path, sizeof(path),
+					 &set, &error) < 0);
 	test_assert(htg_route_parse_args("", path, sizeof(path), &set,
 					 &error) < 0);
 	test_assert(htg_route_parse_args("/d pop3_port=0", path, sizeof(path),
@@ -64,7 +69,9 @@ static void test_args(void)
 
 static void test_fields(const char *tmpdir)
 {
-	struct htg_route_settings set = { "gw1", 10110, 10024 };
+	struct htg_route_settings set = {
+		.node = "gw1", .pop3_port = 10110, .lmtp_port = 10024
+	};
 	struct htg_account a;
 	struct htg_dir *dir;
 	char buf[512];
@@ -111,7 +118,9 @@ static void test_fields(const char *tmpdir)
 		    strstr(buf, "\thost=gw3.example.nl\t") != NULL);
 	/* this node unknown (no node=): proxy_maybe decides, no source_ip */
 	{
-		struct htg_route_settings anon = { "", 110, 24 };
+		struct htg_route_settings anon = {
+			.node = "", .pop3_port = 110, .lmtp_port = 24
+		};
 
 		a = account("a@b.nl", "gw2");
 		test_assert(htg_route_fields(dir, &anon, "pop3", &a, buf,
