@@ -23,10 +23,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "htg-dir-private.h"
@@ -39,6 +41,7 @@ struct dirpg_conn {
 	PGconn *conn;
 	pid_t pid;		/* the process that opened it */
 	uint64_t prepared[(PGS_COUNT + 63) / 64];
+	int silent;		/* no answer in time: dropped */
 };
 
 struct dirpg {
@@ -70,8 +73,10 @@ static void pq_load(void)
 		PQ_SYM(finish, "PQfinish"),
 		PQ_SYM(socket, "PQsocket"),
 		PQ_SYM(exec, "PQexec"),
-		PQ_SYM(prepare, "PQprepare"),
-		PQ_SYM(exec_prepared, "PQexecPrepared"),
+		PQ_SYM(send_query, "PQsendQuery"),
+		PQ_SYM(send_prepare, "PQsendPrepare"),
+		PQ_SYM(consume_input, "PQconsumeInput"),
+		PQ_SYM(is_busy, "PQisBusy"),
 		PQ_SYM(send_query_prepared, "PQsendQueryPrepared"),
 		PQ_SYM(set_single_row_mode, "PQsetSingleRowMode"),
 		PQ_SYM(get_result, "PQgetResult"),
@@ -197,7 +202,7 @@ void dirpg_put(struct htg_dir *dir, struct dirpg_conn *c)
 
 	if (c == NULL)
 		return;
-	if (dirpg_pq.status(c->conn) != CONNECTION_OK ||
+	if (dirpg_broken(c) ||
 	    dirpg_pq.transaction_status(c->conn) != PQTRANS_IDLE) {
 		conn_free(c);
 		return;
@@ -218,7 +223,85 @@ PGconn *dirpg_pgconn(struct dirpg_conn *c)
 
 int dirpg_broken(struct dirpg_conn *c)
 {
-	return dirpg_pq.status(c->conn) != CONNECTION_OK;
+	return c->silent || dirpg_pq.status(c->conn) != CONNECTION_OK;
+}
+
+unsigned int dirpg_answer_timeout_ms = DIRPG_ANSWER_TIMEOUT_MS;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until the next result of c can be read without blocking: 0, or
+   -1 when the server sent nothing for dirpg_answer_timeout_ms (a hung
+   server, a network that drops everything: TCP alone would wait for
+   many minutes). The connection is then marked broken, to be dropped. */
+static int conn_wait(struct dirpg_conn *c)
+{
+	int64_t deadline = now_ms() + dirpg_answer_timeout_ms;
+
+	while (dirpg_pq.is_busy(c->conn)) {
+		struct pollfd pfd = { .fd = dirpg_pq.socket(c->conn),
+				      .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		int r;
+
+		if (left <= 0) {
+			c->silent = 1;
+			return -1;
+		}
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno != EINTR) {
+			c->silent = 1;
+			return -1;
+		}
+		/* a failed read leaves the error for PQgetResult */
+		if (r > 0 && !dirpg_pq.consume_input(c->conn))
+			return 0;
+	}
+	return 0;
+}
+
+/* The next result of the query sent on c, waited for at most
+   dirpg_answer_timeout_ms; NULL when there is none (or none came). */
+static PGresult *conn_next(struct dirpg_conn *c)
+{
+	if (c->silent || conn_wait(c) < 0)
+		return NULL;
+	return dirpg_pq.get_result(c->conn);
+}
+
+static int result_ok(const PGresult *res)
+{
+	ExecStatusType s = dirpg_pq.result_status(res);
+
+	return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+}
+
+/* Every result of the query sent on c: the first failed one, else the
+   last; NULL when none came in time. */
+static PGresult *conn_collect(struct dirpg_conn *c)
+{
+	PGresult *keep = NULL, *res;
+
+	while ((res = conn_next(c)) != NULL) {
+		if (keep != NULL && !result_ok(keep)) {
+			dirpg_pq.clear(res);
+			continue;
+		}
+		if (keep != NULL)
+			dirpg_pq.clear(keep);
+		keep = res;
+	}
+	if (c->silent && keep != NULL) {
+		dirpg_pq.clear(keep);
+		keep = NULL;
+	}
+	return keep;
 }
 
 static _Thread_local char sqlstate_buf[8];
@@ -230,9 +313,14 @@ static void pg_error(struct dirpg_conn *c, PGresult *res,
 	const char *m = res != NULL ? dirpg_pq.result_error_message(res) : "";
 	const char *st = res != NULL ?
 		dirpg_pq.result_error_field(res, PG_DIAG_SQLSTATE) : NULL;
+	char silent[64];
 	size_t n;
 
-	if (m == NULL || *m == '\0')
+	if (c->silent) {
+		snprintf(silent, sizeof(silent), "no answer within %u ms: "
+			 "connection dropped", dirpg_answer_timeout_ms);
+		m = silent;
+	} else if (m == NULL || *m == '\0')
 		m = dirpg_pq.error_message(c->conn);
 	n = strlen(m);
 	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
@@ -253,7 +341,8 @@ static int conn_prepare(struct dirpg_conn *c, enum dirpg_stmt st,
 	if ((c->prepared[st / 64] & (1ULL << (st % 64))) != 0)
 		return 0;
 	snprintf(name, sizeof(name), "h%d", (int)st);
-	res = dirpg_pq.prepare(c->conn, name, dirpg_sql[st], 0, NULL);
+	res = dirpg_pq.send_prepare(c->conn, name, dirpg_sql[st], 0, NULL) ?
+		conn_collect(c) : NULL;
 	if (res == NULL || dirpg_pq.result_status(res) != PGRES_COMMAND_OK) {
 		pg_error(c, res, sqlstate_r, error_r);
 		if (res != NULL)
@@ -278,7 +367,8 @@ PGresult *dirpg_exec(struct dirpg_conn *c, enum dirpg_stmt st, int n,
 	if (conn_prepare(c, st, sqlstate_r, error_r) < 0)
 		return NULL;
 	snprintf(name, sizeof(name), "h%d", (int)st);
-	res = dirpg_pq.exec_prepared(c->conn, name, n, params, NULL, NULL, 0);
+	res = dirpg_pq.send_query_prepared(c->conn, name, n, params, NULL,
+					   NULL, 0) ? conn_collect(c) : NULL;
 	s = res != NULL ? dirpg_pq.result_status(res) : PGRES_FATAL_ERROR;
 	if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
 		return res;
@@ -290,7 +380,8 @@ PGresult *dirpg_exec(struct dirpg_conn *c, enum dirpg_stmt st, int n,
 
 int dirpg_cmd(struct dirpg_conn *c, const char *sql, const char **error_r)
 {
-	PGresult *res = dirpg_pq.exec(c->conn, sql);
+	PGresult *res = dirpg_pq.send_query(c->conn, sql) ?
+		conn_collect(c) : NULL;
 	ExecStatusType s = res != NULL ? dirpg_pq.result_status(res) :
 		PGRES_FATAL_ERROR;
 
@@ -388,7 +479,7 @@ int dirpg_scan(struct htg_dir *dir, enum dirpg_stmt st, int n,
 		return -1;
 	}
 	/* every result must be read, also after the callback stopped */
-	while ((res = dirpg_pq.get_result(c->conn)) != NULL) {
+	while ((res = conn_next(c)) != NULL) {
 		ExecStatusType s = dirpg_pq.result_status(res);
 
 		if (s == PGRES_SINGLE_TUPLE) {
@@ -399,6 +490,10 @@ int dirpg_scan(struct htg_dir *dir, enum dirpg_stmt st, int n,
 			ret = -1;
 		}
 		dirpg_pq.clear(res);
+	}
+	if (c->silent && ret == 1) {
+		pg_error(c, NULL, NULL, error_r);
+		ret = -1;
 	}
 	dirpg_put(dir, c);
 	return ret;

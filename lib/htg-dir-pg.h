@@ -79,12 +79,11 @@ struct dirpg_pq {
 	void (*finish)(PGconn *conn);
 	int (*socket)(const PGconn *conn);
 	PGresult *(*exec)(PGconn *conn, const char *query);
-	PGresult *(*prepare)(PGconn *conn, const char *name, const char *query,
-			     int nparams, const Oid *types);
-	PGresult *(*exec_prepared)(PGconn *conn, const char *name, int nparams,
-				   const char *const *values,
-				   const int *lengths, const int *formats,
-				   int result_format);
+	int (*send_query)(PGconn *conn, const char *query);
+	int (*send_prepare)(PGconn *conn, const char *name, const char *query,
+			    int nparams, const Oid *types);
+	int (*consume_input)(PGconn *conn);
+	int (*is_busy)(PGconn *conn);
 	int (*send_query_prepared)(PGconn *conn, const char *name, int nparams,
 				   const char *const *values,
 				   const int *lengths, const int *formats,
@@ -108,6 +107,16 @@ struct dirpg_pq {
 					const char *name);
 };
 extern struct dirpg_pq dirpg_pq;
+
+/* How long a statement's answer may take (each row of a scan: its
+   next row): past it the server counts as gone, the connection is
+   dropped and the call fails, as when the connection breaks. A server
+   that stops answering without closing (hung, or a network that drops
+   every packet) would otherwise hold the caller until TCP gives up,
+   many minutes. Above any statement we run, including a commit that
+   waits for the synchronous standby. Tests may lower it. */
+#define DIRPG_ANSWER_TIMEOUT_MS 20000
+extern unsigned int dirpg_answer_timeout_ms;
 
 /* 1 when path names a PostgreSQL directory (a postgresql:// or
    postgres:// URI) */

@@ -11,8 +11,9 @@
 /*	migrations, claims and delivery records raced by many connections
 /*	at once (the database's constraints decide: exactly one winner), a
 /*	call on a connection the server ended, bytes that are not UTF-8,
-/*	read-only handles, nodes and home nodes, and the export rows of
-/*	the expiring tables.
+/*	read-only handles, nodes and home nodes, the export rows of the
+/*	expiring tables, and a server process that stops answering (its
+/*	backend SIGSTOPped: the call gives up after the answer timeout).
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -21,12 +22,15 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "htg-dir.h"
+#include "htg-dir-pg.h"
 #include "htg-test.h"
 
 static const char *uri;
@@ -164,6 +168,99 @@ static int find_mid(const struct htg_audit_event *ev, void *ctx)
 	if (strcmp(ev->message_id, "<caf? ?@x>") == 0)
 		++*(int *)ctx;
 	return 0;
+}
+
+/* the first value of q, on a connection of its own: 1, or 0 */
+static int sql_value(const char *q, char *buf, size_t size)
+{
+	PGconn *c = PQconnectdb(uri);
+	PGresult *res = PQexec(c, q);
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
+
+	if (ok)
+		snprintf(buf, size, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return ok;
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Stop (SIGSTOP) the backend of the handle's one connection: it holds
+   the connection open and answers nothing, as a hung server or a
+   network that drops every packet. Its pid, or 0. */
+static pid_t stop_backend(void)
+{
+	char pid[32];
+
+	if (!sql_value("SELECT pid FROM pg_stat_activity WHERE pid <> "
+		       "pg_backend_pid() AND datname = current_database() "
+		       "AND backend_type = 'client backend'", pid, sizeof(pid)))
+		return 0;
+	return kill((pid_t)atol(pid), SIGSTOP) == 0 ? (pid_t)atol(pid) : 0;
+}
+
+/* Let it go on; it ends (the connection was dropped): wait for that,
+   so that the next stop_backend() cannot pick it. */
+static void resume_backend(pid_t pid)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+	if (pid <= 0)
+		return;
+	(void)kill(pid, SIGCONT);
+	for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+		nanosleep(&pause, NULL);
+}
+
+/* a server that stops answering: each call gives up after the answer
+   timeout and drops the connection; a lookup runs again on a new one */
+static void test_silent(void)
+{
+	struct htg_dir *dir = open_dir(0);
+	struct htg_account a;
+	const char *error = "";
+	double t0, took;
+	pid_t pid;
+	int n = 0;
+
+	test_begin("a server that stops answering: the call gives up");
+	dirpg_answer_timeout_ms = 1000;
+	memset(&a, 0, sizeof(a));
+	snprintf(a.user, sizeof(a.user), "silent@b.nl");
+	snprintf(a.pwhash, sizeof(a.pwhash), "{X}y");
+	test_assert(htg_dir_account_add(dir, &a, &error) == 1);
+	/* a lookup: dropped after 1 s, then done on a new connection */
+	test_assert((pid = stop_backend()) > 0);
+	t0 = seconds();
+	test_assert(htg_dir_account_get(dir, "silent@b.nl", &a, &error) == 1);
+	took = seconds() - t0;
+	test_assert(took >= 0.9 && took < 10);
+	resume_backend(pid);
+	/* a scan whose statement is prepared on the connection already:
+	   fails with the reason after 1 s (a scan is not run twice: its
+	   callback may have seen rows) */
+	test_assert(htg_dir_audit_iter(dir, "silent@b.nl", count_acct, &n,
+				       &error) == 1);
+	test_assert((pid = stop_backend()) > 0);
+	t0 = seconds();
+	test_assert(htg_dir_audit_iter(dir, "silent@b.nl", count_acct, &n,
+				       &error) < 0 &&
+		    strstr(error, "no answer within 1000 ms") != NULL);
+	took = seconds() - t0;
+	test_assert(took >= 0.9 && took < 10);
+	resume_backend(pid);
+	/* and the handle works on */
+	test_assert(htg_dir_account_get(dir, "silent@b.nl", &a, &error) == 1);
+	dirpg_answer_timeout_ms = DIRPG_ANSWER_TIMEOUT_MS;
+	htg_dir_close(&dir);
+	test_end();
 }
 
 /* the server ends every session: the next call runs on a new one */
@@ -426,6 +523,7 @@ int main(void)
 	test_races(0);
 	test_races(1);
 	test_broken();
+	test_silent();
 	test_bytes();
 	test_rdonly();
 	test_nodes();
