@@ -8,15 +8,23 @@ Postfix's Dovecot SASL client answers 535 to any failure Dovecot sends
 and 454 only when the auth server has not answered within 10 s, so the
 htg passdb does not answer a directory failure before wait= (15 s).
 
-PostgreSQL labs only: these stop the lab's primary (./htg-lab pg stop)
-and start it again, whatever happens.
+A directory that stops answering without closing its connections (a hung
+server, a network that drops every packet) gives the same 4xx answers
+after the directory's answer timeout, never a session that hangs.
+
+PostgreSQL labs only: these stop the lab's primary (./htg-lab pg stop, or
+SIGSTOP) and start it again, whatever happens.
 """
 
+import os
 import smtplib
+import subprocess
 import threading
 import time
+import uuid
 
-from htglab import ENV, TIMEOUT, test, check, skip, pop3_login, tls_context
+from htglab import (ENV, TIMEOUT, test, check, skip, pop3_login, tls_context,
+                    smtp_submission, cmd, submit, htg_message, flow_rcpt)
 import htglab
 
 
@@ -105,3 +113,56 @@ def auth_and_pop3_during_an_outage_are_temporary_failures():
     code, text, took = smtp_auth_plain()
     check(code == 235 and took < 5, "AUTH after the outage: %s %s (%.1f s)"
           % (code, text, took))
+
+
+def primary_pids():
+    """The lab's PostgreSQL server processes (postmaster and children)."""
+    if ENV.get("HTG_PG_STANDBY_PORT"):
+        skip("a lab with a standby (the one-node PostgreSQL lab runs this)")
+    pid_file = os.path.join(ENV["HTG_LAB_DIR"], "pg", "primary",
+                            "postmaster.pid")
+    with open(pid_file) as f:
+        pm = f.readline().strip()
+    kids = subprocess.run(["pgrep", "-P", pm], capture_output=True,
+                          text=True).stdout.split()
+    return [pm] + kids
+
+
+@test
+def a_silent_directory_gives_4xx_not_a_hang():
+    """The database stops answering without closing its connections (a
+    hung server, a network that drops every packet: every server
+    process SIGSTOPped): a session authenticated before gets 4xx at MAIL
+    FROM within the answer timeout (20 s, lib/htg-dir-pg.h) plus a
+    reconnect, a new AUTH 454 4.7.0; nothing waits for TCP to give up."""
+    pg_only()
+    s = smtp_submission()
+    # one transaction first: every daemon holds a live connection to the
+    # database when it falls silent
+    for line in ("MAIL FROM:<%s>" % ENV["HTG_DEMO_SENDER"],
+                 "RCPT TO:<%s>" % flow_rcpt()):
+        check(cmd(s, line)[0] == 250, line)
+    code, msg = s.data(htg_message("silent" + uuid.uuid4().hex[:10]).encode())
+    check(code == 250, "the first message: %s %s" % (code, msg))
+    pids = primary_pids()
+    subprocess.run(["kill", "-STOP"] + pids, check=True)
+    try:
+        t0 = time.time()
+        code, msg = cmd(s, "MAIL FROM:<%s>" % ENV["HTG_DEMO_SENDER"])
+        took = time.time() - t0
+        auth = smtp_auth_plain()
+    finally:
+        subprocess.run(["kill", "-CONT"] + primary_pids(),
+                       stderr=subprocess.DEVNULL)
+        try:
+            s.close()
+        except Exception:
+            pass
+    check(400 <= code < 500, "MAIL FROM with the directory silent: %s %s" % (
+        code, msg))
+    check(took < 60, "MAIL FROM answered after %.1f s" % took)
+    check(auth[0] == 454, "AUTH with the directory silent: %s %s (%.1f s)" %
+          auth)
+    # and back: a whole submission goes through
+    got = submit(htg_message("silent" + uuid.uuid4().hex[:10]))
+    check(got[0] == "ok", "after the silence: %r" % (got,))
