@@ -242,15 +242,16 @@ static int64_t now_ms(void)
    many minutes). The connection is then marked broken, to be dropped. */
 static int conn_wait(struct dirpg_conn *c)
 {
-	int64_t deadline = now_ms() + dirpg_answer_timeout_ms;
+	unsigned int limit = dirpg_answer_timeout_ms;
+	int64_t deadline = now_ms() + limit;
 
 	while (dirpg_pq.is_busy(c->conn)) {
 		struct pollfd pfd = { .fd = dirpg_pq.socket(c->conn),
 				      .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = limit == 0 ? -1 : deadline - now_ms();
 		int r;
 
-		if (left <= 0) {
+		if (limit > 0 && left <= 0) {
 			c->silent = 1;
 			return -1;
 		}

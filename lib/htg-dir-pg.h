@@ -114,7 +114,8 @@ extern struct dirpg_pq dirpg_pq;
    that stops answering without closing (hung, or a network that drops
    every packet) would otherwise hold the caller until TCP gives up,
    many minutes. Above any statement we run, including a commit that
-   waits for the synchronous standby. Tests may lower it. */
+   waits for the synchronous standby. htg_dir_set_answer_timeout()
+   changes it (htgctl: 0, no limit). */
 #define DIRPG_ANSWER_TIMEOUT_MS 20000
 extern unsigned int dirpg_answer_timeout_ms;
 

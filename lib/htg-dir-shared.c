@@ -90,6 +90,11 @@ int htg_dir_is_uri(const char *path)
 	return dirpg_is_uri(path);
 }
 
+void htg_dir_set_answer_timeout(unsigned int msecs)
+{
+	dirpg_answer_timeout_ms = msecs;
+}
+
 int htg_dir_is_shared(const struct htg_dir *dir)
 {
 	return dir->pg != NULL;

@@ -134,6 +134,13 @@ int htg_dir_is_shared(const struct htg_dir *dir);
 int htg_dir_text_exact(const struct htg_dir *dir);
 /* 1 when path names a PostgreSQL directory (a URI), 0 a folder */
 int htg_dir_is_uri(const char *path);
+/* PostgreSQL: how long this process waits for a statement's answer
+   (each row of a scan) before it gives the server up, drops the
+   connection and fails the call; 0 waits as long as TCP does. Default
+   20 s (DIRPG_ANSWER_TIMEOUT_MS): a daemon must answer its client even
+   when the database hangs. htgctl sets 0: an operator's expire or
+   import may run long, and the operator can interrupt it. */
+void htg_dir_set_answer_timeout(unsigned int msecs);
 /* Where this machine keeps the directory's local state (the pickup
    journal): the LMDB folder itself; for PostgreSQL $HTG_STATE_DIR, else
    HTG_STATE_DEFAULT, or what htg_dir_set_state_path() set (ignored for

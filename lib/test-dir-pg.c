@@ -231,7 +231,7 @@ static void test_silent(void)
 	int n = 0;
 
 	test_begin("a server that stops answering: the call gives up");
-	dirpg_answer_timeout_ms = 1000;
+	htg_dir_set_answer_timeout(1000);
 	memset(&a, 0, sizeof(a));
 	snprintf(a.user, sizeof(a.user), "silent@b.nl");
 	snprintf(a.pwhash, sizeof(a.pwhash), "{X}y");
@@ -258,7 +258,7 @@ static void test_silent(void)
 	resume_backend(pid);
 	/* and the handle works on */
 	test_assert(htg_dir_account_get(dir, "silent@b.nl", &a, &error) == 1);
-	dirpg_answer_timeout_ms = DIRPG_ANSWER_TIMEOUT_MS;
+	htg_dir_set_answer_timeout(DIRPG_ANSWER_TIMEOUT_MS);
 	htg_dir_close(&dir);
 	test_end();
 }

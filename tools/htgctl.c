@@ -184,6 +184,9 @@ int main(int argc, char **argv)
 		ctl_dir_path = argv[2];
 		i = 3;
 	}
+	/* an operator's command may run long (expire, import); Ctrl-C
+	   ends it (htg_dir_set_answer_timeout()) */
+	htg_dir_set_answer_timeout(0);
 	ctl_mail_root = getenv("HTG_MAIL_ROOT");
 	if (ctl_mail_root == NULL || *ctl_mail_root == '\0')
 		ctl_mail_root = HTG_MAIL_ROOT_DEFAULT;
