@@ -24,6 +24,7 @@
 #include "auth-common.h"
 #include "array.h"
 #include "ioloop.h"
+#include "safe-memset.h"
 #include "time-util.h"
 #include "auth-request.h"
 
@@ -33,6 +34,8 @@
 
 struct htg_passdb_waiter {
 	struct auth_request *request;
+	char *password;		/* the request's, or a copy (copied) */
+	bool copied;
 	htg_passdb_try_t *try;
 	verify_plain_callback_t *callback;
 	struct timeval since, until;
@@ -47,6 +50,8 @@ static void waiter_answer(enum passdb_result result)
 	struct htg_passdb_waiter w = *array_front(&waiters);
 
 	array_pop_front(&waiters);
+	if (w.copied)
+		safe_memset(w.password, 0, strlen(w.password));
 	if (result != PASSDB_RESULT_INTERNAL_FAILURE)
 		e_info(authdb_event(w.request), "htg directory answered "
 		       "after %lld ms of waiting",
@@ -67,7 +72,7 @@ static void waiters_probe(void *context ATTR_UNUSED)
 		bool retry = TRUE;
 
 		if (!down)
-			result = w->try(w->request, &retry);
+			result = w->try(w->request, w->password, &retry);
 		if (retry) {
 			down = TRUE;
 			if (!ended)
@@ -85,8 +90,9 @@ static void waiters_probe(void *context ATTR_UNUSED)
 		timeout_remove(&to_probe);
 }
 
-void htg_passdb_wait(struct auth_request *request, unsigned int secs,
-		     htg_passdb_try_t *try, verify_plain_callback_t *callback)
+void htg_passdb_wait(struct auth_request *request, const char *password,
+		     unsigned int secs, htg_passdb_try_t *try,
+		     verify_plain_callback_t *callback)
 {
 	struct htg_passdb_waiter *w;
 
@@ -94,6 +100,11 @@ void htg_passdb_wait(struct auth_request *request, unsigned int secs,
 		i_array_init(&waiters, 16);
 	w = array_append_space(&waiters);
 	w->request = request;
+	/* Dovecot passes the request's own copy, which lives (and is
+	   wiped) with the request; anything else is copied */
+	w->copied = password != request->mech_password;
+	w->password = w->copied ? p_strdup(request->pool, password) :
+		request->mech_password;
 	w->try = try;
 	w->callback = callback;
 	w->since = ioloop_timeval;

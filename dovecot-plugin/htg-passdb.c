@@ -187,7 +187,8 @@ static int htg_passdb_verify(const char *password, const char *hash,
 /* One try of a plain login (htg_passdb_try_t): *retry_r when the
    directory could not be read, the lookup or the home node's. */
 static enum passdb_result
-htg_passdb_try_plain(struct auth_request *request, bool *retry_r)
+htg_passdb_try_plain(struct auth_request *request, const char *password,
+		     bool *retry_r)
 {
 	struct htg_verify_ctx ctx = { .request = request };
 	struct htg_account acct;
@@ -205,7 +206,7 @@ htg_passdb_try_plain(struct auth_request *request, bool *retry_r)
 	state = result == PASSDB_RESULT_OK ? HTG_LOGIN_FOUND :
 		result == PASSDB_RESULT_USER_UNKNOWN ? HTG_LOGIN_UNKNOWN :
 		HTG_LOGIN_DISABLED;
-	ret = htg_login_check(state, request->mech_password, crypted,
+	ret = htg_login_check(state, password, crypted,
 			      htg_passdb_verify, &ctx);
 	if (ret < 0) {
 		e_error(authdb_event(request), "no dummy password hash");
@@ -232,13 +233,10 @@ htg_passdb_verify_plain(struct auth_request *request, const char *password,
 	enum passdb_result result = PASSDB_RESULT_INTERNAL_FAILURE;
 	bool retry = TRUE;
 
-	/* Dovecot passes the request's own copy, which lives (and is
-	   wiped) with the request: a later try reads it there */
-	i_assert(password == request->mech_password);
 	if (module->route.wait_secs == 0 || !htg_passdb_waiting())
-		result = htg_passdb_try_plain(request, &retry);
+		result = htg_passdb_try_plain(request, password, &retry);
 	if (retry && module->route.wait_secs > 0) {
-		htg_passdb_wait(request, module->route.wait_secs,
+		htg_passdb_wait(request, password, module->route.wait_secs,
 				htg_passdb_try_plain, callback);
 		return;
 	}
