@@ -96,7 +96,6 @@ struct dirpg_pq {
 	char *(*result_error_message)(const PGresult *res);
 	int (*ntuples)(const PGresult *res);
 	char *(*getvalue)(const PGresult *res, int row, int col);
-	int (*getisnull)(const PGresult *res, int row, int col);
 	int (*getlength)(const PGresult *res, int row, int col);
 	char *(*cmd_tuples)(PGresult *res);
 	void (*clear)(PGresult *res);
