@@ -10,7 +10,8 @@
 /*	runs the common tests on the same database: the schema and its
 /*	migrations, claims and delivery records raced by many connections
 /*	at once (the database's constraints decide: exactly one winner), a
-/*	call on a connection the server ended, bytes that are not UTF-8,
+/*	call on a connection the server ended, a pickup's undo and the
+/*	audit sequence numbers, bytes that are not UTF-8,
 /*	read-only handles, nodes and home nodes, and the export rows of
 /*	the expiring tables.
 /* LICENSE
@@ -196,6 +197,48 @@ static void test_broken(void)
 	test_end();
 }
 
+struct seqs {
+	unsigned int n;
+	uint32_t seq[4];
+};
+
+static int keep_seq(const struct htg_audit_event *ev, void *ctx)
+{
+	struct seqs *s = ctx;
+
+	if (s->n < 4)
+		s->seq[s->n] = ev->key_seq;
+	s->n++;
+	return 0;
+}
+
+/* the directory numbers the events it writes for a writer that did not
+   (key_pid 0); a pickup's undo deletes such an event by any number of
+   this process's, and takes none from the sequence */
+static void test_undo_seq(void)
+{
+	struct htg_dir *dir = open_dir(0);
+	struct htg_audit_event ev[3];
+	struct seqs s = { .n = 0 };
+	const char *error;
+
+	test_begin("a pickup's undo takes no audit sequence number");
+	memset(ev, 0, sizeof(ev));
+	for (int i = 0; i < 3; i++) {
+		strcpy(ev[i].account, "seq@b.nl");
+		strcpy(ev[i].event, i == 1 ? "dele" : "retr");
+		ev[i].time_us = 1000 * (i + 1);
+	}
+	test_assert(htg_dir_audit_append(dir, &ev[0], &error) == 1);
+	test_assert(htg_dir_pickup_undo(dir, NULL, 0, &ev[1], 1, &error) == 1);
+	test_assert(htg_dir_audit_append(dir, &ev[2], &error) == 1);
+	test_assert(htg_dir_audit_iter(dir, "seq@b.nl", keep_seq, &s,
+				       &error) == 1);
+	test_assert(s.n == 2 && s.seq[1] == s.seq[0] + 1);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 static void test_bytes(void)
 {
 	struct htg_dir *dir = open_dir(0);
@@ -340,6 +383,18 @@ static void test_table_rows(void)
 	r.n = 0;
 	test_assert(htg_dir_table_iter(dir, "msgids", keep_row, &r, &error) == 1 &&
 		    r.n == 1 && strcmp(r.val[0], "F 5000 QX") == 0);
+	/* a pending claim and a bare expiry (before 2026-12: final) */
+	sql("DELETE FROM htg.msgids");
+	test_assert(htg_dir_table_put(dir, "msgids",
+		"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		"P 1100 1000 QT1", &error) == 1);
+	test_assert(htg_dir_table_put(dir, "msgids",
+		"ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		"7000", &error) == 1);
+	r.n = 0;
+	test_assert(htg_dir_table_iter(dir, "msgids", keep_row, &r, &error) == 1 &&
+		    r.n == 2 && strcmp(r.val[0], "P 1100 1000 QT1") == 0 &&
+		    strcmp(r.val[1], "F 7000 -") == 0);
 	(void)got;
 	htg_dir_close(&dir);
 	test_end();
@@ -426,6 +481,7 @@ int main(void)
 	test_races(0);
 	test_races(1);
 	test_broken();
+	test_undo_seq();
 	test_bytes();
 	test_rdonly();
 	test_nodes();
