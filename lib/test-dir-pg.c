@@ -32,18 +32,6 @@
 
 static const char *uri;
 
-static struct htg_dir *open_dir(int flags)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(uri, flags, &dir, &error) != 1) {
-		printf("open %s: %s\n", uri, error);
-		exit(1);
-	}
-	return dir;
-}
-
 /* raw SQL on a connection of its own */
 static void sql(const char *q)
 {
@@ -70,14 +58,14 @@ static void test_schema(void)
 	sql("DROP SCHEMA IF EXISTS htg CASCADE");
 	test_assert(htg_dir_open(uri, 0, &dir, &error) == -1 &&
 		    strstr(error, "htgctl init") != NULL);
-	dir = open_dir(HTG_DIR_NOSCHEMA);
+	dir = test_open_dir(uri, HTG_DIR_NOSCHEMA);
 	test_assert(htg_dir_is_shared(dir) == 1);
 	test_assert(htg_dir_migrate(dir, &from, &to, &error) == 1);
 	test_assert(from == 0 && to >= 1);
 	test_assert(htg_dir_migrate(dir, &from, &to, &error) == 1);
 	test_assert(from == to && to >= 1);
 	htg_dir_close(&dir);
-	dir = open_dir(0);
+	dir = test_open_dir(uri, 0);
 	htg_dir_close(&dir);
 	test_end();
 }
@@ -118,7 +106,7 @@ static void test_races(int delivery)
 	test_begin(delivery ? "delivery records: one NEW of 8 racing nodes" :
 		   "Message-ID claims: one winner of 8 racing nodes");
 	for (int i = 0; i < RACERS; i++)
-		dir[i] = open_dir(HTG_DIR_LAZYSYNC);
+		dir[i] = test_open_dir(uri, HTG_DIR_LAZYSYNC);
 	for (int round = 0; round < 10; round++) {
 		pthread_barrier_t go;
 		pthread_t t[RACERS];
@@ -170,7 +158,7 @@ static int find_mid(const struct htg_audit_event *ev, void *ctx)
 /* the server ends every session: the next call runs on a new one */
 static void test_broken(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_account a;
 	struct htg_audit_event ev;
 	const char *error;
@@ -217,7 +205,7 @@ static int keep_seq(const struct htg_audit_event *ev, void *ctx)
    this process's, and takes none from the sequence */
 static void test_undo_seq(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_audit_event ev[3];
 	struct seqs s = { .n = 0 };
 	const char *error;
@@ -241,7 +229,7 @@ static void test_undo_seq(void)
 
 static void test_bytes(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_audit_event ev;
 	const char *error, *mid = "<caf\xe9\t\xff@x>";
 	int n = 0;
@@ -268,7 +256,7 @@ static void test_bytes(void)
 
 static void test_rdonly(void)
 {
-	struct htg_dir *dir = open_dir(HTG_DIR_RDONLY);
+	struct htg_dir *dir = test_open_dir(uri, HTG_DIR_RDONLY);
 	const char *error;
 
 	test_begin("a read-only handle reads, its writes fail");
@@ -288,7 +276,7 @@ static int count_pair(const char *k, const char *v, void *ctx)
 
 static void test_nodes(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_account a;
 	const char *error;
 	char addr[64];
@@ -346,7 +334,7 @@ static int keep_row(const char *k, const char *v, void *ctx)
 
 static void test_table_rows(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_msgid_claim held, got;
 	struct rows r = { .n = 0 };
 	const char *error;
@@ -422,7 +410,8 @@ static void gone(void)
 
 static void test_cache(void)
 {
-	struct htg_dir *dir = open_dir(0), *c = open_dir(HTG_DIR_CACHE);
+	struct htg_dir *dir = test_open_dir(uri, 0);
+	struct htg_dir *c = test_open_dir(uri, HTG_DIR_CACHE);
 	struct htg_account a;
 	const char *error;
 	char to[64];
