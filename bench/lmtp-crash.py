@@ -26,7 +26,6 @@ the kill lands depends on timing (the outcome must not).
 """
 
 import argparse
-import importlib.util
 import os
 import smtplib
 import subprocess
@@ -38,18 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 import htglab  # noqa: E402  (lab.env, htgctl: the e2e suites' helpers)
 from htglab import ENV  # noqa: E402
-
-
-def _load_run():
-    """bench/load-run.py as a module, for its /proc and kill helpers."""
-    spec = importlib.util.spec_from_file_location(
-        "load_run", os.path.join(HERE, "load-run.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-LR = _load_run()
+sys.path.insert(0, HERE)
+import loadfaults as LR  # noqa: E402  (load-run.py's /proc and kill helpers)
 
 
 def ctl(*args, stdin=None):

@@ -45,7 +45,6 @@ is not measured. Run as root against a running lab (./htg-lab start).
 
 import argparse
 import base64
-import importlib.util
 import multiprocessing
 import os
 import pwd
@@ -61,18 +60,8 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 from htglab import ENV, ctl, load_env  # noqa: E402  (lab.env, htgctl)
-
-
-def _load_run():
-    """bench/load-run.py as a module, for its /proc table."""
-    spec = importlib.util.spec_from_file_location(
-        "load_run", os.path.join(HERE, "load-run.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-LR = _load_run()
+sys.path.insert(0, HERE)
+import loadfaults as LR  # noqa: E402  (load-run.py's /proc table)
 
 
 # --- the baseline Dovecot ---------------------------------------------------------

@@ -249,7 +249,8 @@ int htg_dir_delivery_purge(struct htg_dir *dir, int64_t now, long *purged_r,
    hands out: a key as delivery_key() makes it (a normalised account, a
    tab, a Message-ID) and a value as delivery_put() writes it. 1 valid,
    0 not. */
-int dirp_delivery_row_ok(const MDB_val *k, const MDB_val *v)
+int dirp_delivery_row_ok(const MDB_val *k, const MDB_val *v,
+			 struct dirp_table_row *row_r)
 {
 	char key[2 * HTG_USER_MAX + 2], again[2 * HTG_USER_MAX + 2], val[32];
 	long long expiry;
@@ -267,6 +268,14 @@ int dirp_delivery_row_ok(const MDB_val *k, const MDB_val *v)
 	    (state = delivery_parse(v, &expiry)) == 0)
 		return 0;
 	snprintf(val, sizeof(val), "%c %lld", state, expiry);
-	return strlen(val) == v->mv_size &&
-	    memcmp(val, v->mv_data, v->mv_size) == 0;
+	if (strlen(val) != v->mv_size ||
+	    memcmp(val, v->mv_data, v->mv_size) != 0)
+		return 0;
+	if (row_r != NULL) {
+		row_r->state = state;
+		row_r->expiry = expiry;
+		row_r->since = 0;
+		snprintf(row_r->queue_id, sizeof(row_r->queue_id), "-");
+	}
+	return 1;
 }

@@ -341,7 +341,8 @@ int htg_dir_msgid_purge(struct htg_dir *dir, int64_t now, long *purged_r,
    hands out: a SHA-256 key and a claim exactly as msgid_put() writes it
    (or the bare expiry of before 2026-12), so that what an import writes
    is what the milter would have. 1 valid, 0 not. */
-int dirp_msgid_row_ok(const MDB_val *k, const MDB_val *v)
+int dirp_msgid_row_ok(const MDB_val *k, const MDB_val *v,
+		      struct dirp_table_row *row_r)
 {
 	char val[32 + 2 * 24 + HTG_QUEUE_ID_MAX], qid[HTG_QUEUE_ID_MAX];
 	struct htg_msgid_claim c;
@@ -358,6 +359,15 @@ int dirp_msgid_row_ok(const MDB_val *k, const MDB_val *v)
 		ok = strcmp(qid, c.queue_id) == 0 &&
 		    msgid_format(&c, val, sizeof(val));
 	}
-	return ok && strlen(val) == v->mv_size &&
-	    memcmp(val, v->mv_data, v->mv_size) == 0;
+	if (!ok || strlen(val) != v->mv_size ||
+	    memcmp(val, v->mv_data, v->mv_size) != 0)
+		return 0;
+	if (row_r != NULL) {
+		row_r->state = c.state;
+		row_r->expiry = c.expiry;
+		row_r->since = c.since;
+		snprintf(row_r->queue_id, sizeof(row_r->queue_id), "%s",
+			 c.queue_id);
+	}
+	return 1;
 }

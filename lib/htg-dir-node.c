@@ -16,8 +16,8 @@
 /*	where the node's Dovecot listens, as Dovecot's proxy field "host"
 /*	takes it). A directory made before the table existed reads as one
 /*	without nodes. The account's home is the sixth field of its record
-/*	(htg-dir(3)); "" means no home: the account is served by whichever
-/*	node it reaches, as on a single machine.
+/*	(htg-dir-account(3)); "" means no home: the account is served by
+/*	whichever node it reaches, as on a single machine.
 /*
 /*	A node's name is 1-63 characters of [a-z0-9.-_] (compared in lower
 /*	case), starting with a letter or digit; its address the same

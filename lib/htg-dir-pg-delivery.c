@@ -20,7 +20,6 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "htg-dir-private.h"
@@ -158,46 +157,32 @@ int dirpg_table_iter(struct htg_dir *dir, const char *table, htg_pair_cb *cb,
 			  NULL, table_row, &c, error_r);
 }
 
-/* a row htg_dir_table_put() checked (dirp_table_check()) */
-int dirpg_table_put(struct htg_dir *dir, const char *table,
-		    const char *key_hex, const char *value,
+/* a row htg_dir_table_put() checked and decoded (dirp_table_check()):
+   the key's bytes, the record's fields */
+int dirpg_table_put(struct htg_dir *dir, const struct dirp_table_row *row,
 		    const char **error_r)
 {
-	char state[2] = { value[0], '\0' }, qid[HTG_QUEUE_ID_MAX] = "-";
-	char e[24], s[24];
-	long long expiry = 0, since = 0;
+	char state[2] = { row->state, '\0' }, e[24], s[24];
 
-	if (strcmp(table, "msgids") == 0) {
-		const char *p[5] = { key_hex, state, e, s, qid };
+	snprintf(e, sizeof(e), "%" PRId64, row->expiry);
+	if (row->msgids) {
+		/* the digest as hex, as the key column holds it */
+		const char *p[5] = { row->key_hex, state, e, s, row->queue_id };
 
-		if (value[0] >= '0' && value[0] <= '9') {
-			/* before 2026-12: a bare expiry, final */
-			expiry = strtoll(value, NULL, 10);
-			state[0] = 'F';
-		} else if (value[0] == 'P')
-			(void)sscanf(value, "P %lld %lld %31s", &expiry, &since,
-				     qid);
-		else
-			(void)sscanf(value + 1, " %lld %31s", &expiry, qid);
-		snprintf(e, sizeof(e), "%lld", expiry);
-		snprintf(s, sizeof(s), "%lld", since);
+		snprintf(s, sizeof(s), "%" PRId64, row->since);
 		return dirpg_run_count(dir, PGS_MSGID_PUT, 5, p, NULL,
 				       error_r) < 0 ? -1 : 1;
 	}
 	{
-		char user[HTG_USER_MAX], raw[2 * HTG_USER_MAX + 2] = "";
+		/* "account<TAB>Message-ID": no NUL, one tab at least
+		   (dirp_delivery_row_ok()) */
+		char user[HTG_USER_MAX], raw[DIRP_TABLE_KEY_MAX + 1];
 		char hex[2 * HTG_USER_MAX];
 		const char *p[4] = { user, hex, state, e };
-		size_t n = strlen(key_hex) / 2;
 		char *tab;
 
-		for (size_t i = 0; i < n && i + 1 < sizeof(raw); i++) {
-			unsigned int b;
-
-			(void)sscanf(key_hex + 2 * i, "%2x", &b);
-			raw[i] = (char)b;
-			raw[i + 1] = '\0';
-		}
+		memcpy(raw, row->key, row->klen);
+		raw[row->klen] = '\0';
 		if ((tab = strchr(raw, '\t')) == NULL)
 			return 0;
 		*tab = '\0';
@@ -205,7 +190,6 @@ int dirpg_table_put(struct htg_dir *dir, const char *table,
 			*error_r = "deliveries: key unusable";
 			return 0;
 		}
-		snprintf(e, sizeof(e), "%lld", strtoll(value + 2, NULL, 10));
 		return dirpg_run_count(dir, PGS_DELIVERY_PUT, 4, p, NULL,
 				       error_r) < 0 ? -1 : 1;
 	}

@@ -99,9 +99,10 @@ static const char *clean_text(const char *s, int raw, int line, char *buf,
 /* --- audit ------------------------------------------------------------------ */
 
 /* the 17 parameters of the audit statements; the directory numbers an
-   event whose writer did not (key_pid 0) */
+   event whose writer did not (key_pid 0), unless it is to be deleted
+   (undo: sequence number 0, any of ours) */
 void dirpg_audit_fill(struct htg_dir *dir, const struct htg_audit_event *ev,
-		      struct dirpg_audit *a)
+		      int undo, struct dirpg_audit *a)
 {
 	int64_t t = ev->time_us;
 	uint32_t pid = ev->key_pid, seq = ev->key_seq;
@@ -117,7 +118,7 @@ void dirpg_audit_fill(struct htg_dir *dir, const struct htg_audit_event *ev,
 	}
 	if (pid == 0) {
 		pid = (uint32_t)getpid();
-		seq = dirpg_next_seq(dir);
+		seq = undo ? 0 : dirpg_next_seq(dir);
 	}
 	snprintf(a->num[0], sizeof(a->num[0]), "%" PRId64, t);
 	snprintf(a->num[1], sizeof(a->num[1]), "%" PRIu32, pid);
@@ -148,7 +149,7 @@ int dirpg_audit_append(struct htg_dir *dir, const struct htg_audit_event *ev,
 {
 	struct dirpg_audit a;
 
-	dirpg_audit_fill(dir, ev, &a);
+	dirpg_audit_fill(dir, ev, 0, &a);
 	return dirpg_run_count(dir, PGS_AUDIT_PUT, 17, a.p, NULL, error_r) < 0 ?
 		-1 : 1;
 }
@@ -285,9 +286,7 @@ static int pickup_try(struct htg_dir *dir, struct dirpg_conn *c, int undo,
 	for (unsigned int i = 0; i < nev; i++) {
 		if (undo && ev[i].time_us == 0)
 			continue;
-		dirpg_audit_fill(dir, &ev[i], &ap);
-		if (undo && ev[i].key_pid == 0)
-			ap.p[3] = "0";	/* any sequence number of ours */
+		dirpg_audit_fill(dir, &ev[i], undo, &ap);
 		res = dirpg_exec(c, undo ? PGS_AUDIT_DEL : PGS_AUDIT_PUT, 17,
 				 ap.p, NULL, error_r);
 		if (res == NULL)

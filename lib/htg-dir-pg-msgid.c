@@ -121,7 +121,7 @@ int dirpg_msgid_settle(struct htg_dir *dir, const unsigned char *key,
 
 		return n < 0 ? -1 : n > 0;
 	}
-	dirpg_audit_fill(dir, ev, &a);
+	dirpg_audit_fill(dir, ev, 0, &a);
 	memcpy(p + 3, a.p, sizeof(a.p));
 	st = state != 0 ? PGS_MSGID_SETTLE_AUDIT : PGS_MSGID_DROP_AUDIT;
 	if ((res = dirpg_run(dir, st, 20, p, NULL, error_r)) == NULL)

@@ -28,7 +28,6 @@
 #define AUDIT_INSERT "INSERT INTO htg.audit (time_us, host, key_pid, " \
 	"key_seq, event, account, message_id, size, uid, queue_id, rule, " \
 	"remote, tls, session, flow, stage, detail) "
-#define AUDIT_VALUES_AT(a) "$" #a
 
 const char *const dirpg_sql[PGS_COUNT] = {
 	[PGS_ACCOUNT_GET] =

@@ -22,7 +22,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -85,7 +84,6 @@ static void pq_load(void)
 		PQ_SYM(result_error_message, "PQresultErrorMessage"),
 		PQ_SYM(ntuples, "PQntuples"),
 		PQ_SYM(getvalue, "PQgetvalue"),
-		PQ_SYM(getisnull, "PQgetisnull"),
 		PQ_SYM(getlength, "PQgetlength"),
 		PQ_SYM(cmd_tuples, "PQcmdTuples"),
 		PQ_SYM(clear, "PQclear"),

@@ -95,7 +95,6 @@ struct dirpg_pq {
 	char *(*result_error_message)(const PGresult *res);
 	int (*ntuples)(const PGresult *res);
 	char *(*getvalue)(const PGresult *res, int row, int col);
-	int (*getisnull)(const PGresult *res, int row, int col);
 	int (*getlength)(const PGresult *res, int row, int col);
 	char *(*cmd_tuples)(PGresult *res);
 	void (*clear)(PGresult *res);
@@ -211,7 +210,8 @@ int dirpg_migrate(struct htg_dir *dir, int *from_r, int *to_r,
 
 /* the 17 parameters of the audit statements (time, host, process id,
    sequence number, then the fields); the directory numbers an event
-   whose writer did not (key_pid 0). htg-dir-pg-log.c */
+   whose writer did not (key_pid 0), but for a delete (undo 1: sequence
+   number 0, which PGS_AUDIT_DEL takes as any). htg-dir-pg-log.c */
 struct dirpg_audit {
 	const char *p[17];
 	char num[5][24];
@@ -220,7 +220,7 @@ struct dirpg_audit {
 	char detail[512 + 4];
 };
 void dirpg_audit_fill(struct htg_dir *dir, const struct htg_audit_event *ev,
-		      struct dirpg_audit *a);
+		      int undo, struct dirpg_audit *a);
 
 /* stream the two columns of st to a pair callback (htg-dir-pg-acct.c) */
 int dirpg_pair_iter(struct htg_dir *dir, enum dirpg_stmt st, htg_pair_cb *cb,
@@ -311,8 +311,9 @@ int dirpg_delivery_purge(struct htg_dir *, int64_t, long *, const char **);
 int dirpg_stats(struct htg_dir *, struct htg_dir_stats *, const char **);
 int dirpg_table_iter(struct htg_dir *, const char *, htg_pair_cb *, void *,
 		     const char **);
-int dirpg_table_put(struct htg_dir *, const char *, const char *,
-		    const char *, const char **);
+struct dirp_table_row;
+int dirpg_table_put(struct htg_dir *, const struct dirp_table_row *,
+		    const char **);
 
 /* Message-ID claims, by the key htg-dir-msgid.c made (32 bytes) */
 int dirpg_msgid_claim(struct htg_dir *, const unsigned char *key,

@@ -161,18 +161,34 @@ int dirp_node_exists(struct htg_dir *dir, MDB_txn *txn, const char *node,
 int dirp_delivery_done(MDB_txn *txn, const char *account, const char *msgid,
 		       const char **error_r);
 
+/* A row of an expiring table, decoded once by dirp_table_check() for
+   whichever backend writes it. DIRP_TABLE_KEY_MAX: the longest key
+   ("account<TAB>Message-ID"). */
+#define DIRP_TABLE_KEY_MAX	(2 * HTG_USER_MAX + 2)
+struct dirp_table_row {
+	int msgids;			/* 1 msgids, 0 deliveries */
+	const char *key_hex;		/* the key as given: lower-case hex */
+	unsigned char key[DIRP_TABLE_KEY_MAX];	/* decoded */
+	size_t klen;
+	char state;	/* msgids: HTG_MSGID_* (a bare expiry: FINAL);
+			   deliveries: 'P' or 'D' */
+	int64_t expiry, since;		/* since: a PENDING claim's */
+	char queue_id[HTG_QUEUE_ID_MAX];	/* msgids: "-" unknown */
+};
 /* Rows of the expiring tables as htg_dir_table_put() may write them
    (htg-dir-table.c): 1 a row the directory's own writers could have
-   written, 0 not (htg-dir-msgid.c, htg-dir-delivery.c). */
-int dirp_msgid_row_ok(const MDB_val *k, const MDB_val *v);
-int dirp_delivery_row_ok(const MDB_val *k, const MDB_val *v);
+   written (its fields into *row_r, when not NULL), 0 not
+   (htg-dir-msgid.c, htg-dir-delivery.c). */
+int dirp_msgid_row_ok(const MDB_val *k, const MDB_val *v,
+		      struct dirp_table_row *row_r);
+int dirp_delivery_row_ok(const MDB_val *k, const MDB_val *v,
+			 struct dirp_table_row *row_r);
 /* What htg_dir_table_put() checks, for any backend: key_hex decoded
-   into kb (*klen_r bytes) and the row valid for table: 1, or 0 with
-   *error_r. DIRP_TABLE_KEY_MAX: the longest key ("account<TAB>Message-ID"). */
-#define DIRP_TABLE_KEY_MAX	(2 * HTG_USER_MAX + 2)
+   and the row valid for table, all of it in *row_r: 1, or 0 with
+   *error_r. */
 int dirp_table_check(const char *table, const char *key_hex,
-		     const char *value, unsigned char *kb, size_t size,
-		     size_t *klen_r, const char **error_r);
+		     const char *value, struct dirp_table_row *row_r,
+		     const char **error_r);
 
 /* Normalise in into buf, or refuse the call (return 0) with a reason. */
 #define NORMALISE(in, buf, what) do { \

@@ -34,7 +34,6 @@
 #include "htg-config.h"
 
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "htg-dir-private.h"
@@ -44,7 +43,8 @@
 struct dir_table {
 	const char *name;
 	size_t dbi_off;		/* its handle in struct htg_dir */
-	int (*row_ok)(const MDB_val *k, const MDB_val *v);
+	int (*row_ok)(const MDB_val *k, const MDB_val *v,
+		      struct dirp_table_row *row_r);
 };
 
 static const struct dir_table dir_tables[] = {
@@ -128,7 +128,8 @@ int htg_dir_table_iter(struct htg_dir *dir, const char *table,
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
 		/* row_ok() bounds the key (DIRP_TABLE_KEY_MAX) and the value */
-		if (k.mv_size > DIRP_TABLE_KEY_MAX || !t->row_ok(&k, &v) ||
+		if (k.mv_size > DIRP_TABLE_KEY_MAX ||
+		    !t->row_ok(&k, &v, NULL) ||
 		    !dirp_val_str(&v, val, sizeof(val))) {
 			skipped++;
 			continue;
@@ -165,30 +166,34 @@ static int table_put(struct htg_dir *dir, const struct dir_table *t,
 }
 
 /* The checks of htg_dir_table_put(), whatever the backend: the key
-   decoded into kb, the row as the table's own writers write it. */
+   decoded, the row as the table's own writers write it, its fields
+   parsed (once: the backends write from *row_r). */
 int dirp_table_check(const char *table, const char *key_hex,
-		     const char *value, unsigned char *kb, size_t size,
-		     size_t *klen_r, const char **error_r)
+		     const char *value, struct dirp_table_row *row_r,
+		     const char **error_r)
 {
 	const struct dir_table *t = table_find(table);
-	MDB_val k = { 0, kb }, v = dirp_val(value);
+	MDB_val k = { 0, row_r->key }, v = dirp_val(value);
 
 	if (t == NULL) {
 		*error_r = dirp_err("no such table: %.100s", table);
 		return 0;
 	}
-	if ((k.mv_size = hex_decode(key_hex, kb, size)) == 0) {
+	if ((k.mv_size = hex_decode(key_hex, row_r->key,
+				    sizeof(row_r->key))) == 0) {
 		*error_r = dirp_err("table %s: invalid key (lower-case hex "
 				    "wanted)", t->name);
 		return 0;
 	}
-	if (!t->row_ok(&k, &v)) {
+	if (!t->row_ok(&k, &v, row_r)) {
 		*error_r = dirp_err("table %s: invalid row (a key or record "
 				    "its writers never write): \"%.100s\"",
 				    t->name, value);
 		return 0;
 	}
-	*klen_r = k.mv_size;
+	row_r->msgids = t->row_ok == dirp_msgid_row_ok;
+	row_r->key_hex = key_hex;
+	row_r->klen = k.mv_size;
 	return 1;
 }
 
@@ -196,14 +201,15 @@ int htg_dir_table_put(struct htg_dir *dir, const char *table,
 		      const char *key_hex, const char *value,
 		      const char **error_r)
 {
-	unsigned char kb[DIRP_TABLE_KEY_MAX];
-	MDB_val k = { 0, kb }, v = dirp_val(value);
+	struct dirp_table_row row;
+	MDB_val k, v = dirp_val(value);
 	int ret;
 
-	if (!dirp_table_check(table, key_hex, value, kb, sizeof(kb),
-			      &k.mv_size, error_r))
+	if (!dirp_table_check(table, key_hex, value, &row, error_r))
 		return 0;
-	DIRP_PG(dir, dirpg_table_put(dir, table, key_hex, value, error_r));
+	DIRP_PG(dir, dirpg_table_put(dir, &row, error_r));
+	k.mv_data = row.key;
+	k.mv_size = row.klen;
 	DIRP_RETRY(dir, ret, table_put(dir, table_find(table), &k, &v,
 				       error_r));
 	return ret;

@@ -48,4 +48,9 @@ char *test_slurp(const char *path, size_t *len_r);
 #define TEST_TMPDIR_MAX 64
 const char *test_tmpdir(const char *name);
 
+/* The directory at path (a folder or a postgresql:// URI) opened with
+   htg_dir_open() flags; exits 1 when it cannot be (htg-test-dir.c). */
+struct htg_dir;
+struct htg_dir *test_open_dir(const char *path, int flags);
+
 #endif

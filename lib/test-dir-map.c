@@ -24,18 +24,6 @@
 
 static char mapdir[] = "/tmp/htg-test-map.XXXXXX";
 
-static struct htg_dir *open_map(int flags)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(mapdir, flags, &dir, &error) != 1) {
-		printf("open %s: %s\n", mapdir, error);
-		exit(1);
-	}
-	return dir;
-}
-
 /* n audit events of about 700 bytes in one commit */
 static int write_events(struct htg_dir *dir, unsigned int n, uint32_t tag,
 			const char **error_r)
@@ -69,7 +57,8 @@ static int count_any(const struct htg_audit_event *ev, void *ctx)
 
 static void test_map_growth(void)
 {
-	struct htg_dir *dir = open_map(HTG_DIR_CREATE | HTG_DIR_LAZYSYNC);
+	struct htg_dir *dir = test_open_dir(mapdir, HTG_DIR_CREATE |
+					    HTG_DIR_LAZYSYNC);
 	struct htg_dir_stats st, st2;
 	const char *error = NULL;
 	unsigned long n = 0;
@@ -106,8 +95,8 @@ static void test_map_second_process(void)
 		exit(1);
 	if ((pid = fork()) == 0) {
 		/* opened now, with the map as it is */
-		struct htg_dir *rd = open_map(HTG_DIR_RDONLY);
-		struct htg_dir *wr = open_map(HTG_DIR_LAZYSYNC);
+		struct htg_dir *rd = test_open_dir(mapdir, HTG_DIR_RDONLY);
+		struct htg_dir *wr = test_open_dir(mapdir, HTG_DIR_LAZYSYNC);
 		const char *error;
 		unsigned long n = 0;
 
@@ -131,7 +120,7 @@ static void test_map_second_process(void)
 		_exit(0);
 	}
 	close(go[0]);
-	dir = open_map(HTG_DIR_LAZYSYNC);
+	dir = test_open_dir(mapdir, HTG_DIR_LAZYSYNC);
 	{
 		const char *error = NULL;
 
@@ -156,7 +145,7 @@ static void count_warning(const char *text)
 
 static void test_map_warning(void)
 {
-	struct htg_dir *dir = open_map(HTG_DIR_LAZYSYNC), *w;
+	struct htg_dir *dir = test_open_dir(mapdir, HTG_DIR_LAZYSYNC), *w;
 	struct htg_dir_stats st;
 	const char *error = NULL;
 
@@ -166,7 +155,8 @@ static void test_map_warning(void)
 	/* 85 % full, with room for a write */
 	test_assert(htg_dir_map_max_set(dir, st.used * 100 / 85, &error) == 1);
 	warnings = 0;		/* that commit may have warned already */
-	w = open_map(HTG_DIR_LAZYSYNC);		/* its first check is due */
+	/* its first check is due */
+	w = test_open_dir(mapdir, HTG_DIR_LAZYSYNC);
 	test_assert(write_events(w, 1, 700, &error) == 1);
 	test_assert(warnings == 1 && strstr(last_warning, "% full") != NULL);
 	test_assert(write_events(w, 1, 701, &error) == 1);
@@ -174,7 +164,7 @@ static void test_map_warning(void)
 	htg_dir_close(&w);
 	test_assert(htg_dir_map_max_set(dir, 256ULL << 20, &error) == 1);
 	warnings = 0;
-	w = open_map(HTG_DIR_LAZYSYNC);
+	w = test_open_dir(mapdir, HTG_DIR_LAZYSYNC);
 	test_assert(write_events(w, 1, 702, &error) == 1);
 	test_assert(warnings == 0);		/* below 80 %: quiet */
 	htg_dir_close(&w);
@@ -185,7 +175,7 @@ static void test_map_warning(void)
 
 static void test_map_full(void)
 {
-	struct htg_dir *dir = open_map(HTG_DIR_LAZYSYNC), *other;
+	struct htg_dir *dir = test_open_dir(mapdir, HTG_DIR_LAZYSYNC), *other;
 	struct htg_msgid_claim held;
 	struct htg_dir_stats st;
 	struct htg_account a;
@@ -203,7 +193,7 @@ static void test_map_full(void)
 	test_assert(htg_dir_stats(dir, &st, &error) == 1);
 	/* the maximum below what is in use: full at once, everywhere */
 	test_assert(htg_dir_map_max_set(dir, st.used, &error) == 1);
-	other = open_map(0);
+	other = test_open_dir(mapdir, 0);
 	/* every kind of writer, at once (not whichever write no longer
 	   finds a free page): -1 with the reason, which callers map to
 	   4xx / -ERR */

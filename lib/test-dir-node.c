@@ -24,18 +24,6 @@
 
 static const char *tmpdir;
 
-static struct htg_dir *open_dir(int flags)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(tmpdir, flags, &dir, &error) != 1) {
-		printf("open: %s\n", error);
-		exit(1);
-	}
-	return dir;
-}
-
 static struct htg_account account(const char *user, const char *home)
 {
 	struct htg_account a;
@@ -94,7 +82,7 @@ static int count_cb(const char *key, const char *value, void *ctx)
 
 static void test_nodes(void)
 {
-	struct htg_dir *dir = open_dir(HTG_DIR_CREATE);
+	struct htg_dir *dir = test_open_dir(tmpdir, HTG_DIR_CREATE);
 	char addr[HTG_NODE_MAX];
 	const char *error;
 	int n = 0;
@@ -127,7 +115,7 @@ static void test_nodes(void)
 
 static void test_home(void)
 {
-	struct htg_dir *dir = open_dir(HTG_DIR_CREATE);
+	struct htg_dir *dir = test_open_dir(tmpdir, HTG_DIR_CREATE);
 	struct htg_account a = account("a@bedrijf.nl", "gw2"), got;
 	char rec[512];
 	const char *error;
@@ -191,7 +179,7 @@ static void test_old_record(void)
 	raw_account("old@bedrijf.nl",
 		    "0\t30\t52428800\t1700000000\t{SHA512-CRYPT}$6$old$h",
 		    NULL, 0);
-	dir = open_dir(0);
+	dir = test_open_dir(tmpdir, 0);
 	test_assert(htg_dir_account_get(dir, "old@bedrijf.nl", &got, &error) == 1 &&
 		    got.home[0] == '\0' && got.created == 1700000000 &&
 		    strcmp(got.pwhash, "{SHA512-CRYPT}$6$old$h") == 0);
@@ -205,7 +193,7 @@ static void test_old_record(void)
 	raw_account("bad@bedrijf.nl",
 		    "0\t30\t52428800\t1700000000\t{X}y\t0123456789012345678901"
 		    "23456789012345678901234567890123456789012345", NULL, 0);
-	dir = open_dir(0);
+	dir = test_open_dir(tmpdir, 0);
 	test_assert(htg_dir_account_get(dir, "bad@bedrijf.nl", &got, &error) == -1);
 	htg_dir_close(&dir);
 	raw_account("bad@bedrijf.nl", "0\t30\t52428800\t1700000000\t{X}y", NULL, 0);
@@ -214,7 +202,7 @@ static void test_old_record(void)
 
 static void test_node_del(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
 	char addr[HTG_NODE_MAX];
 	const char *error;
 
@@ -238,7 +226,7 @@ static void test_node_del(void)
 
 static void test_pick(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
 	struct htg_account a;
 	char node[HTG_NODE_MAX];
 	const char *error;
@@ -287,7 +275,7 @@ static void test_rdonly_old_directory(void)
 	    mdb_drop(txn, dbi, 1) != 0 || mdb_txn_commit(txn) != 0)
 		exit(1);
 	mdb_env_close(env);
-	dir = open_dir(HTG_DIR_RDONLY);
+	dir = test_open_dir(tmpdir, HTG_DIR_RDONLY);
 	test_assert(htg_dir_node_get(dir, "n1", addr, sizeof(addr), &error) == 0);
 	test_assert(htg_dir_node_iter(dir, count_cb, &n, &error) == 1 && n == 0);
 	test_assert(htg_dir_node_pick(dir, addr, sizeof(addr), &error) == 0);

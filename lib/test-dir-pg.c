@@ -10,10 +10,11 @@
 /*	runs the common tests on the same database: the schema and its
 /*	migrations, claims and delivery records raced by many connections
 /*	at once (the database's constraints decide: exactly one winner), a
-/*	call on a connection the server ended, bytes that are not UTF-8,
-/*	read-only handles, nodes and home nodes, the export rows of the
-/*	expiring tables, and a server process that stops answering (its
-/*	backend SIGSTOPped: the call gives up after the answer timeout).
+/*	call on a connection the server ended, a pickup's undo and the
+/*	audit sequence numbers, bytes that are not UTF-8, read-only
+/*	handles, nodes and home nodes, the export rows of the expiring
+/*	tables, and a server process that stops answering (its backend
+/*	SIGSTOPped: the call gives up after the answer timeout).
 /* LICENSE
 /*	MIT; see COPYING.
 /*--*/
@@ -34,18 +35,6 @@
 #include "htg-test.h"
 
 static const char *uri;
-
-static struct htg_dir *open_dir(int flags)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(uri, flags, &dir, &error) != 1) {
-		printf("open %s: %s\n", uri, error);
-		exit(1);
-	}
-	return dir;
-}
 
 /* raw SQL on a connection of its own */
 static void sql(const char *q)
@@ -73,14 +62,14 @@ static void test_schema(void)
 	sql("DROP SCHEMA IF EXISTS htg CASCADE");
 	test_assert(htg_dir_open(uri, 0, &dir, &error) == -1 &&
 		    strstr(error, "htgctl init") != NULL);
-	dir = open_dir(HTG_DIR_NOSCHEMA);
+	dir = test_open_dir(uri, HTG_DIR_NOSCHEMA);
 	test_assert(htg_dir_is_shared(dir) == 1);
 	test_assert(htg_dir_migrate(dir, &from, &to, &error) == 1);
 	test_assert(from == 0 && to >= 1);
 	test_assert(htg_dir_migrate(dir, &from, &to, &error) == 1);
 	test_assert(from == to && to >= 1);
 	htg_dir_close(&dir);
-	dir = open_dir(0);
+	dir = test_open_dir(uri, 0);
 	htg_dir_close(&dir);
 	test_end();
 }
@@ -121,7 +110,7 @@ static void test_races(int delivery)
 	test_begin(delivery ? "delivery records: one NEW of 8 racing nodes" :
 		   "Message-ID claims: one winner of 8 racing nodes");
 	for (int i = 0; i < RACERS; i++)
-		dir[i] = open_dir(HTG_DIR_LAZYSYNC);
+		dir[i] = test_open_dir(uri, HTG_DIR_LAZYSYNC);
 	for (int round = 0; round < 10; round++) {
 		pthread_barrier_t go;
 		pthread_t t[RACERS];
@@ -223,7 +212,7 @@ static void resume_backend(pid_t pid)
    timeout and drops the connection; a lookup runs again on a new one */
 static void test_silent(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_account a;
 	const char *error = "";
 	double t0, took;
@@ -266,7 +255,7 @@ static void test_silent(void)
 /* the server ends every session: the next call runs on a new one */
 static void test_broken(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_account a;
 	struct htg_audit_event ev;
 	const char *error;
@@ -293,9 +282,51 @@ static void test_broken(void)
 	test_end();
 }
 
+struct seqs {
+	unsigned int n;
+	uint32_t seq[4];
+};
+
+static int keep_seq(const struct htg_audit_event *ev, void *ctx)
+{
+	struct seqs *s = ctx;
+
+	if (s->n < 4)
+		s->seq[s->n] = ev->key_seq;
+	s->n++;
+	return 0;
+}
+
+/* the directory numbers the events it writes for a writer that did not
+   (key_pid 0); a pickup's undo deletes such an event by any number of
+   this process's, and takes none from the sequence */
+static void test_undo_seq(void)
+{
+	struct htg_dir *dir = test_open_dir(uri, 0);
+	struct htg_audit_event ev[3];
+	struct seqs s = { .n = 0 };
+	const char *error;
+
+	test_begin("a pickup's undo takes no audit sequence number");
+	memset(ev, 0, sizeof(ev));
+	for (int i = 0; i < 3; i++) {
+		strcpy(ev[i].account, "seq@b.nl");
+		strcpy(ev[i].event, i == 1 ? "dele" : "retr");
+		ev[i].time_us = 1000 * (i + 1);
+	}
+	test_assert(htg_dir_audit_append(dir, &ev[0], &error) == 1);
+	test_assert(htg_dir_pickup_undo(dir, NULL, 0, &ev[1], 1, &error) == 1);
+	test_assert(htg_dir_audit_append(dir, &ev[2], &error) == 1);
+	test_assert(htg_dir_audit_iter(dir, "seq@b.nl", keep_seq, &s,
+				       &error) == 1);
+	test_assert(s.n == 2 && s.seq[1] == s.seq[0] + 1);
+	htg_dir_close(&dir);
+	test_end();
+}
+
 static void test_bytes(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_audit_event ev;
 	const char *error, *mid = "<caf\xe9\t\xff@x>";
 	int n = 0;
@@ -322,7 +353,7 @@ static void test_bytes(void)
 
 static void test_rdonly(void)
 {
-	struct htg_dir *dir = open_dir(HTG_DIR_RDONLY);
+	struct htg_dir *dir = test_open_dir(uri, HTG_DIR_RDONLY);
 	const char *error;
 
 	test_begin("a read-only handle reads, its writes fail");
@@ -342,7 +373,7 @@ static int count_pair(const char *k, const char *v, void *ctx)
 
 static void test_nodes(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_account a;
 	const char *error;
 	char addr[64];
@@ -400,7 +431,7 @@ static int keep_row(const char *k, const char *v, void *ctx)
 
 static void test_table_rows(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(uri, 0);
 	struct htg_msgid_claim held, got;
 	struct rows r = { .n = 0 };
 	const char *error;
@@ -437,6 +468,18 @@ static void test_table_rows(void)
 	r.n = 0;
 	test_assert(htg_dir_table_iter(dir, "msgids", keep_row, &r, &error) == 1 &&
 		    r.n == 1 && strcmp(r.val[0], "F 5000 QX") == 0);
+	/* a pending claim and a bare expiry (before 2026-12: final) */
+	sql("DELETE FROM htg.msgids");
+	test_assert(htg_dir_table_put(dir, "msgids",
+		"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		"P 1100 1000 QT1", &error) == 1);
+	test_assert(htg_dir_table_put(dir, "msgids",
+		"ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		"7000", &error) == 1);
+	r.n = 0;
+	test_assert(htg_dir_table_iter(dir, "msgids", keep_row, &r, &error) == 1 &&
+		    r.n == 2 && strcmp(r.val[0], "P 1100 1000 QT1") == 0 &&
+		    strcmp(r.val[1], "F 7000 -") == 0);
 	(void)got;
 	htg_dir_close(&dir);
 	test_end();
@@ -464,7 +507,8 @@ static void gone(void)
 
 static void test_cache(void)
 {
-	struct htg_dir *dir = open_dir(0), *c = open_dir(HTG_DIR_CACHE);
+	struct htg_dir *dir = test_open_dir(uri, 0);
+	struct htg_dir *c = test_open_dir(uri, HTG_DIR_CACHE);
 	struct htg_account a;
 	const char *error;
 	char to[64];
@@ -524,6 +568,7 @@ int main(void)
 	test_races(1);
 	test_broken();
 	test_silent();
+	test_undo_seq();
 	test_bytes();
 	test_rdonly();
 	test_nodes();

@@ -12,7 +12,6 @@
 #include "htg-config.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "htg-dir-private.h"
@@ -20,18 +19,6 @@
 #include "htg-test.h"
 
 static char src_path[TEST_TMPDIR_MAX + 8], dst_path[TEST_TMPDIR_MAX + 8];
-
-static struct htg_dir *open_at(const char *path)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(path, HTG_DIR_CREATE, &dir, &error) != 1) {
-		printf("open %s: %s\n", path, error);
-		exit(1);
-	}
-	return dir;
-}
 
 /* rows of a table, "KEY VALUE\n" each, into a fixed buffer */
 struct rows {
@@ -77,7 +64,8 @@ static int copy_table(struct htg_dir *src, struct htg_dir *dst,
 
 static void test_msgids(void)
 {
-	struct htg_dir *src = open_at(src_path), *dst = open_at(dst_path);
+	struct htg_dir *src = test_open_dir(src_path, HTG_DIR_CREATE);
+	struct htg_dir *dst = test_open_dir(dst_path, HTG_DIR_CREATE);
 	struct htg_msgid_claim held, got;
 	struct rows r, r2;
 	const char *error;
@@ -133,7 +121,8 @@ static void test_msgids(void)
 
 static void test_deliveries(void)
 {
-	struct htg_dir *src = open_at(src_path), *dst = open_at(dst_path);
+	struct htg_dir *src = test_open_dir(src_path, HTG_DIR_CREATE);
+	struct htg_dir *dst = test_open_dir(dst_path, HTG_DIR_CREATE);
 	struct rows r, r2;
 	const char *error;
 
@@ -201,7 +190,7 @@ static const struct refusal {
 
 static void test_refusals(void)
 {
-	struct htg_dir *dst = open_at(dst_path);
+	struct htg_dir *dst = test_open_dir(dst_path, HTG_DIR_CREATE);
 	char key[2 * (HTG_USER_MAX + 8) + 1];
 	struct rows before, after;
 	const char *error;
@@ -244,7 +233,7 @@ static void count_warning(const char *text)
 
 static void test_iter_skips_malformed(void)
 {
-	struct htg_dir *dst = open_at(dst_path);
+	struct htg_dir *dst = test_open_dir(dst_path, HTG_DIR_CREATE);
 	MDB_val k = { 3, "abc" }, v = { 9, "garbage!!" };
 	struct rows before, after;
 	const char *error;
@@ -278,7 +267,7 @@ static int event_cb(const struct htg_audit_event *ev, void *ctx)
 
 static void test_audit_keys(void)
 {
-	struct htg_dir *dir = open_at(src_path);
+	struct htg_dir *dir = test_open_dir(src_path, HTG_DIR_CREATE);
 	struct htg_audit_event ev, got[4];
 	const char *error;
 

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include "htg-dir.h"
 #include "htg-passwd.h"
@@ -31,18 +30,6 @@ int fdatasync(int fd)
 {
 	fdatasync_calls++;
 	return (int)syscall(SYS_fdatasync, fd);
-}
-
-static struct htg_dir *open_dir(int flags)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(tmpdir, flags, &dir, &error) != 1) {
-		printf("open: %s\n", error);
-		exit(1);
-	}
-	return dir;
 }
 
 /* a PostgreSQL directory gets its schema (htgctl init) */
@@ -89,7 +76,7 @@ static void test_normalise(void)
 
 static void test_accounts(void)
 {
-	struct htg_dir *dir = open_dir(HTG_DIR_CREATE);
+	struct htg_dir *dir = test_open_dir(tmpdir, HTG_DIR_CREATE);
 	struct htg_account a = account("Demo@Bedrijf.NL"), got;
 	const char *error;
 
@@ -114,7 +101,8 @@ static void test_accounts(void)
 
 static void test_addresses_flows_grants(void)
 {
-	struct htg_dir *dir = open_dir(0), *reader = open_dir(HTG_DIR_RDONLY);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
+	struct htg_dir *reader = test_open_dir(tmpdir, HTG_DIR_RDONLY);
 	struct htg_account b = account("other@bedrijf.nl");
 	char owner[HTG_USER_MAX], to[HTG_USER_MAX];
 	const char *error;
@@ -178,7 +166,8 @@ static void test_addresses_flows_grants(void)
 /* logical addresses and translation (002 fn 2; issue 16 item 4) */
 static void test_logical_translate(void)
 {
-	struct htg_dir *dir = open_dir(0), *reader = open_dir(HTG_DIR_RDONLY);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
+	struct htg_dir *reader = test_open_dir(tmpdir, HTG_DIR_RDONLY);
 	struct htg_account t = account("vertaal@bedrijf.nl");
 	char buf[HTG_USER_MAX];
 	const char *error;
@@ -220,7 +209,8 @@ static void test_logical_translate(void)
 /* responding flows (issue 16 item 3) */
 static void test_respond(void)
 {
-	struct htg_dir *dir = open_dir(0), *reader = open_dir(HTG_DIR_RDONLY);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
+	struct htg_dir *reader = test_open_dir(tmpdir, HTG_DIR_RDONLY);
 	char mode[16];
 	unsigned int delay;
 	const char *error;
@@ -255,7 +245,7 @@ static int count_cb(const struct htg_audit_event *ev, void *ctx)
 
 static void test_audit(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
 	struct htg_audit_event ev;
 	const char *error;
 	int n = 0;
@@ -283,7 +273,8 @@ static void test_audit(void)
    lazy handle flushes the data pages only. */
 static void test_commit_flushes(void)
 {
-	struct htg_dir *dir = open_dir(0), *lazy = open_dir(HTG_DIR_LAZYSYNC);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
+	struct htg_dir *lazy = test_open_dir(tmpdir, HTG_DIR_LAZYSYNC);
 	struct htg_audit_event ev;
 	const char *error;
 
@@ -307,7 +298,7 @@ static void test_commit_flushes(void)
 
 static void test_msgids(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
 	struct htg_msgid_claim held, got;
 	const char *error;
 	long purged = -1;
@@ -375,7 +366,7 @@ static void deliver_event(struct htg_audit_event *ev, const char *account,
 
 static void test_deliveries(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
 	struct htg_audit_event ev;
 	char longid[HTG_USER_MAX + 8];
 	const char *error;
@@ -434,7 +425,7 @@ static int count_any_cb(const struct htg_audit_event *ev, void *ctx)
 
 static void test_pickup_undo(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
 	struct htg_audit_event ev[3];
 	struct htg_retained r;
 	const char *error;

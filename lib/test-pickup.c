@@ -10,9 +10,7 @@
 #include "htg-config.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "htg-dir.h"
 #include "htg-pickup.h"
@@ -167,18 +165,6 @@ static struct htg_retained retained(const char *acct, const char *id)
 	return r;
 }
 
-static struct htg_dir *open_dir(int flags)
-{
-	struct htg_dir *dir;
-	const char *error;
-
-	if (htg_dir_open(tmpdir, flags, &dir, &error) != 1) {
-		printf("open: %s\n", error);
-		exit(1);
-	}
-	return dir;
-}
-
 static int first_r(const struct htg_retained *r, void *ctx)
 {
 	*(struct htg_retained *)ctx = *r;
@@ -187,7 +173,7 @@ static int first_r(const struct htg_retained *r, void *ctx)
 
 static void test_retained_records(void)
 {
-	struct htg_dir *dir = open_dir(HTG_DIR_CREATE);
+	struct htg_dir *dir = test_open_dir(tmpdir, HTG_DIR_CREATE);
 	struct htg_retained r[3], got;
 	char buf[256] = "";
 	const char *error;
@@ -236,7 +222,7 @@ static int count_ev(const struct htg_audit_event *ev, void *ctx)
 
 static void test_audit_expire(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
 	struct htg_audit_event ev;
 	unsigned long n = 0;
 	const char *error;
@@ -259,7 +245,7 @@ static void test_audit_expire(void)
 
 static void test_account_flags(void)
 {
-	struct htg_dir *dir = open_dir(0);
+	struct htg_dir *dir = test_open_dir(tmpdir, 0);
 	struct htg_account a, got;
 	const char *error;
 
