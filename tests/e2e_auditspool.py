@@ -18,6 +18,8 @@ event's commit does to the event. Then:
   there exactly once and the record is done - no htgctl involved.
 - htg-milter's "submit" event (written after the 250, with the claim's
   settle) likewise; the next submission's event applies it.
+- htg-policyd's "refuse" event (a RCPT refused for a flow not granted)
+  likewise; its next refusal applies it.
 - htgctl audit applies the spool before it lists: the event shows,
   once.
 
@@ -30,8 +32,8 @@ import os
 import subprocess
 import uuid
 
-from htglab import (ENV, test, check, skip, backend, htg_message, submit,
-                    wait_until, journal_dir)
+from htglab import (ENV, test, check, ctl, skip, backend, flow_rcpt,
+                    htg_message, submit, wait_until, journal_dir)
 from e2e_dovecot import Account, audit, lmtp_deliver
 from e2e_sec_milter import delivered_once
 
@@ -51,20 +53,22 @@ class AuditFault:
     event of this kind whose Message-ID contains token (a BEFORE INSERT
     trigger that raises); everything else is written."""
 
-    def __init__(self, event, token):
-        self.event, self.token = event, token
+    def __init__(self, event, token, column="message_id"):
+        self.event, self.token, self.column = event, token, column
 
     def __enter__(self):
-        check(self.token.isalnum(), "test bug: token")
+        check(self.token.isalnum() and self.column in ("message_id", "flow"),
+              "test bug: token")
         psql("CREATE OR REPLACE FUNCTION htg.%s() RETURNS trigger "
              "LANGUAGE plpgsql AS $f$ BEGIN "
-             "IF NEW.event = '%s' AND strpos(NEW.message_id, '%s') > 0 THEN "
-             "RAISE EXCEPTION 'e2e_auditspool: fault for %%', NEW.message_id; "
+             "IF NEW.event = '%s' AND strpos(NEW.%s, '%s') > 0 THEN "
+             "RAISE EXCEPTION 'e2e_auditspool: fault for %%', NEW.%s; "
              "END IF; RETURN NEW; END $f$; "
              "DROP TRIGGER IF EXISTS %s ON htg.audit; "
              "CREATE TRIGGER %s BEFORE INSERT ON htg.audit FOR EACH ROW "
              "EXECUTE FUNCTION htg.%s()"
-             % (TRIGGER, self.event, self.token, TRIGGER, TRIGGER, TRIGGER))
+             % (TRIGGER, self.event, self.column, self.token, self.column,
+                TRIGGER, TRIGGER, TRIGGER))
         return self
 
     def __exit__(self, *exc):
@@ -76,12 +80,12 @@ class AuditFault:
              "DROP FUNCTION IF EXISTS htg.%s()" % (TRIGGER, TRIGGER))
 
 
-def in_directory(event, token):
-    """How many events of this kind with token in their Message-ID the
-    directory holds (read straight from the table: htgctl would apply
-    the spool first)."""
+def in_directory(event, token, column="message_id"):
+    """How many events of this kind with token in their Message-ID (or
+    flow) the directory holds (read straight from the table: htgctl
+    would apply the spool first)."""
     return int(psql("SELECT count(*) FROM htg.audit WHERE event = '%s' AND "
-                    "strpos(message_id, '%s') > 0" % (event, token)))
+                    "strpos(%s, '%s') > 0" % (event, column, token)))
 
 
 def spooled(token):
@@ -205,3 +209,39 @@ def auditspool_htgctl_applies_the_spool_before_it_lists():
         check(len(ev) == 1, "submit events: %r" % ev)
     check(in_directory("submit", token) == 1, "in the directory: %d"
           % in_directory("submit", token))
+
+
+@test
+def auditspool_policy_refuse_event_kept_and_applied_by_next_refusal():
+    """htg-policyd: a RCPT refused (a flow not granted) whose refuse
+    event the directory does not take: still refused, the event spooled;
+    the next refusal's audit write applies it, once."""
+    need_pg()
+    token = uuid.uuid4().hex[:12]
+    flow = "spool" + token
+    to = [l.split("\t")[1] for l in ctl("flow", "list").stdout.splitlines()
+          if l.split("\t")[0] == ENV["HTG_DEMO_FLOW"]]
+    check(to, "no demo flow")
+    r = ctl("flow", "add", flow, "--deliver-to", to[0])
+    check(r.returncode == 0, "flow add: " + r.stderr)
+    try:
+        with AuditFault("refuse", token, column="flow"):
+            got = submit(htg_message(uuid.uuid4().hex), rcpt=flow_rcpt(flow))
+            check(got[0] == "RCPT" and got[1] == 550 and "HTG-RCPT" in got[2],
+                  "RCPT to a flow not granted: %r" % (got,))
+            # written (or spooled) before the policy answer
+            check(spooled(token), "refuse event not in the audit spool")
+            check(in_directory("refuse", token, "flow") == 0,
+                  "the fault did not hit: the event is in the directory")
+        got = submit(htg_message(uuid.uuid4().hex), rcpt=flow_rcpt(flow))
+        check(got[1] == 550, "second RCPT: %r" % (got,))
+        check(in_directory("refuse", token, "flow") == 2,
+              "refuse events after the next refusal: %d (want 2: the "
+              "spooled one and the new one)"
+              % in_directory("refuse", token, "flow"))
+        ev = [e for e in audit(ENV["HTG_DEMO_USER"], "--event", "refuse")
+              if e.get("flow") == flow]
+        check(len(ev) == 2 and all(e["session"] == "htg-policyd" for e in ev),
+              "refuse events: %r" % ev)
+    finally:
+        ctl("flow", "del", flow)
