@@ -11,6 +11,8 @@
 
 #include "htg-config.h"
 
+#include <stdio.h>
+
 #include "htg-audit-spool.h"
 #include "htg-milter.h"
 #include "htg-msg.h"
@@ -34,7 +36,12 @@ void milter_audit_spool(const struct htg_audit_event *ev,
 			const char *queue_id, const char *why)
 {
 	const char *error;
+	char cause[512];
 
+	/* why may be the directory's error buffer, which a failing spool
+	   overwrites */
+	snprintf(cause, sizeof(cause), "%s", why);
+	why = cause;
 	if (htg_audit_spool(milter_settings.dir, ev, 1, &error) > 0)
 		msg_warn("%s: account=%s audit %s kept in the audit spool, the "
 			 "directory failed: %s", queue_id, ev->account,

@@ -23,9 +23,10 @@
 /*	fails then must not lose it. milter_audit_write() fixes its key
 /*	and writes it; when the directory fails it goes into the audit
 /*	spool of HTG_STATE_DIR (htg-audit-spool(3)), from where the next
-/*	successful audit write of this milter (or of Dovecot's LMTP on
-/*	this node, or htgctl) applies it. Only when the spool fails too is
-/*	it lost; each outcome but success is logged.
+/*	successful audit write of this milter (or of another process of
+/*	this node: htg-policyd, Dovecot; or htgctl) applies it. Only when
+/*	the spool fails too is it lost; each outcome but success is
+/*	logged.
 /*
 /*	milter_audit_spool() spools an event whose key is fixed and whose
 /*	write (with the Message-ID claim's settle) failed for why.
