@@ -21,7 +21,8 @@ event's commit does to the event. Then:
 - htg-policyd's "refuse" event (a RCPT refused for a flow not granted)
   likewise; its next refusal applies it.
 - htgctl audit applies the spool before it lists: the event shows,
-  once.
+  once; htgctl stats (the every-minute timer of an installed node)
+  applies it too.
 
 PostgreSQL labs only (the trigger); the spool itself is backend-neutral
 and unit-tested on both (lib/test-audit-spool.c).
@@ -208,6 +209,20 @@ def auditspool_htgctl_applies_the_spool_before_it_lists():
               if token in e["message_id"]]
         check(len(ev) == 1, "submit events: %r" % ev)
     check(in_directory("submit", token) == 1, "in the directory: %d"
+          % in_directory("submit", token))
+
+
+@test
+def auditspool_htgctl_stats_applies_the_spool():
+    """htgctl stats (htg-stats.timer: every minute, as htg) applies the
+    spool as well: a spooled event is in the directory after it, once."""
+    need_pg()
+    token = uuid.uuid4().hex
+    submit_with_fault(token)
+    check(in_directory("submit", token) == 0, "applied before htgctl")
+    r = ctl("stats")
+    check(r.returncode == 0, "stats: " + r.stderr)
+    check(in_directory("submit", token) == 1, "after htgctl stats: %d"
           % in_directory("submit", token))
 
 
