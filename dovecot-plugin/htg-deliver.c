@@ -24,7 +24,12 @@
 /*			Dovecot's default save) deliver. The "deliver"
 /*			audit event, written right after the mailbox
 /*			commit, turns the record into "done" in the same
-/*			directory commit.
+/*			directory commit. When that commit fails (the
+/*			directory failed after the save) the event is
+/*			kept in this node's audit spool, and the record
+/*			turns done when the spool is applied
+/*			(htg-audit-spool(3)); a retry in between finds
+/*			it pending and the message in the mailbox.
 /*	done		the message was saved before: answer success
 /*			and save nothing.
 /*	pending		a save started before and did not report back:

@@ -17,6 +17,7 @@
 #include "mail-user.h"
 #include "mail-storage-private.h"
 
+#include "htg-audit-spool.h"
 #include "htg-dc-dir.h"
 #include "htg-event.h"
 
@@ -145,17 +146,26 @@ htg_event_fill(struct htg_audit_event *ev, const char *event,
 	htg_event_tls(ev, user);
 }
 
-/* n events in one directory commit (one sync). */
+/* n events in one directory commit (one sync); spooled when the
+   directory fails (htg-audit-spool.h). */
 void htg_events_write(struct mail_user *user,
-		      const struct htg_audit_event *ev, unsigned int n)
+		      struct htg_audit_event *ev, unsigned int n)
 {
 	struct htg_dir *dir;
 	const char *error;
+	int ret;
 
 	if (n == 0)
 		return;
-	if (htg_dc_dir_get(&dir, &error) < 0 ||
-	    htg_dir_pickup_commit(dir, NULL, 0, ev, n, &error) <= 0) {
+	if (htg_dc_dir_get(&dir, &error) < 0)
+		ret = -1;
+	else
+		ret = htg_audit_write(dir, ev, n, &error);
+	if (ret == 0) {
+		e_warning(user->event, "htg: %u audit events (%s uid=%u ...) "
+			  "kept in the audit spool, the directory failed: %s",
+			  n, ev->event, ev->uid, error);
+	} else if (ret < 0) {
 		e_error(user->event, "htg: %u audit events (%s uid=%u ...) "
 			"not recorded: %s", n, ev->event, ev->uid, error);
 	}

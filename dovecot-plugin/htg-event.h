@@ -12,7 +12,7 @@
 /*	void	htg_event_fill(struct htg_audit_event *ev, const char *event,
 /*			       struct mail *mail, struct istream *input);
 /*	void	htg_events_write(struct mail_user *user,
-/*				 const struct htg_audit_event *ev,
+/*				 struct htg_audit_event *ev,
 /*				 unsigned int n);
 /* DESCRIPTION
 /*	htg_event_fill() describes mail for the audit (DESIGN 3): time,
@@ -21,7 +21,13 @@
 /*	stream pop3 opened for RETR/TOP, or NULL.
 /*
 /*	htg_events_write() writes n events in one directory commit (one
-/*	sync); a failure is logged, never returned.
+/*	sync), their keys fixed first (htg_audit_write(), which fills in
+/*	time, process id and sequence number). When the directory fails
+/*	(a PostgreSQL failover after the mailbox save) they are kept in
+/*	the pickup journal of htg_state_dir and written into the directory
+/*	later (htg-audit-spool(3)); the delivery record of a "deliver"
+/*	event turns done then. Only when the journal fails too are they
+/*	lost: that is logged, never returned.
 /*
 /*	In pop3 the Message-ID is read from the message: the first
 /*	Message-ID header, folding undone, blanks around it trimmed; ""
@@ -46,6 +52,6 @@ struct htg_audit_event;
 void htg_event_fill(struct htg_audit_event *ev, const char *event,
 		    struct mail *mail, struct istream *input);
 void htg_events_write(struct mail_user *user,
-		      const struct htg_audit_event *ev, unsigned int n);
+		      struct htg_audit_event *ev, unsigned int n);
 
 #endif

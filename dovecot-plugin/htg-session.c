@@ -22,15 +22,13 @@
 #include "mail-user.h"
 #include "mail-storage-private.h"
 
+#include "htg-audit-spool.h"
 #include "htg-dc-dir.h"
 #include "htg-event.h"
-#include "htg-journal.h"
 #include "htg-session.h"
 
 #include <string.h>
 #include <unistd.h>
-
-static uint32_t htg_session_seq;
 
 void htg_session_init(struct htg_session *s, struct mail_user *user)
 {
@@ -72,35 +70,30 @@ void htg_session_clear(struct htg_session *s)
 bool htg_session_flush_try(struct htg_session *s, struct mail_user *user)
 {
 	struct htg_audit_event *ev;
-	struct htg_journal_pos pos;
 	struct htg_dir *dir;
-	const char *error, *jerror = "";
+	const char *error;
 	unsigned int n;
+	int ret;
 
 	ev = array_get_modifiable(&s->retrievals, &n);
 	if (n == 0)
 		return TRUE;
+	/* the directory full (or failing): the audit spool, the pickup
+	   journal, keeps them until they can be written (fixed keys from
+	   before the first try, as an apply may repeat) */
 	if (htg_dc_dir_get(&dir, &error) < 0)
-		goto fail;
-	if (htg_dir_pickup_commit(dir, NULL, 0, ev, n, &error) > 0)
-		goto done;
-	/* the directory is full (or failing): the pickup journal keeps
-	   them until it has room; fixed keys, as an apply may repeat */
-	for (unsigned int i = 0; i < n; i++) {
-		ev[i].key_pid = (uint32_t)getpid();
-		ev[i].key_seq = 0x40000000u | ++htg_session_seq;
+		ret = -1;
+	else
+		ret = htg_audit_write(dir, ev, n, &error);
+	if (ret < 0) {
+		e_error(user->event, "htg: %u audit events (%s uid=%u ...) not "
+			"recorded: %s", n, ev->event, ev->uid, error);
+		return FALSE;
 	}
-	if (htg_journal_append(dir, NULL, 0, ev, n, &pos, &jerror) > 0) {
+	if (ret == 0) {
 		e_warning(user->event, "htg: %u audit events went to the "
 			  "pickup journal: %s", n, error);
-		goto done;
 	}
-fail:
-	e_error(user->event, "htg: %u audit events (%s uid=%u ...) not "
-		"recorded: %s%s%s", n, ev->event, ev->uid, error,
-		*jerror != '\0' ? "; journal: " : "", jerror);
-	return FALSE;
-done:
 	htg_session_clear(s);
 	return TRUE;
 }

@@ -80,6 +80,10 @@
 /*	when its transaction has ended, with its Message-ID claim's
 /*	settling), per refusal ("refuse")
 /*	and per would-be refusal ("report"); no: none (the log lines stay).
+/*	An event the directory does not take (a failover after the 250)
+/*	is kept in the audit spool of HTG_STATE_DIR, the pickup journal,
+/*	and written once later: by the next audit write of this node that
+/*	succeeds, or by htgctl (htg-audit-spool(3), doc/scale.md).
 /* .IP "from_owner_check (yes)"
 /*	HTG-HDR-FROM: the From address is owned by the account.
 /* .IP "commit_recipient (default: htg-commit@htg-commit.invalid)"

@@ -28,6 +28,7 @@
 
 #include "htg-milter.h"
 #include "htg-msg.h"
+#include "milter-audit.h"
 #include "milter-claim.h"
 #include "milter-spool.h"
 
@@ -116,13 +117,12 @@ static void audit_fill(SMFICTX *ctx, const struct milter_priv *p,
 
 /* A refusal (or would-be refusal) or an acceptance without a claim, as
    its own commit. An audit that cannot be written does not change the
-   answer: it is logged. */
+   answer: it is kept in the audit spool (milter-audit.h). */
 static void audit_note(SMFICTX *ctx, const struct milter_priv *p,
 		       const char *event, const char *rule,
 		       const char *stage, const char *detail)
 {
 	struct htg_audit_event ev;
-	const char *error;
 
 	if (milter_settings.dir == NULL || !milter_settings.audit)
 		return;
@@ -130,9 +130,7 @@ static void audit_note(SMFICTX *ctx, const struct milter_priv *p,
 	snprintf(ev.rule, sizeof(ev.rule), "%s", rule);
 	snprintf(ev.stage, sizeof(ev.stage), "%s", stage);
 	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
-	if (htg_dir_audit_append(milter_settings.dir, &ev, &error) != 1)
-		msg_warn("%s: account=%s audit %s not recorded: %s",
-			 macro(ctx, "i"), p->account, event, error);
+	milter_audit_write(&ev, macro(ctx, "i"));
 }
 
 /* Is the account in report mode (htgctl account mode USER report)?
@@ -379,7 +377,7 @@ static sfsistat rule_msgid_unique(SMFICTX *ctx, struct milter_priv *p)
 
 	if (milter_settings.dir == NULL)
 		return SMFIS_CONTINUE;
-	/* the claim and the "submit" audit event: one commit */
+	/* the claim keeps the "submit" event: written when it settles */
 	audit_fill(ctx, p, "submit", &submit);
 	switch (milter_claim_take(&p->claim, p->account,
 				  htg_check_msgid(p->check), macro(ctx, "i"),

@@ -39,7 +39,9 @@
 #include <unistd.h>
 
 #include "htg-milter.h"
+#include "htg-audit-spool.h"
 #include "htg-msg.h"
+#include "milter-audit.h"
 #include "milter-claim.h"
 
 extern char **environ;
@@ -377,7 +379,7 @@ enum milter_claim_verdict milter_claim_take(struct milter_claim *mc,
    a commit, else ended. */
 /* The "submit" event of the transaction: with the claim's last change,
    or alone when that was made elsewhere (the watcher, htgctl committed) */
-static const struct htg_audit_event *
+static struct htg_audit_event *
 submit_event(const struct milter_claim *mc, struct htg_audit_event *ev,
 	     const char *how)
 {
@@ -385,13 +387,14 @@ submit_event(const struct milter_claim *mc, struct htg_audit_event *ev,
 		return NULL;
 	*ev = mc->submit;
 	snprintf(ev->detail, sizeof(ev->detail), "%s", how);
+	/* its key before the first try (htg-audit-spool.h) */
+	htg_audit_key(ev, 1);
 	return ev;
 }
 
 static void claim_settle(const struct milter_claim *mc, const char *why)
 {
-	struct htg_audit_event ev;
-	const struct htg_audit_event *evp;
+	struct htg_audit_event ev, *evp;
 	const char *error;
 	char state;
 	int ret, final, waited = 0;
@@ -405,6 +408,10 @@ static void claim_settle(const struct milter_claim *mc, const char *why)
 	if (ret < 0) {
 		msg_warn("%s: the directory cannot be read: the Message-ID claim "
 			 "stays pending", mc->queue_id);
+		if ((evp = submit_event(mc, &ev, "claim left pending: the "
+					"directory could not be read")) != NULL)
+			milter_audit_spool(evp, mc->queue_id, "the directory "
+					   "could not be read");
 		return;
 	}
 	if (ret == 0) {
@@ -412,10 +419,8 @@ static void claim_settle(const struct milter_claim *mc, const char *why)
 		   msgid_pending_timeout) a retry took it over */
 		evp = submit_event(mc, &ev, final ? "committed" :
 				   "claim taken over by a retry");
-		if (evp != NULL &&
-		    htg_dir_audit_append(milter_settings.dir, evp, &error) != 1)
-			msg_warn("%s: audit submit not recorded: %s",
-				 mc->queue_id, error);
+		if (evp != NULL)
+			milter_audit_write(evp, mc->queue_id);
 		return;
 	}
 	state = committed(mc->account, mc->queue_id, mc->rcpt,
@@ -426,9 +431,22 @@ static void claim_settle(const struct milter_claim *mc, const char *why)
 	while ((ret = htg_dir_msgid_settle_audit(milter_settings.dir,
 						 mc->account, mc->msgid,
 						 mc->queue_id, state, evp,
-						 &error)) < 0 &&
-	       waited++ < SETTLE_RETRY_S)
+						 &error)) < 0) {
+		/* the event is kept on this node now, whatever the
+		   retries do (its fixed key: once, should this commit
+		   have landed unseen); they settle the claim alone */
+		if (evp != NULL)
+			milter_audit_spool(evp, mc->queue_id, error);
+		evp = NULL;
+		if (waited++ >= SETTLE_RETRY_S)
+			break;
 		sleep(1);
+	}
+	if (ret > 0 && evp != NULL) {
+		/* written: apply what an earlier failure spooled */
+		if (htg_audit_drain(milter_settings.dir, &error) < 0)
+			msg_warn("audit spool not applied yet: %s", error);
+	}
 	if (ret < 0)
 		msg_warn("%s: settle the Message-ID claim: %s", mc->queue_id,
 			 error);

@@ -26,7 +26,9 @@
 /*
 /*	The account is looked up only for a refusal, and each event is
 /*	one commit: the accepted traffic costs nothing here. An event that
-/*	cannot be written does not change the answer; it is logged.
+/*	cannot be written does not change the answer: it is kept in the
+/*	audit spool of HTG_STATE_DIR and written once later
+/*	(htg-audit-spool(3)); logged.
 /* SEE ALSO
 /*	htg-milter(8), which audits its own refusals and every accepted
 /*	submission.
@@ -40,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "htg-audit-spool.h"
 #include "htg-msg.h"
 #include "policy-audit.h"
 
@@ -66,6 +69,7 @@ void policy_audit(struct htg_dir *dir, const struct policy_request *req,
 	const char *at = strrchr(rcpt, '@');
 	struct htg_audit_event ev;
 	const char *error;
+	int ret;
 
 	if (!dec->refused || dir == NULL)
 		return;
@@ -93,7 +97,11 @@ void policy_audit(struct htg_dir *dir, const struct policy_request *req,
 	     policy_request_get(req, "protocol_state"));
 	copy(ev.detail, sizeof(ev.detail),
 	     dec->reported ? dec->would : dec->action);
-	if (htg_dir_audit_append(dir, &ev, &error) != 1)
+	ret = htg_audit_write(dir, &ev, 1, &error);
+	if (ret == 0)
+		msg_warn("account=%s audit %s kept in the audit spool, the "
+			 "directory failed: %s", ev.account, ev.event, error);
+	else if (ret < 0)
 		msg_warn("account=%s audit %s not recorded: %s", ev.account,
 			 ev.event, error);
 }

@@ -17,7 +17,7 @@ import uuid
 
 from htglab import (ENV, TIMEOUT, test, check, expect_reply, cmd, flow_rcpt,
                     smtp_submission, submit, wait_for_message, gov_login,
-                    pop3_find)
+                    pop3_find, daemon_env)
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 UUID_NAME = re.compile(r'filename="[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-'
@@ -189,7 +189,7 @@ def milter_down_means_tempfail_not_accept():
         subprocess.run([os.path.join(lab, "prefix", "sbin", "htg-milter"), "-c",
                         os.path.join(lab, "etc", "htg-milter.conf")],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True)
+                       stderr=subprocess.DEVNULL, check=True, env=daemon_env())
         check(wait_socket(sock, True), "htg-milter did not come back")
     msg, token = corpus("accept/single-pdf-base64--r1.eml")
     got = submit(msg)

@@ -18,7 +18,7 @@ import uuid
 import htglab
 from htglab import (ENV, TIMEOUT, DELIVERY_WAIT, test, check, expect_reply, ctl,
                     smtp_submission, cmd, flow_rcpt, inbound_send, submit,
-                    wait_for_message, postfix_service)
+                    wait_for_message, postfix_service, daemon_env)
 
 
 # --- the lab's htg-policyd ------------------------------------------------------
@@ -70,7 +70,7 @@ def policyd_stop(sig=signal.SIGTERM):
 def policyd_start(*overrides):
     """Starts the lab's daemon; it returns once its sockets listen."""
     r = subprocess.run(policyd_cmd(*overrides), capture_output=True, text=True,
-                       timeout=30)
+                       timeout=30, env=daemon_env())
     check(r.returncode == 0, "htg-policyd start: rc %d %s" % (r.returncode, r.stderr))
     check(os.path.exists(lab("run", "policy.sock")), "policy socket missing after start")
 

@@ -302,6 +302,16 @@ def journal_dir():
                                                       "journal")
 
 
+def daemon_env():
+    """The environment htg-lab starts node 1's htg-milter and htg-policyd
+    with: HTG_STATE_DIR, the node's local state (the pickup journal and
+    the audit spool of a PostgreSQL directory), for a test that starts
+    one again."""
+    d = ENV.get("HTG_JOURNAL_DIR")
+    state = os.path.dirname(d) if d else os.path.join(ENV["HTG_LAB_DIR"], "state")
+    return dict(os.environ, HTG_STATE_DIR=state)
+
+
 def check(cond, what):
     if not cond:
         raise Failure(what)
