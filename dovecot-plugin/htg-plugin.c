@@ -12,7 +12,7 @@
 /*	}
 /*	plugin {
 /*	  htg_directory = /var/lib/htg/directory
-/*	  htg_state_dir = /var/lib/htg	(PostgreSQL directory only)
+/*	  htg_state_dir = /var/lib/htg/state	(PostgreSQL directory only)
 /*	}
 /* DESCRIPTION
 /*	Appends audit events (DESIGN 3) to the HTG directory:

@@ -147,7 +147,7 @@ void htg_dir_set_answer_timeout(unsigned int msecs);
    LMDB). 1 / -1 (out of memory). */
 #define HTG_STATE_ENV "HTG_STATE_DIR"
 #ifndef HTG_STATE_DEFAULT
-#define HTG_STATE_DEFAULT "/var/lib/htg"
+#define HTG_STATE_DEFAULT "/var/lib/htg/state"	/* the package makes it, htg's */
 #endif
 const char *htg_dir_state_path(const struct htg_dir *dir);
 int htg_dir_set_state_path(struct htg_dir *dir, const char *path);
