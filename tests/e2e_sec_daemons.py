@@ -22,7 +22,7 @@ import time
 import uuid
 
 import htglab
-from htglab import ENV, test, check, submit, htg_message
+from htglab import ENV, test, check, submit, htg_message, daemon_env
 import e2e_policy
 
 
@@ -540,7 +540,7 @@ def milter_session_limit_postfix_tempfails():
         for o in overrides:
             argv += ["-o", o]
         subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True)
+                       stderr=subprocess.DEVNULL, check=True, env=daemon_env())
         deadline = time.time() + 15
         while True:
             try:

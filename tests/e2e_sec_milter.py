@@ -27,7 +27,7 @@ import uuid
 
 from htglab import (ENV, test, check, expect_reply, cmd, flow_rcpt, ctl,
                     htg_message, smtp_submission, submit, wait_for_message,
-                    gov_login)
+                    gov_login, daemon_env)
 
 FWS_1200 = "\r\n " * 600    # 1,200 bytes of folding white space as a milter
                              # gets it (LF folds; 1,800 on the wire)
@@ -221,7 +221,7 @@ def restart_milter(*overrides):
     for o in overrides:
         argv += ["-o", o]
     subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=True)
+                   stderr=subprocess.DEVNULL, check=True, env=daemon_env())
     check(wait_socket(sock), "htg-milter did not come back")
 
 
