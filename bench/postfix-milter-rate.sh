@@ -53,13 +53,20 @@ n=${#ports[@]}
 [ "$kind" = lmdb ] && names[2]="htg-milter lmdb"
 [ "$kind" = postgresql ] && names[2]="htg-milter pg"
 
+# stop_pid FILE: end the process and wait (up to 10 s) until it is gone:
+# a milter that exits late unlinks its socket path, which the next run's
+# milter may have made by then
+stop_pid() {
+	local pid
+	pid=$(cat "$1" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null || true
+}
 stop() {
 	postfix -c "$d/etc" stop >/dev/null 2>&1 || true
-	[ -f "$d/noop.pid" ] && kill "$(cat "$d/noop.pid")" 2>/dev/null || true
-	for s in htg base pg; do
-		[ -f "$d/run/$s.pid" ] && kill "$(cat "$d/run/$s.pid")" 2>/dev/null || true
-	done
-	sleep 0.5
+	stop_pid "$d/noop.pid"
+	for s in htg base pg; do stop_pid "$d/run/$s.pid"; done
 	[ -d "$d/pg" ] && "$pg" stop "$d/pg"
 	return 0
 }
@@ -152,12 +159,14 @@ start_htg htg "$build" "$kind" "${extra[@]}"
 bextra=()
 for o in ${BENCH_BASE_OPTIONS:-}; do bextra+=(-o "$o"); done
 [ -n "$base" ] && start_htg base "$base" "$kind" "${bextra[@]}"
-for i in $(seq 50); do
+# up to 15 s: right after another run the machine is still busy
+for i in $(seq 150); do
 	up=1
 	for s in "${socks[@]}"; do [ -z "$s" ] || [ -S "$d/run/$s.sock" ] || up=0; done
 	[ $up = 1 ] && break
 	sleep 0.1
 done
+[ $up = 1 ] || { echo "postfix-milter-rate: a milter socket did not come up" >&2; exit 1; }
 chmod 0666 "$d/run/noop.sock"
 postfix -c "$d/etc" check >/dev/null 2>&1 || true
 postfix -c "$d/etc" start </dev/null >/dev/null 2>&1
@@ -283,7 +292,7 @@ echo "refused by a milter: $refused (expected 0)"
 for s in htg base pg; do
 	case ${dirs[$s]:-none} in postgresql:*) ;; *) continue ;; esac
 	kill "$(cat "$d/run/$s.pid")" 2>/dev/null || true
-	for _ in $(seq 50); do kill -0 "$(cat "$d/run/$s.pid")" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 50); do kill -0 "$(cat "$d/run/$s.pid" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
 	sleep 0.5
 	psql "${dirs[$s]}" -qAtF ' ' -c "SELECT xact_commit, xact_rollback, tup_inserted,
 		tup_updated, tup_deleted, tup_fetched FROM pg_stat_database
