@@ -116,19 +116,6 @@ int htg_audit_drain(struct htg_dir *dir, const char **error_r)
 	return ret;
 }
 
-/* One directory commit of n events. A "deliver" event goes through
-   htg_dir_pickup_commit(), which turns its delivery record done in the
-   same commit; any other single event is one htg_dir_audit_append(): on
-   PostgreSQL one statement instead of BEGIN, INSERT and COMMIT, three
-   round trips (htg-policyd's refusals are on its hot path). */
-static int audit_commit(struct htg_dir *dir, const struct htg_audit_event *ev,
-			unsigned int n, const char **error_r)
-{
-	if (n == 1 && strcmp(ev->event, "deliver") != 0)
-		return htg_dir_audit_append(dir, ev, error_r);
-	return htg_dir_pickup_commit(dir, NULL, 0, ev, n, error_r);
-}
-
 int htg_audit_write(struct htg_dir *dir, struct htg_audit_event *ev,
 		    unsigned int n, const char **error_r)
 {
@@ -140,7 +127,7 @@ int htg_audit_write(struct htg_dir *dir, struct htg_audit_event *ev,
 	/* the key before the first try: a commit that went through
 	   unseen and its spooled copy are one event */
 	htg_audit_key(ev, n);
-	if (audit_commit(dir, ev, n, &error) > 0) {
+	if (htg_dir_pickup_commit(dir, NULL, 0, ev, n, &error) > 0) {
 		if (htg_audit_drain(dir, &serror) < 0)
 			dirp_warning("audit spool not applied yet: %s", serror);
 		return 1;

@@ -315,6 +315,12 @@ static int pickup_apply(struct htg_dir *dir, int undo,
 {
 	if (nr == 0 && nev == 0)
 		return 1;
+	/* one event with nothing else to change (a "deliver" also marks
+	   its delivery record): one statement, not BEGIN, INSERT and
+	   COMMIT (htg-policyd's refusals, htg_audit_write(), are on its
+	   hot path) */
+	if (!undo && nr == 0 && nev == 1 && strcmp(ev->event, "deliver") != 0)
+		return dirpg_audit_append(dir, ev, error_r);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct dirpg_conn *c = dirpg_get(dir, error_r);
 		int ret, broken;

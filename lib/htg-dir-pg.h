@@ -32,7 +32,6 @@
 #include "htg-dir.h"
 
 struct dirpg;
-struct dirpg_conn;
 
 /* the prepared statements (htg-dir-pg-sql.c) */
 enum dirpg_stmt {
@@ -57,6 +56,15 @@ enum dirpg_stmt {
 	PGS_RETAINED_ITER_ACCT,
 	PGS_STATS, PGS_GENERATION,
 	PGS_COUNT
+};
+
+/* a connection of a handle's pool (htg-dir-pg.c), running statements
+   (htg-dir-pg-exec.c) */
+struct dirpg_conn {
+	PGconn *conn;
+	pid_t pid;		/* the process that opened it */
+	uint64_t prepared[(PGS_COUNT + 63) / 64];
+	int silent;		/* no answer in time: dropped */
 };
 extern const char *const dirpg_sql[PGS_COUNT];
 
