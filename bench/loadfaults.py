@@ -90,19 +90,9 @@ def loadavg():
 
 
 def proc_children(ppid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-            rest = st[st.rindex(")") + 2:].split()
-            if int(rest[1]) == ppid:
-                out.append((int(d), st[st.index("(") + 1:st.rindex(")")]))
-        except (OSError, ValueError):
-            pass
-    return out
+    """[(pid, comm)] of the processes whose parent is ppid."""
+    return [(pid, comm) for pid, (pp, comm, _) in proc_table().items()
+            if pp == ppid]
 
 
 def read_pid(path):
